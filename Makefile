@@ -1,0 +1,34 @@
+# Log Center: `make run` starts everything on embedded defaults; `make test` sets up and runs the suite.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ES_VERSION ?= 9.2.0
+
+.PHONY: run test lint typecheck bench bench-search venv test-deps
+
+$(BIN)/logcenter: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(BIN)/logcenter
+
+run: venv
+	$(BIN)/logcenter up
+
+test-deps: venv
+	bash scripts/test-deps.sh $(ES_VERSION)
+
+test: test-deps
+	LOGCENTER_TEST_ES_VERSION=$(ES_VERSION) $(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check config store ingest agent dashboards tests
+	$(BIN)/mypy config store ingest agent
+
+bench: venv
+	$(BIN)/logcenter bench ingest
+
+bench-search: venv
+	$(BIN)/logcenter bench search

@@ -1,0 +1,1 @@
+"""Settings and wiring: one pydantic-settings tree, the `logcenter` command, the stack runner."""

@@ -1,0 +1,78 @@
+"""All settings in one tree, read from `LOGCENTER_*` environment variables and `.env`.
+
+Nested sections use `__` in variable names (`LOGCENTER_LIMITS__MAX_BODY_BYTES=2097152`); the most
+common ones also have flat names listed in the README.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Limits(BaseModel):
+    max_body_bytes: int = 1024 * 1024
+    max_message_bytes: int = 8 * 1024
+    max_stack_lines: int = 200
+    max_stack_bytes: int = 256 * 1024
+    max_context_depth: int = 8
+    max_context_bytes: int = 64 * 1024
+    #: Stream backlog above which the report endpoint answers 503 with Retry-After.
+    max_backlog: int = 200_000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOGCENTER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("data")
+    #: `sqlite:///path/logcenter.db` or `http://host:9200`; empty = SQLite under data_dir.
+    store_url: str = ""
+    es_index_prefix: str = "logcenter-"
+    #: `redis://host:6379/0` or `unix:///path/redis.sock`; empty = embedded Redis under data_dir.
+    redis_url: str = ""
+    redis_prefix: str = "lc:"
+
+    api_host: str = "0.0.0.0"
+    api_port: int = 8002
+    dashboard_port: int = 8003
+    #: Base URL the dashboard and agent workers use to reach the API.
+    api_url: str = "http://127.0.0.1:8002"
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
+    retention_days: int = 30
+    limits: Limits = Field(default_factory=Limits)
+
+    admin_token: str = ""
+    read_requires_token: bool = False
+
+    indexer_batch: int = 500
+    indexer_block_ms: int = 200
+
+    # Repair agent
+    llm_model: str = "openai/gpt-4o-mini"
+    llm_api_base: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 120.0
+    llm_retries: int = 1
+    llm_fallback_models: list[str] = Field(default_factory=list)
+    repair_rounds: int = 3
+    repair_job_timeout: int = 1800
+    test_timeout: int = 300
+    worker_cache_dir: Path = Path("data/worktrees")
+
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{(self.data_dir / 'logcenter.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

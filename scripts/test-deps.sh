@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs outside Python: redis-server, Chromium + chromedriver (Debian),
+# and the Elasticsearch test distribution from Maven Central (cached in ~/.m2).
+set -euo pipefail
+ES_VERSION=${1:-9.2.0}
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v wrk >/dev/null || missing+=(wrk)
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test-deps: please install: ${missing[*]} (apt-get install needs root)" >&2
+    exit 1
+  fi
+  echo "test-deps: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+zip=~/.m2/repository/org/elasticsearch/distribution/integ-test-zip/elasticsearch/$ES_VERSION/elasticsearch-$ES_VERSION.zip
+if [ ! -f "$zip" ]; then
+  echo "test-deps: fetching Elasticsearch $ES_VERSION test distribution from Maven Central"
+  mvn -q dependency:get -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
+fi
+echo "test-deps: ready (redis-server, chromium, Elasticsearch $ES_VERSION)"

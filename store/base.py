@@ -1,0 +1,130 @@
+"""The storage seam: everything in Log Center reads and writes through a `Store`.
+
+Backends (store.sqlite.SQLiteStore, store.elasticsearch.ElasticsearchStore) satisfy this
+Protocol structurally. Every method is safe to call from several processes at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from store.models import (
+    Bug,
+    BugCreate,
+    BugOccurrences,
+    Event,
+    Project,
+    RepairReport,
+    RepairReportIn,
+    StatusChange,
+)
+from store.search import BugPage, BugQuery, EventPage, EventQuery
+
+
+class Store(Protocol):
+    # -- lifecycle -------------------------------------------------------------------------
+    def init(self) -> None:
+        """Create schema, indices and templates if absent (idempotent; run at every start)."""
+
+    def ping(self) -> bool:
+        """True when the backend answers."""
+
+    def close(self) -> None: ...
+
+    # -- bugs -------------------------------------------------------------------------------
+    def create_bugs(self, bugs: Iterable[BugCreate]) -> dict[str, int]:
+        """Create each bug whose fingerprint is absent, with count 0 and status NEW.
+
+        Atomic and idempotent per fingerprint: when a fingerprint already exists (created by an
+        earlier call or by another process racing on it) the existing bug is kept. Returns
+        {fingerprint: id of the stored bug} for every fingerprint passed.
+        """
+
+    def get_bug(self, bug_id: int) -> Bug | None: ...
+
+    def bug_ids_by_fingerprint(self, fingerprints: Iterable[str]) -> dict[str, int]: ...
+
+    def update_bug(
+        self,
+        bug_id: int,
+        changes: Mapping[str, Any],
+        *,
+        expected_revision: int | None = None,
+        history: StatusChange | None = None,
+    ) -> Bug:
+        """Apply a partial update (any Bug field but id/fingerprint/revision).
+
+        With `expected_revision`, refuse with store.errors.Conflict when the bug changed since it
+        was read. `history` is appended to status_history in the same write. Raises NotFound.
+        """
+
+    def apply_occurrences(self, occurrences: Iterable[BugOccurrences]) -> None:
+        """Add counts and widen first_seen/last_seen of bugs from newly stored events.
+
+        A `reopen` occurrence moves a FIXED/VERIFIED/DEPLOYED bug back to NEW, adds 1 to
+        regression_count and appends a status_history entry saying why (only if the bug is
+        still in one of those statuses when applied).
+        """
+
+    def iter_bug_keys(self) -> Iterator[tuple[str, int, str]]:
+        """Every bug's (fingerprint, id, status): used to rebuild the Redis gate."""
+
+    def max_bug_id(self) -> int:
+        """The highest bug id stored or reserved (0 when none)."""
+
+    def reserve_bug_ids(self, block: int) -> int:
+        """Atomically reserve the next `block` bug ids; return the last id of the block.
+
+        Reservations survive restarts, so an id handed out once is never handed out again even
+        when Redis loses its keys.
+        """
+
+    # -- events ----------------------------------------------------------------------------
+    def add_events(self, events: list[Event]) -> list[BugOccurrences]:
+        """Store occurrences in bulk, idempotent on event id, and update their bugs' counters.
+
+        Only events not stored before count; the returned occurrences describe what was added.
+        Re-adding the same events (a redelivered stream batch) changes nothing. Events whose
+        bug id is unknown are stored anyway.
+        """
+
+    def get_events(self, bug_id: int, *, page: int = 1, size: int = 50,
+                   cursor: str | None = None) -> EventPage:
+        """A bug's occurrences, newest first."""
+
+    def purge_events(self, older_than: datetime) -> int:
+        """Drop occurrences older than `older_than` (retention); bug counts are kept."""
+
+    # -- search ----------------------------------------------------------------------------
+    def search_bugs(self, query: BugQuery) -> BugPage:
+        """Raise store.errors.QueryError for a bad query string or cursor."""
+
+    def search_events(self, query: EventQuery) -> EventPage: ...
+
+    # -- projects --------------------------------------------------------------------------
+    def ensure_project(self, project_id: str, *, repo_url: str | None = None) -> Project:
+        """Create the project if absent; fill an empty repo_url, never overwrite a set one."""
+
+    def get_project(self, project_id: str) -> Project | None: ...
+
+    def list_projects(self) -> list[Project]: ...
+
+    def update_project(self, project_id: str, changes: Mapping[str, Any]) -> Project:
+        """Partial update of editable fields; creates the project when absent."""
+
+    # -- repair reports --------------------------------------------------------------------
+    def add_repair_report(self, report: RepairReportIn) -> RepairReport:
+        """Store one round's report; project_id is taken from the bug. Raises NotFound."""
+
+    def list_repair_reports(
+        self,
+        *,
+        bug_id: int | None = None,
+        project_id: str | None = None,
+        passed: bool | None = None,
+        page: int = 1,
+        size: int = 50,
+    ) -> tuple[int, list[RepairReport]]:
+        """(total, reports) newest first; for one bug, in round order (oldest first)."""

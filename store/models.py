@@ -1,0 +1,165 @@
+"""Domain records held by every store backend.
+
+These are plain pydantic models; backends translate them to rows or documents. Times are
+timezone-aware UTC datetimes; ids are integers allocated by the ingest pipeline (bugs) or by the
+store (projects, repair reports).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Status(StrEnum):
+    NEW = "NEW"
+    VERIFYING = "VERIFYING"
+    CANNOT_REPRODUCE = "CANNOT_REPRODUCE"
+    PENDING_FIX = "PENDING_FIX"
+    FIXING = "FIXING"
+    FIXED = "FIXED"
+    VERIFIED = "VERIFIED"
+    DEPLOYED = "DEPLOYED"
+    FIX_FAILED = "FIX_FAILED"
+
+
+#: Statuses from which a new occurrence reopens the bug as a regression.
+REGRESSION_STATUSES = frozenset({Status.FIXED, Status.VERIFIED, Status.DEPLOYED})
+
+
+class StatusChange(BaseModel):
+    from_: str | None = Field(default=None, alias="from")
+    to: str
+    at: datetime
+    reason: str | None = None
+    by: str | None = None
+
+    model_config = {"populate_by_name": True}
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class BugCreate(BaseModel):
+    """What the indexer knows about a bug from its first occurrence."""
+
+    id: int
+    fingerprint: str
+    project_id: str
+    source: str = "runtime"
+    environment: str = ""
+    level: str = "ERROR"
+    error_type: str = ""
+    message: str = ""
+    file_path: str | None = None
+    line_number: int | None = None
+    stack_trace: list[str] = Field(default_factory=list)
+    context: dict[str, Any] = Field(default_factory=dict)
+    version: str | None = None
+    commit_hash: str | None = None
+    first_seen: datetime
+
+
+class Bug(BugCreate):
+    status: Status = Status.NEW
+    failure_reason: str | None = None
+    count: int = 0
+    last_seen: datetime
+    regression_count: int = 0
+    status_history: list[StatusChange] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    #: Optimistic-concurrency token; changes on every write. Opaque to callers.
+    revision: int = 0
+
+
+class Event(BaseModel):
+    """One occurrence of a bug. `id` is unique per occurrence (the stream entry id)."""
+
+    id: str
+    bug_id: int
+    fingerprint: str
+    timestamp: datetime
+    project_id: str
+    environment: str = ""
+    level: str = "ERROR"
+    source: str = "runtime"
+    version: str | None = None
+    commit_hash: str | None = None
+    error_type: str = ""
+    message: str = ""
+    file_path: str | None = None
+    line_number: int | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    stack_trace: list[str] = Field(default_factory=list)
+
+
+class BugOccurrences(BaseModel):
+    """Counter changes for one bug derived from a batch of newly stored events."""
+
+    bug_id: int
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    #: True when a new occurrence arrived while the bug was FIXED/VERIFIED/DEPLOYED.
+    reopen: bool = False
+
+
+class Project(BaseModel):
+    id: int
+    project_id: str
+    name: str | None = None
+    repo_url: str | None = None
+    local_path: str | None = None
+    description: str | None = None
+    test_command: str | None = None
+    default_branch: str | None = None
+    auto_repair: bool = False
+    ingest_key: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+#: Project fields a person (or the projects API) may change.
+PROJECT_EDITABLE = (
+    "name",
+    "repo_url",
+    "local_path",
+    "description",
+    "test_command",
+    "default_branch",
+    "auto_repair",
+    "ingest_key",
+)
+
+
+class RepairReportIn(BaseModel):
+    bug_id: int
+    round: int = 1
+    analysis: str = ""
+    changed_files: list[str] = Field(default_factory=list)
+    diff: str = ""
+    test_command: str | None = None
+    test_output: str = ""
+    passed: bool = False
+    failure_reason: str | None = None
+    model: str | None = None
+    tokens: int = 0
+    cost: float = 0.0
+    duration: float = 0.0
+    branch: str | None = None
+    commit: str | None = None
+    phase: str | None = None
+
+
+class RepairReport(RepairReportIn):
+    id: int
+    project_id: str
+    created_at: datetime

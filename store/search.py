@@ -1,0 +1,109 @@
+"""Search requests and results shared by every backend."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from store.models import Bug, Event
+
+#: Facets available on bugs and events (keyword fields).
+FACET_FIELDS = ("project_id", "source", "status", "level", "environment", "error_type")
+EVENT_FACET_FIELDS = (
+    "project_id",
+    "source",
+    "level",
+    "environment",
+    "error_type",
+    "version",
+    "commit_hash",
+    "file_path",
+)
+BUG_SORTS = ("last_seen", "first_seen", "count", "id")
+DEFAULT_FACET_SIZE = 20
+MAX_PAGE_SIZE = 500
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int
+
+
+class BugQuery(BaseModel):
+    """A bug search: Lucene query string, structured filters (OR within a field, AND across)."""
+
+    q: str = ""
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+    #: One of BUG_SORTS, optionally prefixed with "-" for descending. Ties break on id.
+    sort: str = "-last_seen"
+    page: int = 1
+    size: int = 50
+    #: Opaque cursor from a previous page's `next_cursor`; when set, `page` is ignored.
+    cursor: str | None = None
+    facets: tuple[str, ...] = FACET_FIELDS
+    facet_size: int = DEFAULT_FACET_SIZE
+
+
+class BugPage(BaseModel):
+    total: int
+    items: list[Bug]
+    facets: dict[str, list[FacetValue]] = Field(default_factory=dict)
+    next_cursor: str | None = None
+
+
+class EventQuery(BaseModel):
+    """An ad hoc search over occurrences (Discover)."""
+
+    q: str = ""
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+    start: datetime | None = None
+    end: datetime | None = None
+    #: Histogram bucket width in seconds; None = no histogram.
+    interval_seconds: int | None = None
+    facets: tuple[str, ...] = ()
+    facet_size: int = DEFAULT_FACET_SIZE
+    size: int = 50
+    page: int = 1
+    cursor: str | None = None
+    sort: Literal["-timestamp", "timestamp"] = "-timestamp"
+
+
+class HistogramBucket(BaseModel):
+    key: datetime
+    count: int
+
+
+class EventPage(BaseModel):
+    total: int
+    items: list[Event]
+    histogram: list[HistogramBucket] = Field(default_factory=list)
+    facets: dict[str, list[FacetValue]] = Field(default_factory=dict)
+    next_cursor: str | None = None
+
+
+def encode_cursor(values: list[Any]) -> str:
+    import base64
+
+    import orjson
+
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    import base64
+    import binascii
+
+    import orjson
+
+    from store.errors import QueryError
+
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = orjson.loads(raw)
+    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
+        raise QueryError(f"cursor: not a cursor returned by this API ({exc})") from exc
+    if not isinstance(values, list) or len(values) != 2:
+        raise QueryError("cursor: not a cursor returned by this API")
+    return values

@@ -1,0 +1,36 @@
+"""Tokenization shared by every backend, so full-text search answers the same everywhere.
+
+Text is lowercased and split into word tokens (letters, digits, underscore). Han and kana
+characters become one token each, so a Chinese word is searched as a phrase of its characters:
+`连接` matches "数据库连接超时" (adjacent) but not "支付接口返回错误" (only 接 appears).
+Backends index the space-joined tokens with a whitespace tokenizer and never re-analyse them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"\w+")
+# Han (incl. extension A and compatibility ideographs), hiragana, katakana, CJK punctuation-free.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_SPLIT_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split `text` into lowercase search tokens."""
+    out: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if _CJK.search(word):
+            out.extend(_SPLIT_CJK.findall(word))
+        else:
+            out.append(word)
+    return out
+
+
+def index_text(text: str | list[str] | None) -> str:
+    """The token string a backend stores for full-text matching."""
+    if not text:
+        return ""
+    if isinstance(text, list):
+        text = "\n".join(text)
+    return " ".join(tokenize(text))
