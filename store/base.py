@@ -7,6 +7,7 @@ Protocol structurally. Every method is safe to call from several processes at on
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -82,12 +83,17 @@ class Store(Protocol):
         """
 
     # -- events ----------------------------------------------------------------------------
-    def add_events(self, events: list[Event]) -> list[BugOccurrences]:
+    def add_events(
+        self, events: list[Event], reopen_bug_ids: AbstractSet[int] = frozenset()
+    ) -> list[BugOccurrences]:
         """Store occurrences in bulk, idempotent on event id, and update their bugs' counters.
 
         Only events not stored before count; the returned occurrences describe what was added.
         Re-adding the same events (a redelivered stream batch) changes nothing. Events whose
-        bug id is unknown are stored anyway.
+        bug id is unknown are stored anyway. `reopen_bug_ids` names bugs whose occurrence the
+        ingest gate flagged as a regression: each one that got at least one new event here is
+        reopened as `apply_occurrences` does for a `reopen` occurrence (and `reopen` is True in
+        its returned occurrence only when it was actually reopened).
         """
 
     def get_events(self, bug_id: int, *, page: int = 1, size: int = 50,

@@ -1,0 +1,425 @@
+"""The embedded store: one SQLite file (WAL, FTS5) shared by every Log Center process.
+
+Each process opens its own connection; within a process one connection is shared by threads
+under a lock. Every write runs in `BEGIN IMMEDIATE`, so concurrent writers queue on the file lock
+(busy_timeout) instead of failing on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from store.errors import Conflict, NotFound, Unavailable
+from store.models import (
+    PROJECT_EDITABLE,
+    REGRESSION_STATUSES,
+    Bug,
+    BugCreate,
+    BugOccurrences,
+    Event,
+    Project,
+    RepairReport,
+    RepairReportIn,
+    Status,
+    StatusChange,
+    utcnow,
+)
+from store.search import BugPage, BugQuery, EventPage, EventQuery
+from store.sqlite_rows import (
+    BUG_COLUMNS,
+    EVENT_COLUMNS,
+    PROJECT_COLUMNS,
+    bug_from_row,
+    bug_fts_values,
+    bug_values,
+    event_fts_values,
+    event_values,
+    insert_sql,
+    project_from_row,
+    project_values,
+    report_body,
+    report_from_row,
+)
+from store.sqlite_schema import BUG_FTS_COLUMNS, EVENT_FTS_COLUMNS, connect, migrate, to_micros
+from store.sqlite_search import bug_events, search_bugs, search_events
+
+_CHUNK = 500
+_RESERVED_KEY = "bug_id_reserved"
+_BUG_FIXED = frozenset({"id", "fingerprint", "revision"})
+_INSERT_BUG = insert_sql("bugs", BUG_COLUMNS) + " ON CONFLICT(fingerprint) DO NOTHING"
+_INSERT_BUG_FTS = insert_sql("bugs_fts", ("rowid", *BUG_FTS_COLUMNS))
+_INSERT_EVENT = insert_sql("events", EVENT_COLUMNS, "INSERT OR IGNORE")
+_INSERT_EVENT_FTS = insert_sql("events_fts", ("rowid", *EVENT_FTS_COLUMNS))
+_BUG_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in BUG_COLUMNS) + " FROM bugs"
+_PROJECT_SELECT = "SELECT " + ", ".join(("id", *PROJECT_COLUMNS)) + " FROM projects"
+
+
+def path_from_url(url: str) -> Path:
+    """`sqlite:///abs/path.db` (or `sqlite:////abs/path.db`) -> /abs/path.db."""
+    prefix = "sqlite://"
+    if not url.startswith(prefix) or not url[len(prefix):].startswith("/"):
+        raise ValueError(f"store URL {url!r}: expected sqlite:///absolute/path.db")
+    return Path("/" + url[len(prefix):].lstrip("/"))
+
+
+class SQLiteStore:
+    """store.base.Store on one SQLite file."""
+
+    def __init__(self, url: str, **options: object) -> None:
+        if options:
+            raise TypeError(f"SQLiteStore takes no options, got {', '.join(sorted(options))}")
+        self.url = url
+        self.path = path_from_url(url)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = connect(str(self.path))
+        return self._conn
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute(begin)
+            except sqlite3.OperationalError as exc:
+                raise Unavailable(f"{self.path}: {exc}") from exc
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._transaction("BEGIN")
+
+    def init(self) -> None:
+        with self._lock:
+            migrate(self._connection())
+
+    def ping(self) -> bool:
+        try:
+            with self._lock:
+                return bool(self._connection().execute("SELECT 1").fetchone()[0] == 1)
+        except sqlite3.Error:
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- bugs ---------------------------------------------------------------------------------
+    def create_bugs(self, bugs: Iterable[BugCreate]) -> dict[str, int]:
+        now = utcnow()
+        fingerprints: list[str] = []
+        with self._write() as conn:
+            for new in bugs:
+                fingerprints.append(new.fingerprint)
+                bug = Bug(**new.model_dump(), last_seen=new.first_seen, created_at=now,
+                          updated_at=now, revision=1)
+                try:
+                    inserted = conn.execute(_INSERT_BUG, bug_values(bug)).rowcount == 1
+                except sqlite3.IntegrityError as exc:
+                    raise Conflict(f"bug id {bug.id} is taken by another fingerprint") from exc
+                if inserted:
+                    conn.execute(_INSERT_BUG_FTS, [bug.id, *bug_fts_values(bug)])
+            return _ids_by_fingerprint(conn, fingerprints)
+
+    def get_bug(self, bug_id: int) -> Bug | None:
+        with self._read() as conn:
+            return _get_bug(conn, bug_id)
+
+    def bug_ids_by_fingerprint(self, fingerprints: Iterable[str]) -> dict[str, int]:
+        with self._read() as conn:
+            return _ids_by_fingerprint(conn, list(fingerprints))
+
+    def update_bug(
+        self,
+        bug_id: int,
+        changes: Mapping[str, Any],
+        *,
+        expected_revision: int | None = None,
+        history: StatusChange | None = None,
+    ) -> Bug:
+        fixed = _BUG_FIXED & changes.keys()
+        if fixed:
+            raise ValueError(f"update_bug: cannot change {', '.join(sorted(fixed))}")
+        unknown = changes.keys() - Bug.model_fields.keys()
+        if unknown:
+            raise ValueError(f"update_bug: unknown fields {', '.join(sorted(unknown))}")
+        with self._write() as conn:
+            bug = _get_bug(conn, bug_id)
+            if bug is None:
+                raise NotFound(f"bug {bug_id} not found")
+            if expected_revision is not None and expected_revision != bug.revision:
+                raise Conflict(f"bug {bug_id} changed since it was read "
+                               f"(revision {bug.revision}, expected {expected_revision})")
+            data = {**bug.model_dump(), "updated_at": utcnow(), **changes}
+            if history is not None:
+                data["status_history"] = [*bug.status_history, history]
+            data["revision"] = bug.revision + 1
+            updated = Bug.model_validate(data)
+            _write_bug(conn, updated)
+            return updated
+
+    def apply_occurrences(self, occurrences: Iterable[BugOccurrences]) -> None:
+        with self._write() as conn:
+            _apply_occurrences(conn, occurrences)
+
+    def iter_bug_keys(self) -> Iterator[tuple[str, int, str]]:
+        last_id = -1
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(
+                    "SELECT fingerprint, id, status FROM bugs WHERE id > ? ORDER BY id LIMIT ?",
+                    (last_id, _CHUNK)).fetchall()
+            for row in rows:
+                yield row["fingerprint"], row["id"], row["status"]
+            if len(rows) < _CHUNK:
+                return
+            last_id = rows[-1]["id"]
+
+    def max_bug_id(self) -> int:
+        with self._read() as conn:
+            return _max_bug_id(conn)
+
+    def reserve_bug_ids(self, block: int) -> int:
+        if block < 1:
+            raise ValueError(f"reserve_bug_ids: block must be 1 or more, not {block}")
+        with self._write() as conn:
+            last = _max_bug_id(conn) + block
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (_RESERVED_KEY, last))
+            return last
+
+    # -- events -------------------------------------------------------------------------------
+    def add_events(
+        self, events: list[Event], reopen_bug_ids: Iterable[int] = frozenset()
+    ) -> list[BugOccurrences]:
+        reopen = frozenset(reopen_bug_ids)
+        with self._write() as conn:
+            added = [event for event in events if _insert_event(conn, event)]
+            return _apply_occurrences(conn, _occurrences(added, reopen))
+
+    def get_events(self, bug_id: int, *, page: int = 1, size: int = 50,
+                   cursor: str | None = None) -> EventPage:
+        with self._read() as conn:
+            return bug_events(conn, bug_id, page, size, cursor)
+
+    def purge_events(self, older_than: datetime) -> int:
+        cutoff = to_micros(older_than)
+        with self._write() as conn:
+            conn.execute("DELETE FROM events_fts WHERE rowid IN "
+                         "(SELECT seq FROM events WHERE timestamp < ?)", (cutoff,))
+            return int(conn.execute("DELETE FROM events WHERE timestamp < ?", (cutoff,)).rowcount)
+
+    # -- search -------------------------------------------------------------------------------
+    def search_bugs(self, query: BugQuery) -> BugPage:
+        with self._read() as conn:
+            return search_bugs(conn, query)
+
+    def search_events(self, query: EventQuery) -> EventPage:
+        with self._read() as conn:
+            return search_events(conn, query)
+
+    # -- projects -----------------------------------------------------------------------------
+    def ensure_project(self, project_id: str, *, repo_url: str | None = None) -> Project:
+        with self._write() as conn:
+            project = _get_project(conn, project_id)
+            if project is None:
+                return _insert_project(conn, project_id, {"repo_url": repo_url or None})
+            if repo_url and not project.repo_url:
+                return _update_project(conn, project, {"repo_url": repo_url})
+            return project
+
+    def get_project(self, project_id: str) -> Project | None:
+        with self._read() as conn:
+            return _get_project(conn, project_id)
+
+    def list_projects(self) -> list[Project]:
+        with self._read() as conn:
+            rows = conn.execute(f"{_PROJECT_SELECT} ORDER BY project_id").fetchall()
+        return [project_from_row(row) for row in rows]
+
+    def update_project(self, project_id: str, changes: Mapping[str, Any]) -> Project:
+        unknown = changes.keys() - set(PROJECT_EDITABLE)
+        if unknown:
+            raise ValueError(f"update_project: cannot change {', '.join(sorted(unknown))}")
+        with self._write() as conn:
+            project = _get_project(conn, project_id)
+            if project is None:
+                return _insert_project(conn, project_id, changes)
+            return _update_project(conn, project, changes)
+
+    # -- repair reports -----------------------------------------------------------------------
+    def add_repair_report(self, report: RepairReportIn) -> RepairReport:
+        now = to_micros(utcnow())
+        with self._write() as conn:
+            row = conn.execute("SELECT project_id FROM bugs WHERE id = ?",
+                               (report.bug_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"bug {report.bug_id} not found")
+            cur = conn.execute(
+                "INSERT INTO repair_reports (bug_id, project_id, round, passed, created_at, body) "
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+                (report.bug_id, row["project_id"], report.round, int(report.passed), now,
+                 report_body(report)))
+            return report_from_row(cur.fetchone())
+
+    def list_repair_reports(
+        self,
+        *,
+        bug_id: int | None = None,
+        project_id: str | None = None,
+        passed: bool | None = None,
+        page: int = 1,
+        size: int = 50,
+    ) -> tuple[int, list[RepairReport]]:
+        conditions = {"bug_id": bug_id, "project_id": project_id,
+                      "passed": None if passed is None else int(passed)}
+        used = {k: v for k, v in conditions.items() if v is not None}
+        where = " AND ".join(f"{k} = ?" for k in used) or "1"
+        order = "round, id" if bug_id is not None else "created_at DESC, id DESC"
+        with self._read() as conn:
+            total = conn.execute(f"SELECT count(*) FROM repair_reports WHERE {where}",
+                                 list(used.values())).fetchone()[0]
+            rows = conn.execute(
+                f"SELECT * FROM repair_reports WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*used.values(), size, (max(page, 1) - 1) * size]).fetchall()
+        return int(total), [report_from_row(row) for row in rows]
+
+
+# -- helpers working inside a transaction ----------------------------------------------------
+
+
+def _get_bug(conn: sqlite3.Connection, bug_id: int) -> Bug | None:
+    row = conn.execute(f"{_BUG_SELECT} WHERE id = ?", (bug_id,)).fetchone()
+    return None if row is None else bug_from_row(row)
+
+
+def _write_bug(conn: sqlite3.Connection, bug: Bug) -> None:
+    """Rewrite a bug's row and its full-text row."""
+    conn.execute(insert_sql("bugs", BUG_COLUMNS, "REPLACE"), bug_values(bug))
+    conn.execute("DELETE FROM bugs_fts WHERE rowid = ?", (bug.id,))
+    conn.execute(_INSERT_BUG_FTS, [bug.id, *bug_fts_values(bug)])
+
+
+def _ids_by_fingerprint(conn: sqlite3.Connection, fingerprints: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    unique = list(dict.fromkeys(fingerprints))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start:start + _CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        rows = conn.execute(f"SELECT fingerprint, id FROM bugs WHERE fingerprint IN ({marks})",
+                            chunk).fetchall()
+        found.update((row["fingerprint"], row["id"]) for row in rows)
+    return found
+
+
+def _max_bug_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM bugs), 0), "
+        "coalesce((SELECT value FROM meta WHERE key = ?), 0))", (_RESERVED_KEY,)).fetchone()
+    return int(row[0])
+
+
+def _insert_event(conn: sqlite3.Connection, event: Event) -> bool:
+    """Store one event unless its id is known; True when it was new."""
+    cur = conn.execute(_INSERT_EVENT, event_values(event))
+    if cur.rowcount != 1:
+        return False
+    conn.execute(_INSERT_EVENT_FTS, [cur.lastrowid, *event_fts_values(event)])
+    return True
+
+
+def _occurrences(events: list[Event], reopen: frozenset[int]) -> list[BugOccurrences]:
+    by_bug: dict[int, list[datetime]] = defaultdict(list)
+    for event in events:
+        by_bug[event.bug_id].append(event.timestamp)
+    return [
+        BugOccurrences(bug_id=bug_id, count=len(times), first_seen=min(times),
+                       last_seen=max(times), reopen=bug_id in reopen)
+        for bug_id, times in sorted(by_bug.items())
+    ]
+
+
+def _apply_occurrences(
+    conn: sqlite3.Connection, occurrences: Iterable[BugOccurrences]
+) -> list[BugOccurrences]:
+    """Apply counters (and reopen) per bug; return them with `reopen` as actually applied."""
+    now = utcnow()
+    applied: list[BugOccurrences] = []
+    for occ in occurrences:
+        bug = _get_bug(conn, occ.bug_id)
+        if bug is None:
+            applied.append(occ.model_copy(update={"reopen": False}))
+            continue
+        reopen = occ.reopen and bug.status in REGRESSION_STATUSES
+        changes: dict[str, Any] = {
+            "count": bug.count + occ.count,
+            "first_seen": min(bug.first_seen, occ.first_seen),
+            "last_seen": max(bug.last_seen, occ.last_seen),
+            "updated_at": now,
+            "revision": bug.revision + 1,
+        }
+        if reopen:
+            changes.update(_reopen_changes(bug, now))
+        _write_bug(conn, bug.model_copy(update=changes))
+        applied.append(occ.model_copy(update={"reopen": reopen}))
+    return applied
+
+
+def _reopen_changes(bug: Bug, now: datetime) -> dict[str, Any]:
+    entry = StatusChange.model_validate({
+        "from": bug.status, "to": Status.NEW, "at": now, "by": "ingest",
+        "reason": f"regression: new occurrence after {bug.status}",
+    })
+    return {
+        "status": Status.NEW,
+        "regression_count": bug.regression_count + 1,
+        "status_history": [*bug.status_history, entry],
+    }
+
+
+def _get_project(conn: sqlite3.Connection, project_id: str) -> Project | None:
+    row = conn.execute(f"{_PROJECT_SELECT} WHERE project_id = ?", (project_id,)).fetchone()
+    return None if row is None else project_from_row(row)
+
+
+def _insert_project(
+    conn: sqlite3.Connection, project_id: str, fields: Mapping[str, Any]
+) -> Project:
+    now = utcnow()
+    project = Project.model_validate(
+        {**fields, "id": 0, "project_id": project_id, "created_at": now, "updated_at": now})
+    cur = conn.execute(insert_sql("projects", PROJECT_COLUMNS) + " RETURNING id",
+                       project_values(project))
+    return project.model_copy(update={"id": int(cur.fetchone()[0])})
+
+
+def _update_project(
+    conn: sqlite3.Connection, project: Project, changes: Mapping[str, Any]
+) -> Project:
+    updated = Project.model_validate({**project.model_dump(), **changes, "updated_at": utcnow()})
+    assignments = ", ".join(f'"{c}" = ?' for c in PROJECT_COLUMNS)
+    conn.execute(f"UPDATE projects SET {assignments} WHERE id = ?",
+                 [*project_values(updated), project.id])
+    return updated

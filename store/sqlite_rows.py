@@ -1,0 +1,113 @@
+"""Conversions between the store's pydantic models and SQLite rows (JSON text, epoch micros)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from store.models import Bug, Event, Project, RepairReport, RepairReportIn
+from store.sqlite_schema import BUG_FTS_COLUMNS, EVENT_FTS_COLUMNS, from_micros, to_micros
+from store.text import index_text
+
+BUG_COLUMNS = (
+    "id", "fingerprint", "project_id", "source", "environment", "level", "error_type", "message",
+    "file_path", "line_number", "stack_trace", "context", "version", "commit_hash", "status",
+    "failure_reason", "count", "first_seen", "last_seen", "regression_count", "status_history",
+    "created_at", "updated_at", "revision",
+)  # fmt: skip
+EVENT_COLUMNS = (
+    "id", "bug_id", "fingerprint", "timestamp", "project_id", "environment", "level", "source",
+    "version", "commit_hash", "error_type", "message", "file_path", "line_number", "context",
+    "stack_trace",
+)  # fmt: skip
+PROJECT_COLUMNS = (
+    "project_id", "name", "repo_url", "local_path", "description", "test_command",
+    "default_branch", "auto_repair", "ingest_key", "created_at", "updated_at",
+)  # fmt: skip
+
+_JSON = frozenset({"stack_trace", "context", "status_history"})
+_TIMES = frozenset({"first_seen", "last_seen", "created_at", "updated_at", "timestamp"})
+
+
+def insert_sql(table: str, columns: tuple[str, ...], verb: str = "INSERT") -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    return f"{verb} INTO {table} ({names}) VALUES ({marks})"
+
+
+def _encode(data: dict[str, Any], columns: tuple[str, ...]) -> list[Any]:
+    values: list[Any] = []
+    for name in columns:
+        value = data[name]
+        if name in _JSON:
+            value = orjson.dumps(value).decode()
+        elif name in _TIMES:
+            value = to_micros(value)
+        elif isinstance(value, bool):
+            value = int(value)
+        values.append(value)
+    return values
+
+
+def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not iterable by key
+        value = row[name]
+        if name in _JSON:
+            value = orjson.loads(value)
+        elif name in _TIMES:
+            value = from_micros(value)
+        data[name] = value
+    return data
+
+
+def bug_values(bug: Bug) -> list[Any]:
+    data = bug.model_dump(mode="json", by_alias=True)
+    data.update({name: getattr(bug, name) for name in _TIMES & data.keys()})
+    return _encode(data, BUG_COLUMNS)
+
+
+def bug_from_row(row: sqlite3.Row) -> Bug:
+    return Bug.model_validate(_decode(row))
+
+
+def bug_fts_values(bug: Bug) -> list[str]:
+    return [index_text(getattr(bug, name)) for name in BUG_FTS_COLUMNS]
+
+
+def event_values(event: Event) -> list[Any]:
+    data = event.model_dump(mode="json")
+    data["timestamp"] = event.timestamp
+    return _encode(data, EVENT_COLUMNS)
+
+
+def event_from_row(row: sqlite3.Row) -> Event:
+    return Event.model_validate(_decode(row))
+
+
+def event_fts_values(event: Event) -> list[str]:
+    return [index_text(getattr(event, name)) for name in EVENT_FTS_COLUMNS]
+
+
+def project_values(project: Project) -> list[Any]:
+    data = project.model_dump()
+    return _encode(data, PROJECT_COLUMNS)
+
+
+def project_from_row(row: sqlite3.Row) -> Project:
+    data = _decode(row)
+    data["auto_repair"] = bool(data["auto_repair"])
+    return Project.model_validate(data)
+
+
+def report_body(report: RepairReportIn) -> str:
+    return orjson.dumps(report.model_dump(mode="json")).decode()
+
+
+def report_from_row(row: sqlite3.Row) -> RepairReport:
+    data = orjson.loads(row["body"])
+    data.update(id=row["id"], project_id=row["project_id"],
+                created_at=from_micros(row["created_at"]))
+    return RepairReport.model_validate(data)

@@ -1,0 +1,174 @@
+"""SQLite schema, versioned migrations and connection setup for store.sqlite.
+
+The schema version lives in `PRAGMA user_version`; each entry of MIGRATIONS moves it up by one.
+`migrate()` runs under `BEGIN IMMEDIATE`, so two processes starting at once apply each step once:
+the second waits for the first (busy_timeout) and then finds nothing left to do.
+
+Times are stored as integer microseconds since the epoch (UTC) so ranges and sorts are numeric.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+BUSY_TIMEOUT_MS = 10_000
+
+#: Full-text columns hold store.text.index_text() output, already tokenized and lowercased; the
+#: FTS5 tokenizer only has to split on spaces and keep '_' inside tokens.
+FTS_TOKENIZER = "unicode61 remove_diacritics 0 tokenchars '_'"
+
+BUG_FTS_COLUMNS = ("message", "error_type", "file_path", "stack_trace", "failure_reason")
+EVENT_FTS_COLUMNS = ("message", "error_type", "file_path", "stack_trace")
+
+_V1 = (
+    """
+    CREATE TABLE bugs (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL UNIQUE,
+        project_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        level TEXT NOT NULL,
+        error_type TEXT NOT NULL,
+        message TEXT NOT NULL,
+        file_path TEXT,
+        line_number INTEGER,
+        stack_trace TEXT NOT NULL,
+        context TEXT NOT NULL,
+        version TEXT,
+        commit_hash TEXT,
+        status TEXT NOT NULL,
+        failure_reason TEXT,
+        count INTEGER NOT NULL DEFAULT 0,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        regression_count INTEGER NOT NULL DEFAULT 0,
+        status_history TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 1
+    )
+    """,
+    "CREATE INDEX bugs_last_seen ON bugs (last_seen, id)",
+    "CREATE INDEX bugs_first_seen ON bugs (first_seen, id)",
+    "CREATE INDEX bugs_count ON bugs (count, id)",
+    "CREATE INDEX bugs_project_status ON bugs (project_id, status)",
+    f"""
+    CREATE VIRTUAL TABLE bugs_fts USING fts5(
+        {", ".join(BUG_FTS_COLUMNS)}, tokenize = "{FTS_TOKENIZER}"
+    )
+    """,
+    """
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        bug_id INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        project_id TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        level TEXT NOT NULL,
+        source TEXT NOT NULL,
+        version TEXT,
+        commit_hash TEXT,
+        error_type TEXT NOT NULL,
+        message TEXT NOT NULL,
+        file_path TEXT,
+        line_number INTEGER,
+        context TEXT NOT NULL,
+        stack_trace TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX events_timestamp ON events (timestamp, id)",
+    "CREATE INDEX events_bug ON events (bug_id, timestamp, id)",
+    f"""
+    CREATE VIRTUAL TABLE events_fts USING fts5(
+        {", ".join(EVENT_FTS_COLUMNS)}, tokenize = "{FTS_TOKENIZER}"
+    )
+    """,
+    """
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id TEXT NOT NULL UNIQUE,
+        name TEXT,
+        repo_url TEXT,
+        local_path TEXT,
+        description TEXT,
+        test_command TEXT,
+        default_branch TEXT,
+        auto_repair INTEGER NOT NULL DEFAULT 0,
+        ingest_key TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE repair_reports (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bug_id INTEGER NOT NULL,
+        project_id TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        passed INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX repair_reports_bug ON repair_reports (bug_id, round, id)",
+    "CREATE INDEX repair_reports_project ON repair_reports (project_id, created_at)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+)
+
+#: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open `path` in autocommit mode (transactions are explicit) with WAL and a busy timeout."""
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise sqlite3.OperationalError(f"{path}: cannot switch to WAL (journal_mode={mode})")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the missing migration steps in one write transaction; return the schema version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"database schema version {version} is newer than this code ({SCHEMA_VERSION})"
+            )
+        for step in MIGRATIONS[version:]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """A datetime as integer microseconds since the epoch; naive values are taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // _MICRO
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
