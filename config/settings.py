@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     retention_days: int = 30
     limits: Limits = Field(default_factory=Limits)
 
+    #: Context keys whose values are replaced by "[Filtered]" (case-insensitive, any depth).
+    scrub_keys: list[str] = Field(default_factory=list)
+
     admin_token: str = ""
     read_requires_token: bool = False
 

@@ -1,0 +1,154 @@
+"""The `logcenter` command: the whole stack (`up`) or one component per process."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from config.settings import get_settings
+
+EPILOG = """
+Settings come from LOGCENTER_* environment variables and a .env file in the working directory
+(see .env.example): LOGCENTER_STORE_URL (sqlite:///path.db or http://host:9200),
+LOGCENTER_REDIS_URL (empty = embedded Redis under the data dir), LOGCENTER_ADMIN_TOKEN, ...
+Command-line options override them.
+"""
+
+
+def _override(**values: object) -> None:
+    """Apply command-line options as settings (also seen by child and worker processes)."""
+    for name, value in values.items():
+        if value is not None:
+            os.environ[f"LOGCENTER_{name.upper()}"] = str(value)
+    get_settings.cache_clear()
+
+
+def _embedded_redis_if_needed() -> None:
+    """Components started on their own share the embedded Redis of the data dir."""
+    settings = get_settings()
+    if not settings.redis_url:
+        from config.wiring import start_embedded_redis
+
+        _override(redis_url=start_embedded_redis(settings.data_dir))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from config.stack import Stack
+
+    _override(data_dir=args.data_dir, api_port=args.api_port,
+              dashboard_port=args.dashboard_port)
+    settings = get_settings()
+    if not os.environ.get("LOGCENTER_API_URL"):
+        _override(api_url=f"http://127.0.0.1:{settings.api_port}")
+    return Stack(get_settings(), workers=args.workers, host=args.host).run()
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _override(data_dir=args.data_dir)
+    _embedded_redis_if_needed()
+    settings = get_settings()
+    uvicorn.run(
+        "ingest.app:create_app", factory=True,
+        host=args.host or settings.api_host, port=args.port or settings.api_port,
+        workers=args.workers, log_level=args.log_level, access_log=False,
+        proxy_headers=True, timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_indexer(args: argparse.Namespace) -> int:
+    from ingest.indexer import main as run_indexer
+
+    _override(data_dir=args.data_dir)
+    _embedded_redis_if_needed()
+    run_indexer(get_settings())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from agent.worker import run_pool
+
+    _override(data_dir=args.data_dir)
+    _embedded_redis_if_needed()
+    run_pool(args.workers, get_settings())
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from dashboards.app import run
+
+    _override(data_dir=args.data_dir)
+    settings = get_settings()
+    run(settings, args.host or "0.0.0.0", args.port or settings.dashboard_port)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench import main as bench_main  # type: ignore[import-not-found]
+
+    return int(bench_main([args.kind, *args.rest]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="logcenter", description="Log Center: collect, deduplicate, search and repair errors.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_dir = {"type": Path, "default": None,
+                "help": "where the SQLite store and embedded Redis live (default ./data)"}
+
+    up = sub.add_parser("up", help="run the whole stack on embedded defaults (Ctrl-C stops it)",
+                        description="API, indexer, repair workers and dashboard in one process "
+                        "tree, on SQLite and an embedded Redis unless configured otherwise.")
+    up.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
+    up.add_argument("--host", default="0.0.0.0", help="interface to listen on (default all)")
+    up.add_argument("--api-port", type=int, default=None, help="API port (default 8002)")
+    up.add_argument("--dashboard-port", type=int, default=None,
+                    help="dashboard port (default 8003)")
+    up.add_argument("--workers", type=int, default=2, help="repair workers (default 2; 0 = none)")
+    up.set_defaults(func=cmd_up)
+
+    api = sub.add_parser("api", help="run the HTTP API only")
+    api.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
+    api.add_argument("--host", default=None, help="interface (default 0.0.0.0)")
+    api.add_argument("--port", type=int, default=None, help="port (default 8002)")
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    api.add_argument("--log-level", default="warning", help="uvicorn log level")
+    api.set_defaults(func=cmd_api)
+
+    idx = sub.add_parser("indexer", help="run one indexer (stream -> store); run several to scale")
+    idx.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
+    idx.set_defaults(func=cmd_indexer)
+
+    worker = sub.add_parser("worker", help="run a pool of repair workers (RQ queue 'repairs')")
+    worker.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
+    worker.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    worker.set_defaults(func=cmd_worker)
+
+    dash = sub.add_parser("dashboard", help="run the web dashboard")
+    dash.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
+    dash.add_argument("--host", default=None, help="interface (default 0.0.0.0)")
+    dash.add_argument("--port", type=int, default=None, help="port (default 8003)")
+    dash.set_defaults(func=cmd_dashboard)
+
+    bench = sub.add_parser("bench", help="run a benchmark (ingest or search) and print figures")
+    bench.add_argument("kind", choices=["ingest", "search"])
+    bench.add_argument("rest", nargs=argparse.REMAINDER, help="options for the benchmark")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

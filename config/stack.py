@@ -1,0 +1,136 @@
+"""`logcenter up`: every component as a child process, supervised, stopped together.
+
+The parent owns the embedded Redis (when no Redis URL is configured), starts the API, the
+indexer, the repair worker pool and the dashboard, restarts a child that dies unexpectedly, and
+on Ctrl-C/SIGTERM stops the API first (no new acknowledgements), then the rest.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from config.settings import Settings
+from config.wiring import start_embedded_redis
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+
+    def start(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "config.cli", *self.args], env=env, start_new_session=True
+        )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if not self.alive():
+            return
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    workers: int = 2
+    host: str = "0.0.0.0"
+    children: list[Child] = field(default_factory=list)
+    stopping: bool = False
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["LOGCENTER_DATA_DIR"] = str(self.settings.data_dir.resolve())
+        if not self.settings.redis_url:
+            env["LOGCENTER_REDIS_URL"] = start_embedded_redis(self.settings.data_dir)
+        env.setdefault("LOGCENTER_API_URL", f"http://127.0.0.1:{self.settings.api_port}")
+        return env
+
+    def _plan(self) -> list[Child]:
+        s = self.settings
+        plan = [
+            Child("api", ["api", "--host", self.host, "--port", str(s.api_port)]),
+            Child("indexer", ["indexer"]),
+        ]
+        if self.workers > 0 and importlib.util.find_spec("agent.worker"):
+            plan.append(Child("worker", ["worker", "--workers", str(self.workers)]))
+        if importlib.util.find_spec("dashboards.app"):
+            plan.append(Child("dashboard", ["dashboard", "--host", self.host, "--port",
+                                            str(s.dashboard_port)]))
+        return plan
+
+    def run(self) -> int:
+        env = self._env()
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        self.children = self._plan()
+        for child in self.children:
+            child.start(env)
+        self._announce()
+        try:
+            while not self.stopping:
+                self._supervise(env)
+                time.sleep(0.5)
+        finally:
+            for child in self.children:  # API first: stop acknowledging before the rest stops
+                child.stop()
+        print("logcenter: stopped", flush=True)
+        return 0
+
+    def _stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def _supervise(self, env: dict[str, str]) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.alive() or self.stopping:
+                continue
+            if child.next_start == 0.0:
+                code = child.proc.returncode if child.proc else None
+                child.restarts += 1
+                delay = min(2 ** min(child.restarts, 5), 30)
+                child.next_start = now + delay
+                print(f"logcenter: {child.name} exited ({code}); restarting in {delay}s",
+                      file=sys.stderr, flush=True)
+            elif now >= child.next_start:
+                child.next_start = 0.0
+                child.start(env)
+
+    def _announce(self) -> None:
+        s = self.settings
+        api = f"http://127.0.0.1:{s.api_port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not self.stopping:
+            try:
+                if httpx.get(f"{api}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        names = ", ".join(c.name for c in self.children)
+        print(
+            f"logcenter: up ({names})\n"
+            f"  API        {api}  (docs: {api}/docs)\n"
+            f"  dashboard  http://127.0.0.1:{s.dashboard_port}\n"
+            f"  data       {s.data_dir.resolve()}\n"
+            "  Ctrl-C stops everything.",
+            flush=True,
+        )

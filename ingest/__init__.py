@@ -1,0 +1,1 @@
+"""The HTTP API (report ingestion, projects, bugs) and the indexer that feeds the store."""

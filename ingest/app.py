@@ -1,0 +1,112 @@
+"""The API application: `create_app(settings)` builds it; nothing is built at import time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import ORJSONResponse
+from fastapi_offline import FastAPIOffline
+from pydantic import TypeAdapter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from config.settings import Settings, get_settings
+from ingest.report import ReportIn
+from ingest.routes import bugs, events, health, projects, reports
+from ingest.services import Services
+from store.errors import Conflict, NotFound, QueryError, Unavailable
+
+DESCRIPTION = """
+Log Center collects runtime, CI/CD and deployment errors over HTTP, deduplicates them into bugs
+by fingerprint, makes them searchable (Lucene syntax, facets, histograms) and tracks each bug
+through a status workflow, with AI repairs recorded round by round.
+
+Report errors with `POST /api/v1/logs/report`; everything else is for the dashboard, the repair
+agent and scripts.
+"""
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = services or Services.build(settings)
+        yield
+        await app.state.services.close()
+
+    app = FastAPIOffline(
+        title="Log Center API",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    for router in (reports.router, projects.router, bugs.router, events.router, health.router):
+        app.include_router(router)
+    _add_error_handlers(app)
+    _add_openapi_models(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "OPTIONS"],
+        allow_headers=["*"],
+        max_age=86400,
+    )
+    app.add_middleware(LatencyMiddleware)
+    return app
+
+
+class LatencyMiddleware:
+    """Per-route request latency for /metrics (pure ASGI: no per-request task overhead)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "other")
+            services = getattr(scope["app"].state, "services", None)
+            if services is not None:
+                services.latencies.by_route[path].observe(time.perf_counter() - started)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    def handler(status: int, headers: dict[str, str] | None = None) -> Any:
+        async def handle(_: Request, exc: Exception) -> ORJSONResponse:
+            return ORJSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+        return handle
+
+    app.add_exception_handler(QueryError, handler(400))
+    app.add_exception_handler(NotFound, handler(404))
+    app.add_exception_handler(Conflict, handler(409))
+    app.add_exception_handler(Unavailable, handler(503, {"Retry-After": "5"}))
+
+
+def _add_openapi_models(app: FastAPI) -> None:
+    """The report body is read by hand (text/plain, gzip); publish its schema all the same."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        defs = TypeAdapter(ReportIn).json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(defs.pop("$defs", {}))
+        components["ReportIn"] = defs
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,163 @@
+"""The Redis gate in front of the store: dedup by fingerprint, id allocation, the stream buffer.
+
+Redis is a gate and a buffer; the store is the truth. Ids come from blocks reserved in the store
+(`Store.reserve_bug_ids`), so an id is never handed out twice even when Redis loses every key;
+after such a loss the gate reloads fingerprint -> id and statuses from the store before it admits
+another report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+if TYPE_CHECKING:
+    from store.base import Store
+
+ID_BLOCK = 1000
+REBUILD_LOCK_SECONDS = 120
+STATUS_FIELD = "status"
+
+_SCRIPT = importlib.resources.files("ingest").joinpath("gate.lua").read_text()
+
+
+class BacklogFull(Exception):
+    """The stream holds more unindexed reports than the configured bound."""
+
+
+@dataclass(frozen=True)
+class Admission:
+    bug_id: int
+    is_new: bool
+    status: str
+    reopened: bool
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    def fingerprint(self, fp: str) -> str:
+        return f"{self.prefix}fp:{fp}"
+
+    def bug(self, bug_id: int) -> str:
+        return f"{self.prefix}bug:{bug_id}"
+
+    @property
+    def sequence(self) -> str:
+        return f"{self.prefix}seq"
+
+    @property
+    def limit(self) -> str:
+        return f"{self.prefix}seq:limit"
+
+    @property
+    def stream(self) -> str:
+        return f"{self.prefix}stream"
+
+    @property
+    def loaded(self) -> str:
+        return f"{self.prefix}gate:loaded"
+
+    @property
+    def rebuild_lock(self) -> str:
+        return f"{self.prefix}gate:rebuilding"
+
+    @property
+    def metrics(self) -> str:
+        return f"{self.prefix}metrics"
+
+    @property
+    def group(self) -> str:
+        return "indexers"
+
+
+class Gate:
+    """Admits reports on the hot path (async) and repairs its own state from the store."""
+
+    def __init__(
+        self, redis: AsyncRedis, sync_redis: Redis, store: Store, prefix: str, max_backlog: int
+    ) -> None:
+        self.redis = redis
+        self.sync_redis = sync_redis
+        self.store = store
+        self.keys = Keys(prefix)
+        self.max_backlog = max_backlog
+        self._script = redis.register_script(_SCRIPT)
+
+    async def admit(self, fingerprint: str, timestamp: str, payload: bytes) -> Admission:
+        keys = self.keys
+        script_keys = [keys.fingerprint(fingerprint), keys.sequence, keys.limit, keys.stream,
+                       keys.loaded]
+        args = [fingerprint, timestamp, payload, self.max_backlog, keys.prefix]
+        for _ in range(5):
+            result = await self._script(keys=script_keys, args=args)
+            code = int(result[0])
+            if code > 0:
+                status = result[2].decode() if isinstance(result[2], bytes) else str(result[2])
+                return Admission(code, bool(result[1]), status, bool(result[3]))
+            if code == -2:
+                raise BacklogFull()
+            # Blocking store work, off the event loop; rare (once per 1000 new bugs, or after
+            # Redis lost its keys).
+            repair = rebuild if code == -1 else extend_ids
+            await asyncio.to_thread(repair, self.sync_redis, self.store, keys.prefix)
+        raise RuntimeError("ingest gate could not admit the report after reloading its state")
+
+
+
+_RAISE_LIMIT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+
+def extend_ids(redis: Redis, store: Store, prefix: str) -> None:
+    """Reserve another block of bug ids in the store and let the gate use it."""
+    last = store.reserve_bug_ids(ID_BLOCK)
+    redis.eval(_RAISE_LIMIT, 1, Keys(prefix).limit, last)
+
+
+def rebuild(redis: Redis, store: Store, prefix: str, *, wait: float = 60.0) -> None:
+    """Reload fingerprint -> id and statuses from the store after Redis lost its keys.
+
+    One process rebuilds (under a lock); the others wait for the loaded flag.
+    """
+    keys = Keys(prefix)
+    if redis.exists(keys.loaded):
+        return
+    if not redis.set(keys.rebuild_lock, "1", nx=True, ex=REBUILD_LOCK_SECONDS):
+        _wait_loaded(redis, keys, wait)
+        return
+    try:
+        pipe = redis.pipeline(transaction=False)
+        for n, (fp, bug_id, status) in enumerate(store.iter_bug_keys(), 1):
+            pipe.set(keys.fingerprint(fp), bug_id)
+            pipe.hset(keys.bug(bug_id), STATUS_FIELD, status)
+            if n % 2000 == 0:
+                pipe.execute()
+        pipe.execute()
+        top = store.max_bug_id()
+        # Ids up to `top` may have been handed out: continue after them, in a fresh block.
+        redis.eval(_RAISE_LIMIT, 1, keys.sequence, top)
+        redis.eval(_RAISE_LIMIT, 1, keys.limit, top)
+        redis.set(keys.loaded, "1")
+    finally:
+        redis.delete(keys.rebuild_lock)
+
+
+def _wait_loaded(redis: Redis, keys: Keys, wait: float) -> None:
+    import time
+
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if redis.exists(keys.loaded):
+            return
+        time.sleep(0.05)
+    raise TimeoutError("the ingest gate is being reloaded from the store; try again shortly")

@@ -1,0 +1,258 @@
+"""The indexer: reads the occurrence stream in batches (a Redis consumer group) into the store.
+
+Several indexers share one stream. A batch is written (bugs created idempotently on fingerprint,
+events in bulk, idempotent on the stream entry id, counters derived from what was new), then
+acknowledged and deleted from the stream. Entries of a crashed indexer stay pending and are
+claimed by another after `claim_idle_ms`; redelivery never double-counts because the store only
+counts events it had not stored before.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ingest.gate import Keys
+from store.base import Store
+from store.errors import Unavailable
+from store.models import BugCreate, Event
+
+log = logging.getLogger("logcenter.indexer")
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+@dataclass
+class IndexerStats:
+    batches: int = 0
+    events: int = 0
+    new_events: int = 0
+    last_batch_at: float = 0.0
+
+
+@dataclass
+class Indexer:
+    redis: Redis
+    store: Store
+    prefix: str = "lc:"
+    batch_size: int = 500
+    block_ms: int = 200
+    claim_idle_ms: int = 30_000
+    retention_days: int = 30
+    consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    on_new_bugs: Callable[[list[int]], None] | None = None
+    stats: IndexerStats = field(default_factory=IndexerStats)
+
+    def __post_init__(self) -> None:
+        self.keys = Keys(self.prefix)
+        self._projects_seen: set[tuple[str, bool]] = set()
+        self._next_claim = 0.0
+        self._next_purge = 0.0
+        self.stopping = False
+
+    # -- the loop -------------------------------------------------------------------------
+    def ensure_group(self) -> None:
+        try:
+            self.redis.xgroup_create(self.keys.stream, self.keys.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def run(self) -> None:
+        """Index until `stopping` is set (SIGTERM/SIGINT in `main`)."""
+        backoff = 0.5
+        while not self.stopping:
+            try:
+                self.ensure_group()
+                self.run_once()
+                backoff = 0.5
+            except (RedisConnectionError, RedisTimeoutError, Unavailable, OSError) as exc:
+                log.warning("indexer: %s; retrying in %.1fs", exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def run_once(self) -> int:
+        """Read and index one batch (claimed stale entries first); return entries handled."""
+        entries = self._claim_stale() or self._read_new()
+        if entries:
+            self.index(entries)
+        self._purge_if_due()
+        return len(entries)
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Index until the stream holds nothing unacknowledged (used by tests and `bench`)."""
+        deadline = time.monotonic() + timeout
+        self.ensure_group()
+        while time.monotonic() < deadline:
+            if not self.run_once() and self.redis.xlen(self.keys.stream) == 0:
+                return
+        raise TimeoutError("indexer: stream not drained in time")
+
+    def _read_new(self) -> list[Entry]:
+        reply = self.redis.xreadgroup(
+            self.keys.group, self.consumer, {self.keys.stream: ">"},
+            count=self.batch_size, block=self.block_ms,
+        )
+        return [e for _, batch in reply for e in batch] if reply else []
+
+    def _claim_stale(self) -> list[Entry]:
+        now = time.monotonic()
+        if now < self._next_claim:
+            return []
+        self._next_claim = now + max(self.claim_idle_ms / 4000, 0.5)
+        reply = self.redis.xautoclaim(
+            self.keys.stream, self.keys.group, self.consumer,
+            min_idle_time=self.claim_idle_ms, start_id="0-0", count=self.batch_size,
+        )
+        return [e for e in reply[1] if e[1]]
+
+    def _purge_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_purge or self.retention_days <= 0:
+            return
+        self._next_purge = now + 3600
+        cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
+        dropped = self.store.purge_events(cutoff)
+        if dropped:
+            log.info("retention: dropped %d occurrences older than %s", dropped, cutoff)
+
+    # -- one batch ------------------------------------------------------------------------
+    def index(self, entries: list[Entry]) -> None:
+        decoded = [(eid.decode(), fields) for eid, fields in entries if fields]
+        reports = [(eid, _payload(fields), fields) for eid, fields in decoded]
+        first_by_fp: dict[str, BugCreate] = {}
+        for eid, rep, fields in reports:
+            fp = rep["fingerprint"]
+            if fp not in first_by_fp:
+                first_by_fp[fp] = _bug_create(int(fields[b"b"]), rep)
+        stored = self.store.create_bugs(first_by_fp.values())
+        self._fix_gate_ids(first_by_fp, stored)
+        events = [_event(eid, stored[rep["fingerprint"]], rep) for eid, rep, _ in reports]
+        reopen = {stored[rep["fingerprint"]] for _, rep, f in reports if f.get(b"r") == b"1"}
+        self._register_projects([rep for _, rep, _ in reports])
+        occurrences = self.store.add_events(events, reopen_bug_ids=reopen)
+        ids = [eid for eid, _ in decoded] + [e[0].decode() for e in entries if not e[1]]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xack(self.keys.stream, self.keys.group, *ids)
+        pipe.xdel(self.keys.stream, *ids)
+        pipe.execute()
+        self.stats.batches += 1
+        self.stats.events += len(events)
+        self.stats.new_events += sum(o.count for o in occurrences)
+        self.stats.last_batch_at = time.time()
+        if self.on_new_bugs:
+            # First admissions (n) and regressions (r): candidates for an automatic repair.
+            fresh = {stored[rep["fingerprint"]] for _, rep, f in reports
+                     if f.get(b"n") == b"1" or f.get(b"r") == b"1"}
+            if fresh:
+                self.on_new_bugs(sorted(fresh))
+
+    def _fix_gate_ids(self, first: dict[str, BugCreate], stored: dict[str, int]) -> None:
+        """Where the store already knew a fingerprint under another id, point the gate at it."""
+        pipe = self.redis.pipeline(transaction=False)
+        changed = False
+        for fp, bug in first.items():
+            if stored[fp] != bug.id:
+                pipe.set(self.keys.fingerprint(fp), stored[fp])
+                changed = True
+        if changed:
+            pipe.execute()
+
+    def _register_projects(self, reports: list[dict[str, Any]]) -> None:
+        for rep in reports:
+            key = (rep["project_id"], bool(rep.get("repo_url")))
+            if key in self._projects_seen:
+                continue
+            self.store.ensure_project(rep["project_id"], repo_url=rep.get("repo_url") or None)
+            self._projects_seen.add(key)
+
+
+def _payload(fields: dict[bytes, bytes]) -> dict[str, Any]:
+    rep: dict[str, Any] = orjson.loads(fields[b"p"])
+    rep["fingerprint"] = fields[b"f"].decode()
+    return rep
+
+
+def _bug_create(bug_id: int, rep: dict[str, Any]) -> BugCreate:
+    err = rep["error"]
+    return BugCreate(
+        id=bug_id,
+        fingerprint=rep["fingerprint"],
+        project_id=rep["project_id"],
+        source=rep["source"],
+        environment=rep["environment"],
+        level=rep["level"],
+        error_type=err["type"],
+        message=err["message"],
+        file_path=err.get("file_path"),
+        line_number=err.get("line_number"),
+        stack_trace=err["stack_trace"],
+        context=rep.get("context") or {},
+        version=rep.get("version"),
+        commit_hash=rep.get("commit_hash"),
+        first_seen=rep["timestamp"],
+    )
+
+
+def _event(event_id: str, bug_id: int, rep: dict[str, Any]) -> Event:
+    err = rep["error"]
+    return Event(
+        id=event_id,
+        bug_id=bug_id,
+        fingerprint=rep["fingerprint"],
+        timestamp=rep["timestamp"],
+        project_id=rep["project_id"],
+        environment=rep["environment"],
+        level=rep["level"],
+        source=rep["source"],
+        version=rep.get("version"),
+        commit_hash=rep.get("commit_hash"),
+        error_type=err["type"],
+        message=err["message"],
+        file_path=err.get("file_path"),
+        line_number=err.get("line_number"),
+        context=rep.get("context") or {},
+        stack_trace=err["stack_trace"],
+    )
+
+
+def main(settings: Any = None) -> None:
+    """Run one indexer process against the configured Redis and store until SIGTERM/SIGINT."""
+    from config.settings import get_settings
+    from config.wiring import open_configured_store, redis_url
+
+    settings = settings or get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    indexer = Indexer(
+        redis=Redis.from_url(redis_url(settings), socket_timeout=10),
+        store=open_configured_store(settings),
+        prefix=settings.redis_prefix,
+        batch_size=settings.indexer_batch,
+        block_ms=settings.indexer_block_ms,
+        retention_days=settings.retention_days,
+    )
+
+    def stop(*_: object) -> None:
+        indexer.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("indexer %s reading %s", indexer.consumer, indexer.keys.stream)
+    indexer.run()
+
+
+if __name__ == "__main__":
+    main()

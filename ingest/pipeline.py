@@ -1,0 +1,39 @@
+"""Accepting one report: normalize, fingerprint, and admit it through the Redis gate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from config.settings import Limits
+from ingest.fingerprint import fingerprint
+from ingest.gate import Admission, Gate
+from ingest.report import ReportIn
+from ingest.scrub import clamp, scrub
+
+
+class InvalidJSON(ValueError):
+    pass
+
+
+def parse_report(body: bytes) -> ReportIn:
+    """Validate a report body; InvalidJSON for unparsable bytes, ValidationError otherwise."""
+    try:
+        return ReportIn.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise InvalidJSON(f"body is not valid JSON: {errors[0]['msg']}") from None
+        raise
+
+
+async def accept(gate: Gate, report: ReportIn, limits: Limits, scrub_keys: frozenset[str]) -> Admission:
+    """Make the report safe to store and admit it; the reply is built from the admission."""
+    if report.timestamp is None:
+        report.timestamp = datetime.now(UTC)
+    scrub(report, scrub_keys)
+    clamp(report, limits)
+    fp = fingerprint(report)
+    payload = report.model_dump_json(exclude_none=True).encode()
+    return await gate.admit(fp, report.timestamp.isoformat(), payload)

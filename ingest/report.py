@@ -1,0 +1,72 @@
+"""The report a client sends (the integration guide's payload) and its normalized form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+Source = Literal["runtime", "cicd", "deployment"]
+
+
+class ErrorIn(BaseModel):
+    type: str = Field(min_length=1, max_length=512, examples=["ValueError"])
+    message: str = Field(examples=["invalid literal for int() with base 10: 'abc'"])
+    file_path: str | None = Field(default=None, max_length=4096, examples=["apps/users/views.py"])
+    line_number: int | None = Field(default=None, ge=0, le=2**31 - 1, examples=[42])
+    stack_trace: list[str] | str = Field(
+        examples=[["Traceback (most recent call last):", "ValueError: invalid literal"]]
+    )
+
+    @field_validator("stack_trace")
+    @classmethod
+    def _split_lines(cls, value: list[str] | str) -> list[str]:
+        """Clients send a string, a list of lines, or (Python's format_exception) a list of
+        multi-line chunks; store one line per element."""
+        chunks = [value] if isinstance(value, str) else value
+        lines: list[str] = []
+        for chunk in chunks:
+            lines.extend(chunk.rstrip("\n").split("\n") if "\n" in chunk else (chunk,))
+        return lines
+
+
+class ReportIn(BaseModel):
+    """`POST /api/v1/logs/report` body, as the integration guide defines it."""
+
+    project_id: str = Field(min_length=1, max_length=200, examples=["rtc_backend"])
+    environment: str = Field(min_length=1, max_length=200, examples=["production"])
+    level: str = Field(min_length=1, max_length=32, examples=["ERROR"])
+    source: Source = "runtime"
+    timestamp: datetime | None = Field(default=None, examples=["2026-01-30T10:30:00Z"])
+    version: str | None = Field(default=None, max_length=200, examples=["1.2.3"])
+    commit_hash: str | None = Field(default=None, max_length=200, examples=["abc1234"])
+    repo_url: str | None = Field(default=None, max_length=2048)
+    error: ErrorIn
+    context: dict[str, Any] | None = Field(default=None, examples=[{"url": "/api/users/123"}])
+
+    @field_validator("level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _runtime_needs_location(self) -> ReportIn:
+        if self.source == "runtime":
+            missing = [
+                name
+                for name in ("file_path", "line_number")
+                if getattr(self.error, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"error.{' and error.'.join(missing)} required when source is runtime"
+                )
+        return self

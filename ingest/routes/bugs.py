@@ -1,0 +1,159 @@
+"""Bugs: faceted search, detail, the status workflow, occurrences and repair reports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+
+from ingest import workflow
+from ingest.deps import Admin, Reader, ServicesDep, StoreDep
+from ingest.gate import STATUS_FIELD
+from ingest.schemas import (
+    BugList,
+    EventList,
+    RepairEnqueued,
+    RepairReportBody,
+    RepairReportList,
+    RepairReportPage,
+    StatusChangeIn,
+    Transitions,
+)
+from store.errors import NotFound
+from store.models import Bug, RepairReport, RepairReportIn
+from store.search import BugQuery
+
+router = APIRouter(prefix="/api/v1", tags=["bugs"])
+
+Multi = Annotated[list[str] | None, Query()]
+SORT_PATTERN = r"^-?(last_seen|first_seen|count|id)$"
+
+
+@router.get("/bugs", response_model=BugList, dependencies=[Reader], summary="Search bugs")
+def search_bugs(
+    store: StoreDep,
+    q: Annotated[str, Query(max_length=4000, description="Lucene syntax, e.g. "
+                            'level:ERROR AND message:"timed out" AND NOT status:FIXED')] = "",
+    project_id: Multi = None,
+    source: Multi = None,
+    status: Multi = None,
+    level: Multi = None,
+    environment: Multi = None,
+    error_type: Multi = None,
+    sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "-last_seen",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> BugList:
+    given = {"project_id": project_id, "source": source, "status": status, "level": level,
+             "environment": environment, "error_type": error_type}
+    filters = {k: v for k, v in given.items() if v}
+    result = store.search_bugs(
+        BugQuery(q=q, filters=filters, sort=sort, page=page, size=size, cursor=cursor)
+    )
+    return BugList(total=result.total, items=result.items, facets=result.facets,
+                   next_cursor=result.next_cursor)
+
+
+def _bug(store: StoreDep, bug_id: int) -> Bug:
+    bug = store.get_bug(bug_id)
+    if bug is None:
+        raise HTTPException(404, f"bug {bug_id} not found")
+    return bug
+
+
+@router.get("/bugs/{bug_id}", response_model=Bug, dependencies=[Reader],
+            responses={404: {"description": "No such bug"}}, summary="Get a bug")
+def get_bug(bug_id: int, store: StoreDep) -> Bug:
+    return _bug(store, bug_id)
+
+
+@router.get("/bugs/{bug_id}/transitions", response_model=Transitions, dependencies=[Reader],
+            summary="The statuses a bug may move to now")
+def transitions(bug_id: int, store: StoreDep) -> Transitions:
+    bug = _bug(store, bug_id)
+    return Transitions(status=bug.status, allowed=list(workflow.TRANSITIONS[bug.status]))
+
+
+@router.put(
+    "/bugs/{bug_id}/status", response_model=Bug, dependencies=[Admin],
+    summary="Move a bug through the workflow",
+    responses={404: {"description": "No such bug"},
+               409: {"description": "Illegal move; the message lists the allowed targets"},
+               422: {"description": "FIX_FAILED without failure_reason"}},
+)
+async def put_status(bug_id: int, body: StatusChangeIn, services: ServicesDep) -> Bug:
+    try:
+        bug = await run_in_threadpool(
+            workflow.change_status, services.store, bug_id, body.status,
+            failure_reason=body.failure_reason, note=body.note, by=body.by or "api",
+            expected_status=body.expected_status,
+        )
+    except NotFound:
+        raise HTTPException(404, f"bug {bug_id} not found") from None
+    except workflow.IllegalTransition as exc:
+        raise HTTPException(409, str(exc)) from None
+    except workflow.MissingFailureReason as exc:
+        raise HTTPException(422, str(exc)) from None
+    # Keep the gate's status cache in step, so deduplicated replies show the new status.
+    await services.redis.hset(services.gate.keys.bug(bug_id), STATUS_FIELD, bug.status)
+    return bug
+
+
+@router.get("/bugs/{bug_id}/events", response_model=EventList, dependencies=[Reader],
+            summary="A bug's occurrences, newest first")
+def bug_events(
+    bug_id: int,
+    store: StoreDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> EventList:
+    _bug(store, bug_id)
+    result = store.get_events(bug_id, page=page, size=size, cursor=cursor)
+    return EventList(total=result.total, items=result.items, next_cursor=result.next_cursor)
+
+
+@router.post("/bugs/{bug_id}/repairs", status_code=202, response_model=RepairEnqueued,
+             dependencies=[Admin], summary="Queue an AI repair of the bug",
+             responses={409: {"description": "A repair is already queued or running"}})
+def enqueue_repair(bug_id: int, services: ServicesDep) -> RepairEnqueued:
+    from agent.queue import enqueue_repair as enqueue
+
+    _bug(services.store, bug_id)
+    job_id = enqueue(services.sync_redis, bug_id, services.settings)
+    if job_id is None:
+        raise HTTPException(409, f"a repair of bug {bug_id} is already queued or running")
+    return RepairEnqueued(job_id=job_id, bug_id=bug_id)
+
+
+@router.get("/bugs/{bug_id}/repair-reports", response_model=RepairReportList,
+            dependencies=[Reader], summary="A bug's repair rounds, oldest first")
+def bug_repair_reports(bug_id: int, store: StoreDep) -> RepairReportList:
+    _bug(store, bug_id)
+    _, reports = store.list_repair_reports(bug_id=bug_id, size=1000)
+    return RepairReportList(reports=reports)
+
+
+@router.post("/bugs/{bug_id}/repair-reports", status_code=201, response_model=RepairReport,
+             dependencies=[Admin], summary="Record one repair round")
+def add_repair_report(bug_id: int, body: RepairReportBody, store: StoreDep) -> RepairReport:
+    try:
+        return store.add_repair_report(RepairReportIn(bug_id=bug_id, **body.model_dump()))
+    except NotFound:
+        raise HTTPException(404, f"bug {bug_id} not found") from None
+
+
+@router.get("/repair-reports", response_model=RepairReportPage, dependencies=[Reader],
+            summary="All repair reports, newest first")
+def repair_reports(
+    store: StoreDep,
+    project_id: str | None = None,
+    passed: bool | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> RepairReportPage:
+    total, reports = store.list_repair_reports(project_id=project_id, passed=passed, page=page,
+                                               size=size)
+    return RepairReportPage(total=total, reports=reports)

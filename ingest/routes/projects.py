@@ -1,0 +1,33 @@
+"""Projects: auto-registered by reports, configured by people (repository, local path...)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from ingest.deps import Admin, Reader, StoreDep
+from ingest.schemas import ProjectList, ProjectOut, ProjectUpdate
+
+router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
+
+
+@router.get("", response_model=ProjectList, dependencies=[Reader], summary="List projects")
+def list_projects(store: StoreDep) -> ProjectList:
+    return ProjectList(projects=[ProjectOut.of(p) for p in store.list_projects()])
+
+
+@router.get("/{project_id}", response_model=ProjectOut, dependencies=[Reader],
+            responses={404: {"description": "No such project"}}, summary="Get a project")
+def get_project(project_id: str, store: StoreDep) -> ProjectOut:
+    project = store.get_project(project_id)
+    if project is None:
+        raise HTTPException(404, f"project {project_id!r} not found")
+    return ProjectOut.of(project)
+
+
+@router.put("/{project_id}", response_model=ProjectOut, dependencies=[Admin],
+            summary="Edit a project (created when absent)")
+def put_project(project_id: str, body: ProjectUpdate, store: StoreDep) -> ProjectOut:
+    if not project_id or len(project_id) > 200:
+        raise HTTPException(422, "project_id must be 1-200 characters")
+    changes = {k: (v if v != "" else None) for k, v in body.model_dump(exclude_unset=True).items()}
+    return ProjectOut.of(store.update_project(project_id, changes))

@@ -1,0 +1,195 @@
+"""Request and response bodies of the HTTP API (beyond the stored records themselves)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from store.models import Bug, Event, Project, RepairReport, Status
+from store.search import FacetValue, HistogramBucket
+
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:[\w./~-]+$")
+_URL = re.compile(r"^(https?|ssh|git|file)://[^\s]+$")
+_REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[\w./-]{1,200}(?<![./])$")
+
+
+def _no_option(value: str, name: str) -> None:
+    if value.startswith("-"):
+        raise ValueError(f"{name} must not start with '-'")
+    if any(ch in value for ch in "\x00\n\r"):
+        raise ValueError(f"{name} must not contain control characters")
+
+
+class ProjectUpdate(BaseModel):
+    """Editable project settings; every field optional (partial update). "" clears a field."""
+
+    name: str | None = Field(default=None, max_length=200, examples=["RTC 后端"])
+    repo_url: str | None = Field(
+        default=None, max_length=2048,
+        examples=["https://gitea.example.com/team/rtc_backend.git"],
+    )
+    local_path: str | None = Field(default=None, max_length=4096,
+                                   examples=["/home/dev/projects/rtc_backend"])
+    description: str | None = Field(default=None, max_length=4000)
+    test_command: str | None = Field(default=None, max_length=2000, examples=["pytest -q"])
+    default_branch: str | None = Field(default=None, max_length=200, examples=["main"])
+    auto_repair: bool | None = None
+    ingest_key: str | None = Field(default=None, max_length=200)
+
+    model_config = {"extra": "forbid"}
+
+    @field_validator("repo_url")
+    @classmethod
+    def _repo_url(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        _no_option(value, "repo_url")
+        if "::" in value:
+            raise ValueError("repo_url: git transport syntax '<transport>::' is not allowed")
+        if not (_URL.match(value) or _SCP_LIKE.match(value) or value.startswith("/")):
+            raise ValueError(
+                "repo_url must be an http(s)://, ssh://, git:// or file:// URL, "
+                "user@host:path, or an absolute path"
+            )
+        if value.startswith("/") and ".." in PurePosixPath(value).parts:
+            raise ValueError("repo_url must not contain '..'")
+        return value
+
+    @field_validator("local_path")
+    @classmethod
+    def _local_path(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        _no_option(value, "local_path")
+        path = PurePosixPath(value)
+        if not path.is_absolute():
+            raise ValueError("local_path must be an absolute path")
+        if ".." in path.parts:
+            raise ValueError("local_path must not contain '..'")
+        return value
+
+    @field_validator("default_branch")
+    @classmethod
+    def _branch(cls, value: str | None) -> str | None:
+        if value and not _REF.match(value):
+            raise ValueError("default_branch is not a valid branch name")
+        return value
+
+
+class ProjectOut(BaseModel):
+    id: int
+    project_id: str
+    name: str | None
+    repo_url: str | None
+    local_path: str | None
+    description: str | None
+    test_command: str | None
+    default_branch: str | None
+    auto_repair: bool
+    has_ingest_key: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectOut:
+        data = project.model_dump(exclude={"ingest_key"})
+        return cls(**data, has_ingest_key=bool(project.ingest_key))
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectOut]
+
+
+class StatusChangeIn(BaseModel):
+    status: Status
+    failure_reason: str | None = Field(default=None, max_length=8000)
+    note: str | None = Field(default=None, max_length=8000)
+    by: str | None = Field(default=None, max_length=100, examples=["agent"])
+    #: Refuse the move (409) unless the bug is currently in this status.
+    expected_status: Status | None = None
+
+
+class Transitions(BaseModel):
+    status: Status
+    allowed: list[Status]
+
+
+class BugList(BaseModel):
+    total: int
+    items: list[Bug]
+    facets: dict[str, list[FacetValue]]
+    next_cursor: str | None
+
+
+class EventList(BaseModel):
+    total: int
+    items: list[Event]
+    next_cursor: str | None
+
+
+class RepairEnqueued(BaseModel):
+    job_id: str
+    bug_id: int
+
+
+class RepairReportBody(BaseModel):
+    """One repair round (the bug id comes from the path)."""
+
+    round: int = Field(default=1, ge=1, le=1000)
+    phase: str | None = Field(default=None, examples=["FIXING"])
+    analysis: str = ""
+    changed_files: list[str] = Field(default_factory=list)
+    diff: str = ""
+    test_command: str | None = None
+    test_output: str = ""
+    passed: bool = False
+    failure_reason: str | None = None
+    model: str | None = None
+    tokens: int = Field(default=0, ge=0)
+    cost: float = Field(default=0.0, ge=0)
+    duration: float = Field(default=0.0, ge=0)
+    branch: str | None = None
+    commit: str | None = None
+
+
+class RepairReportList(BaseModel):
+    reports: list[RepairReport]
+
+
+class RepairReportPage(BaseModel):
+    total: int
+    reports: list[RepairReport]
+
+
+class EventSearchIn(BaseModel):
+    """An ad hoc query over occurrences, Kibana Discover style."""
+
+    q: str = Field(default="", max_length=4000, examples=['level:ERROR AND message:"timed out"'])
+    from_: datetime | None = Field(default=None, alias="from", examples=["2026-01-30T00:00:00Z"])
+    to: datetime | None = Field(default=None, examples=["2026-01-31T00:00:00Z"])
+    interval: Literal["auto", "1m", "5m", "15m", "30m", "1h", "3h", "12h", "1d", "7d"] = "auto"
+    facets: list[str] = Field(default_factory=list, examples=[["project_id", "level"]])
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+    size: int = Field(default=50, ge=0, le=500)
+    page: int = Field(default=1, ge=1, le=10_000)
+    cursor: str | None = None
+    sort: Literal["-timestamp", "timestamp"] = "-timestamp"
+
+    model_config = {"populate_by_name": True}
+
+
+class EventSearchOut(BaseModel):
+    total: int
+    items: list[Event]
+    histogram: list[HistogramBucket]
+    facets: dict[str, list[FacetValue]]
+    interval: str
+    next_cursor: str | None = None
+
+
+def error_body(message: str, **extra: Any) -> dict[str, Any]:
+    return {"detail": message, **extra}

@@ -1,0 +1,45 @@
+"""What an API process holds for its lifetime, built from settings at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+from config.settings import Settings
+from ingest.gate import Gate
+from ingest.metrics import Latencies
+from ingest.scrub import DEFAULT_SCRUB_KEYS
+from store.base import Store
+
+# Redis must answer fast or the API answers 503: never hang a client on a dead Redis.
+_REDIS_TIMEOUTS = {"socket_connect_timeout": 0.25, "socket_timeout": 2.0}
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    redis: AsyncRedis
+    sync_redis: Redis
+    gate: Gate
+    scrub_keys: frozenset[str] = DEFAULT_SCRUB_KEYS
+    latencies: Latencies = field(default_factory=Latencies)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        from config.wiring import open_configured_store, redis_url
+
+        url = redis_url(settings)
+        store = open_configured_store(settings)
+        aredis = AsyncRedis.from_url(url, max_connections=256, **_REDIS_TIMEOUTS)
+        sredis = Redis.from_url(url, **_REDIS_TIMEOUTS)
+        gate = Gate(aredis, sredis, store, settings.redis_prefix, settings.limits.max_backlog)
+        keys = frozenset(k.lower() for k in settings.scrub_keys) or DEFAULT_SCRUB_KEYS
+        return cls(settings, store, aredis, sredis, gate, keys)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        self.sync_redis.close()
+        self.store.close()

@@ -1,0 +1,78 @@
+"""The bug status workflow: which moves are legal, and applying one (API and agent alike)."""
+
+from __future__ import annotations
+
+from store.base import Store
+from store.errors import Conflict, NotFound
+from store.models import Bug, Status, StatusChange, utcnow
+
+S = Status
+TRANSITIONS: dict[Status, tuple[Status, ...]] = {
+    S.NEW: (S.VERIFYING,),
+    S.VERIFYING: (S.PENDING_FIX, S.CANNOT_REPRODUCE),
+    S.PENDING_FIX: (S.FIXING,),
+    S.FIXING: (S.FIXED, S.FIX_FAILED),
+    S.FIXED: (S.VERIFIED, S.NEW),
+    S.VERIFIED: (S.DEPLOYED, S.NEW),
+    S.DEPLOYED: (S.NEW,),
+    S.FIX_FAILED: (S.NEW, S.PENDING_FIX),
+    S.CANNOT_REPRODUCE: (S.NEW,),
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, current: Status, target: Status) -> None:
+        self.current = current
+        self.target = target
+        self.allowed = TRANSITIONS[current]
+        allowed = ", ".join(self.allowed) or "none"
+        super().__init__(
+            f"cannot move bug from {current} to {target}; allowed from {current}: {allowed}"
+        )
+
+
+class MissingFailureReason(ValueError):
+    def __init__(self) -> None:
+        super().__init__("failure_reason is required when the status is FIX_FAILED")
+
+
+def change_status(
+    store: Store,
+    bug_id: int,
+    target: Status,
+    *,
+    failure_reason: str | None = None,
+    note: str | None = None,
+    by: str | None = None,
+    expected_status: Status | None = None,
+) -> Bug:
+    """Move a bug to `target` if the workflow allows it from its current status.
+
+    The write is conditional on the bug's revision; when another writer got there first the
+    move is re-checked against the fresh status (and refused if no longer legal).
+    """
+    failure_reason = (failure_reason or "").strip() or None
+    if target == S.FIX_FAILED and not failure_reason:
+        raise MissingFailureReason()
+    for _ in range(10):
+        bug = store.get_bug(bug_id)
+        if bug is None:
+            raise NotFound(f"bug {bug_id} not found")
+        if expected_status is not None and bug.status != expected_status:
+            raise IllegalTransition(bug.status, target)
+        if target not in TRANSITIONS[bug.status]:
+            raise IllegalTransition(bug.status, target)
+        history = StatusChange.model_validate(
+            {"from": bug.status, "to": target, "at": utcnow(),
+             "reason": failure_reason or note, "by": by}
+        )
+        try:
+            return store.update_bug(
+                bug_id,
+                {"status": target, "failure_reason": failure_reason},
+                expected_revision=bug.revision,
+                history=history,
+            )
+        except Conflict:
+            continue
+    raise Conflict(f"bug {bug_id} keeps changing; try again")

@@ -1,0 +1,462 @@
+"""The Elasticsearch store backend (scale-out): the official client, no scripts, ILM or streams.
+
+Layout (store.es_mapping): `<prefix>bugs` keyed by fingerprint (so creation is idempotent across
+processes), `<prefix>projects` keyed by project_id, `<prefix>repairs`, `<prefix>meta` (id
+counters) and daily `<prefix>events-YYYY.MM.DD` indices read through `<prefix>events-*`.
+Every write refreshes what it touched, so it is visible to searches when the method returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import BadRequestError, ConflictError, Elasticsearch, NotFoundError
+
+from store import query as lq
+from store.errors import Conflict, NotFound, StoreError
+from store.es_client import (
+    OCC_RETRIES,
+    BugDoc,
+    counter_value,
+    next_counter,
+    query_errors,
+    translated,
+)
+from store.es_counts import fingerprints_of, move_to_base, read_bugs, reopen, sync_counts
+from store.es_mapping import (
+    TEMPLATE_VERSION,
+    IndexNames,
+    bug_doc,
+    event_doc,
+    new_bug,
+    project_from_doc,
+    repair_from_doc,
+)
+from store.es_search import BugSearch, EventSearch
+from store.models import (
+    PROJECT_EDITABLE,
+    REGRESSION_STATUSES,
+    Bug,
+    BugCreate,
+    BugOccurrences,
+    Event,
+    Project,
+    RepairReport,
+    RepairReportIn,
+    StatusChange,
+    utcnow,
+)
+from store.search import BugPage, BugQuery, EventPage, EventQuery
+
+_READONLY_BUG_FIELDS = frozenset({"id", "fingerprint", "revision"})
+_BULK_CHUNK = 1000
+
+
+class ElasticsearchStore:
+    """Store backend over an Elasticsearch 8/9 cluster; satisfies store.base.Store."""
+
+    def __init__(self, url: str, *, index_prefix: str = "logcenter-", shards: int = 1,
+                 replicas: int = 0, request_timeout: float = 30.0, **options: Any) -> None:
+        self.url = url.replace("elasticsearch://", "http://", 1)
+        self.names = IndexNames(index_prefix)
+        self.shards = shards
+        self.replicas = replicas
+        self.es = Elasticsearch(self.url, request_timeout=request_timeout, **options)
+        self._fingerprints: dict[int, str] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @translated
+    def init(self) -> None:
+        """Put versioned templates (never downgrading) and create the fixed indices."""
+        for name, body in self.names.templates(self.shards, self.replicas).items():
+            current = self._template_version(name)
+            if current is None or current < TEMPLATE_VERSION:
+                self.es.indices.put_index_template(name=name, **body)
+            if current is not None and current < TEMPLATE_VERSION:
+                self._upgrade_mapping(body["index_patterns"][0], body["template"]["mappings"])
+        for index in self.names.fixed:
+            try:
+                self.es.indices.create(index=index, wait_for_active_shards="1")
+            except BadRequestError as exc:
+                if exc.error != "resource_already_exists_exception":
+                    raise
+
+    def _template_version(self, name: str) -> int | None:
+        try:
+            found = self.es.indices.get_index_template(name=name)["index_templates"]
+        except NotFoundError:
+            return None
+        version = found[0]["index_template"].get("version") if found else None
+        return int(version) if version is not None else 0
+
+    def _upgrade_mapping(self, pattern: str, mapping: dict[str, Any]) -> None:
+        """Add new fields to indices made by an older template (mappings only grow)."""
+        if self.es.indices.exists(index=pattern):
+            self.es.indices.put_mapping(index=pattern, properties=mapping["properties"],
+                                        meta=mapping["_meta"])
+
+    def ping(self) -> bool:
+        try:
+            return self.es.cluster.health(timeout="5s")["status"] in ("green", "yellow")
+        except Exception:  # any failure to answer means "not available"
+            return False
+
+    def close(self) -> None:
+        self.es.close()
+
+    def drop(self) -> None:
+        """Delete every index and template under this prefix (tests, uninstall)."""
+        indices = list(self.es.indices.get(index=f"{self.names.prefix}*",
+                                           expand_wildcards="all"))
+        for start in range(0, len(indices), 50):
+            self.es.indices.delete(index=",".join(indices[start:start + 50]))
+        for name in self.names.templates(self.shards, self.replicas):
+            self.es.options(ignore_status=404).indices.delete_index_template(name=name)
+
+    # -- bugs -------------------------------------------------------------------------------
+    @translated
+    def create_bugs(self, bugs: Iterable[BugCreate]) -> dict[str, int]:
+        now = utcnow()
+        ops: list[dict[str, Any]] = []
+        wanted: dict[str, int] = {}
+        for create in bugs:
+            if create.fingerprint in wanted:
+                continue
+            wanted[create.fingerprint] = create.id
+            ops.append({"create": {"_index": self.names.bugs, "_id": create.fingerprint}})
+            ops.append(bug_doc(new_bug(create, now), count_base=0, purged_before=None))
+        if not ops:
+            return {}
+        self._check_ids_free(wanted)
+        resp = self.es.bulk(operations=ops, refresh=True)
+        existing: list[str] = []
+        for item in resp["items"]:
+            result = item["create"]
+            if result["status"] == 409:
+                existing.append(result["_id"])
+            elif result["status"] >= 300:
+                raise StoreError(f"bug {result['_id']}: {result.get('error')}")
+        out = dict(wanted)
+        for doc in read_bugs(self.es, self.names, existing):
+            out[doc.fingerprint] = doc.bug.id
+        return out
+
+    def _check_ids_free(self, wanted: dict[str, int]) -> None:
+        """Refuse a bug id already held by another fingerprint (ids come from the gate)."""
+        taken = fingerprints_of(self.es, self.names, wanted.values())
+        for fingerprint, bug_id in wanted.items():
+            if taken.get(bug_id, fingerprint) != fingerprint:
+                raise Conflict(f"bug id {bug_id} is taken by another fingerprint")
+
+    @translated
+    def get_bug(self, bug_id: int) -> Bug | None:
+        doc = self._bug_doc(bug_id)
+        return doc.bug if doc else None
+
+    def _bug_doc(self, bug_id: int) -> BugDoc | None:
+        fingerprint = self._fingerprints.get(bug_id)
+        if fingerprint is None:
+            fingerprint = fingerprints_of(self.es, self.names, [bug_id]).get(bug_id)
+            if fingerprint is None:
+                return None
+            self._fingerprints[bug_id] = fingerprint
+        docs = read_bugs(self.es, self.names, [fingerprint])
+        return docs[0] if docs else None
+
+    @translated
+    def bug_ids_by_fingerprint(self, fingerprints: Iterable[str]) -> dict[str, int]:
+        return {d.fingerprint: d.bug.id for d in read_bugs(self.es, self.names, set(fingerprints))}
+
+    @translated
+    def update_bug(self, bug_id: int, changes: Mapping[str, Any], *,
+                   expected_revision: int | None = None,
+                   history: StatusChange | None = None) -> Bug:
+        bad = sorted(k for k in changes if k in _READONLY_BUG_FIELDS or k not in Bug.model_fields)
+        if bad:
+            raise ValueError(f"update_bug: cannot change {', '.join(bad)}")
+        for _ in range(OCC_RETRIES):
+            doc = self._bug_doc(bug_id)
+            if doc is None:
+                raise NotFound(f"bug {bug_id} not found")
+            if expected_revision is not None and doc.bug.revision != expected_revision:
+                raise Conflict(f"bug {bug_id} changed since it was read "
+                               f"(revision {doc.bug.revision}, expected {expected_revision})")
+            data = doc.bug.model_dump(by_alias=True)
+            data.update(changes)
+            if history is not None:
+                data["status_history"] = [*data["status_history"], history.dump()]
+            data["revision"] = doc.bug.revision + 1
+            if "updated_at" not in changes:
+                data["updated_at"] = utcnow()
+            bug = Bug.model_validate(data)
+            # A count set by hand keeps `count = count_base + stored events` true.
+            base = doc.count_base + bug.count - doc.bug.count
+            try:
+                self.es.index(index=self.names.bugs, id=doc.fingerprint,
+                              document=bug_doc(bug, count_base=base,
+                                               purged_before=doc.purged_before),
+                              if_seq_no=doc.seq_no, if_primary_term=doc.primary_term,
+                              refresh=True)
+            except ConflictError:
+                continue  # a concurrent write: re-read and check the revision again
+            return bug
+        raise Conflict(f"bug {bug_id}: too much contention, try again")
+
+    @translated
+    def apply_occurrences(self, occurrences: Iterable[BugOccurrences]) -> None:
+        """Counters from events stored elsewhere: added to count_base, so they persist."""
+        for occ in occurrences:
+            for _ in range(OCC_RETRIES):
+                doc = self._bug_doc(occ.bug_id)
+                if doc is None:
+                    break
+                bug = doc.bug.model_copy(update={
+                    "count": doc.bug.count + occ.count,
+                    "first_seen": min(doc.bug.first_seen, occ.first_seen),
+                    "last_seen": max(doc.bug.last_seen, occ.last_seen),
+                })
+                if occ.reopen and bug.status in REGRESSION_STATUSES:
+                    bug = reopen(bug, utcnow()).model_copy(
+                        update={"revision": bug.revision + 1, "updated_at": utcnow()})
+                try:
+                    self.es.index(index=self.names.bugs, id=doc.fingerprint,
+                                  document=bug_doc(bug, count_base=doc.count_base + occ.count,
+                                                   purged_before=doc.purged_before),
+                                  if_seq_no=doc.seq_no, if_primary_term=doc.primary_term,
+                                  refresh=True)
+                except ConflictError:
+                    continue
+                break
+
+    @translated
+    def iter_bug_keys(self) -> Iterator[tuple[str, int, str]]:
+        after: list[Any] | None = None
+        while True:
+            resp = self.es.search(index=self.names.bugs, size=1000, sort=[{"id": "asc"}],
+                                  source_includes=["id", "status"], search_after=after)
+            hits = resp["hits"]["hits"]
+            for h in hits:
+                yield h["_id"], int(h["_source"]["id"]), str(h["_source"]["status"])
+            if len(hits) < 1000:
+                return
+            after = hits[-1]["sort"]
+
+    @translated
+    def max_bug_id(self) -> int:
+        return max(self._max_stored_bug_id(), counter_value(self.es, self.names.meta, "bug_ids"))
+
+    def _max_stored_bug_id(self) -> int:
+        resp = self.es.search(index=self.names.bugs, size=0, aggs={"m": {"max": {"field": "id"}}})
+        value = resp["aggregations"]["m"]["value"]
+        return int(value) if value is not None else 0
+
+    @translated
+    def reserve_bug_ids(self, block: int) -> int:
+        if block < 1:
+            raise ValueError(f"reserve_bug_ids: block must be positive, not {block}")
+        return next_counter(self.es, self.names.meta, "bug_ids", block,
+                            floor=self._max_stored_bug_id)
+
+    # -- events ----------------------------------------------------------------------------
+    @translated
+    def add_events(self, events: list[Event],
+                   reopen_bug_ids: AbstractSet[int] = frozenset()) -> list[BugOccurrences]:
+        if not events:
+            return []
+        new: list[Event] = []
+        for start in range(0, len(events), _BULK_CHUNK):
+            new.extend(self._create_events(events[start:start + _BULK_CHUNK]))
+        # Counts come from the stored events, including those of an earlier crashed attempt.
+        self.es.indices.refresh(index=self.names.events_pattern)
+        new_ids = {e.bug_id for e in new}
+        reopened = sync_counts(self.es, self.names, events, new_ids, reopen_bug_ids)
+        return _occurrences(new, reopened)
+
+    def _create_events(self, events: list[Event]) -> list[Event]:
+        ops: list[dict[str, Any]] = []
+        for e in events:
+            ops.append({"create": {"_index": self.names.events_for(e.timestamp), "_id": e.id}})
+            ops.append(event_doc(e))
+        resp = self.es.bulk(operations=ops)
+        new: list[Event] = []
+        for event, item in zip(events, resp["items"], strict=True):
+            status = item["create"]["status"]
+            if status < 300:
+                new.append(event)
+            elif status != 409:  # 409: stored before (a redelivery); it must not count again
+                raise StoreError(f"event {event.id}: {item['create'].get('error')}")
+        return new
+
+    @translated
+    def get_events(self, bug_id: int, *, page: int = 1, size: int = 50,
+                   cursor: str | None = None) -> EventPage:
+        query = EventQuery(page=page, size=size, cursor=cursor)
+        with query_errors("events"):
+            return EventSearch(self.es, self.names, query).run(lq.Term("bug_id", bug_id))
+
+    @translated
+    def purge_events(self, older_than: datetime) -> int:
+        cutoff = older_than.astimezone(UTC) if older_than.tzinfo else older_than.replace(tzinfo=UTC)
+        pattern = self.names.events_pattern
+        self.es.indices.refresh(index=pattern)
+        old = {"range": {"@timestamp": {"lt": cutoff.isoformat()}}}
+        total = int(self.es.count(index=pattern, query=old)["count"])
+        if total == 0:
+            return 0
+        bug_ids = self._bug_ids_with_events(old)
+        for start in range(0, len(bug_ids), _BULK_CHUNK):
+            move_to_base(self.es, self.names, bug_ids[start:start + _BULK_CHUNK], cutoff)
+        self._delete_events_before(cutoff, old)
+        return total
+
+    def _bug_ids_with_events(self, query: dict[str, Any]) -> list[int]:
+        ids: list[int] = []
+        after: dict[str, Any] | None = None
+        while True:
+            composite: dict[str, Any] = {"size": 1000,
+                                         "sources": [{"b": {"terms": {"field": "bug_id"}}}]}
+            if after:
+                composite["after"] = after
+            resp = self.es.search(index=self.names.events_pattern, size=0, query=query,
+                                  aggs={"bugs": {"composite": composite}})
+            agg = resp["aggregations"]["bugs"]
+            ids.extend(int(b["key"]["b"]) for b in agg["buckets"])
+            after = agg.get("after_key")
+            if not agg["buckets"] or after is None:
+                return ids
+
+    def _delete_events_before(self, cutoff: datetime, old: dict[str, Any]) -> None:
+        """Drop whole daily indices before the cutoff's day; delete documents on the others."""
+        day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+        indices = self.es.indices.get(index=self.names.events_pattern)
+        doomed = [i for i in indices if (d := self.names.day_of(i)) is not None and d < day]
+        for start in range(0, len(doomed), 50):
+            self.es.indices.delete(index=",".join(doomed[start:start + 50]))
+        rest = ",".join(i for i in indices if i not in doomed)
+        # No _delete_by_query (the reindex module may be absent): search and bulk-delete.
+        while rest:
+            hits = self.es.search(index=rest, query=old, size=_BULK_CHUNK, source=False,
+                                  sort=["_doc"])["hits"]["hits"]
+            if not hits:
+                return
+            self.es.bulk(operations=[{"delete": {"_index": h["_index"], "_id": h["_id"]}}
+                                     for h in hits], refresh=True)
+
+    # -- search ----------------------------------------------------------------------------
+    @translated
+    def search_bugs(self, query: BugQuery) -> BugPage:
+        with query_errors("q"):
+            return BugSearch(self.es, self.names, query).run()
+
+    @translated
+    def search_events(self, query: EventQuery) -> EventPage:
+        with query_errors("q"):
+            return EventSearch(self.es, self.names, query).run(None)
+
+    # -- projects --------------------------------------------------------------------------
+    @translated
+    def ensure_project(self, project_id: str, *, repo_url: str | None = None) -> Project:
+        def change(project: Project) -> dict[str, Any]:
+            return {"repo_url": repo_url} if repo_url and not project.repo_url else {}
+
+        return self._upsert_project(project_id, {"repo_url": repo_url} if repo_url else {},
+                                    change)
+
+    @translated
+    def get_project(self, project_id: str) -> Project | None:
+        try:
+            return project_from_doc(self.es.get(index=self.names.projects,
+                                                id=project_id)["_source"])
+        except NotFoundError:
+            return None
+
+    @translated
+    def list_projects(self) -> list[Project]:
+        resp = self.es.search(index=self.names.projects, size=10000,
+                              sort=[{"project_id": "asc"}])
+        return [project_from_doc(h["_source"]) for h in resp["hits"]["hits"]]
+
+    @translated
+    def update_project(self, project_id: str, changes: Mapping[str, Any]) -> Project:
+        bad = sorted(k for k in changes if k not in PROJECT_EDITABLE)
+        if bad:
+            raise ValueError(f"update_project: cannot change {', '.join(bad)}")
+        return self._upsert_project(project_id, dict(changes), lambda _: dict(changes))
+
+    def _upsert_project(self, project_id: str, initial: dict[str, Any],
+                        change: Any) -> Project:
+        for _ in range(OCC_RETRIES):
+            try:
+                got = self.es.get(index=self.names.projects, id=project_id)
+            except NotFoundError:
+                now = utcnow()
+                pid = next_counter(self.es, self.names.meta, "project_ids", 1)
+                project = Project.model_validate({**initial, "id": pid, "project_id": project_id,
+                                                  "created_at": now, "updated_at": now})
+                try:
+                    self.es.create(index=self.names.projects, id=project_id, refresh=True,
+                                   document=project.model_dump(mode="json"))
+                except ConflictError:
+                    continue
+                return project
+            project = project_from_doc(got["_source"])
+            updates = change(project)
+            if not updates:
+                return project
+            project = Project.model_validate({**project.model_dump(), **updates,
+                                              "updated_at": utcnow()})
+            try:
+                self.es.index(index=self.names.projects, id=project_id, refresh=True,
+                              document=project.model_dump(mode="json"),
+                              if_seq_no=got["_seq_no"], if_primary_term=got["_primary_term"])
+            except ConflictError:
+                continue
+            return project
+        raise Conflict(f"project {project_id}: too much contention, try again")
+
+    # -- repair reports --------------------------------------------------------------------
+    @translated
+    def add_repair_report(self, report: RepairReportIn) -> RepairReport:
+        bug = self.get_bug(report.bug_id)
+        if bug is None:
+            raise NotFound(f"bug {report.bug_id} not found")
+        rid = next_counter(self.es, self.names.meta, "repair_ids", 1)
+        stored = RepairReport(**report.model_dump(), id=rid, project_id=bug.project_id,
+                              created_at=utcnow())
+        self.es.index(index=self.names.repairs, id=str(rid), refresh=True,
+                      document=stored.model_dump(mode="json"))
+        return stored
+
+    @translated
+    def list_repair_reports(self, *, bug_id: int | None = None, project_id: str | None = None,
+                            passed: bool | None = None, page: int = 1,
+                            size: int = 50) -> tuple[int, list[RepairReport]]:
+        filters: list[dict[str, Any]] = []
+        for field, value in (("bug_id", bug_id), ("project_id", project_id), ("passed", passed)):
+            if value is not None:
+                filters.append({"term": {field: value}})
+        order = "asc" if bug_id is not None else "desc"
+        sort = [{"round": order}, {"id": order}] if bug_id is not None \
+            else [{"created_at": order}, {"id": order}]
+        resp = self.es.search(index=self.names.repairs, query={"bool": {"filter": filters}},
+                              sort=sort, from_=max(page - 1, 0) * size, size=size,
+                              track_total_hits=True)
+        items = [repair_from_doc(h["_source"]) for h in resp["hits"]["hits"]]
+        return int(resp["hits"]["total"]["value"]), items
+
+
+def _occurrences(new: list[Event], reopened: set[int]) -> list[BugOccurrences]:
+    by_bug: dict[int, list[Event]] = {}
+    for e in new:
+        by_bug.setdefault(e.bug_id, []).append(e)
+    return [
+        BugOccurrences(bug_id=bug_id, count=len(evs),
+                       first_seen=min(e.timestamp for e in evs),
+                       last_seen=max(e.timestamp for e in evs),
+                       reopen=bug_id in reopened)
+        for bug_id, evs in sorted(by_bug.items())
+    ]
+

@@ -1,0 +1,134 @@
+"""Low-level helpers over the official client: error translation, OCC documents, counters."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from elasticsearch import (
+    ApiError,
+    BadRequestError,
+    ConflictError,
+    Elasticsearch,
+    NotFoundError,
+    TransportError,
+)
+
+from store.errors import Conflict, QueryError, StoreError, Unavailable
+from store.models import Bug
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: How often an optimistic write is retried before giving up with Conflict.
+OCC_RETRIES = 50
+_UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def reason(exc: ApiError) -> str:
+    """The most specific message in an Elasticsearch error response."""
+    info = exc.info if isinstance(exc.info, dict) else {}
+    error = info.get("error")
+    while isinstance(error, dict):
+        causes = error.get("root_cause") or error.get("failed_shards")
+        cause = error.get("caused_by")
+        if isinstance(cause, dict):
+            error = cause
+            continue
+        if causes and isinstance(causes, list) and isinstance(causes[0], dict):
+            nested = causes[0].get("reason", causes[0])
+            if isinstance(nested, dict) and nested is not error:
+                error = nested
+                continue
+        return str(error.get("reason") or error.get("type") or exc.message)
+    return str(exc.message)
+
+
+def translated(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn client exceptions into store.errors (Unavailable for the retryable ones)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except TransportError as exc:
+            raise Unavailable(f"Elasticsearch: {exc}") from exc
+        except ApiError as exc:
+            if exc.status_code in _UNAVAILABLE_STATUSES:
+                raise Unavailable(f"Elasticsearch: {reason(exc)}") from exc
+            raise StoreError(f"Elasticsearch: {reason(exc)}") from exc
+
+    return wrapper
+
+
+@contextmanager
+def query_errors(what: str) -> Iterator[None]:
+    """A request Elasticsearch refuses as malformed is the caller's query problem."""
+    try:
+        yield
+    except BadRequestError as exc:
+        raise QueryError(f"{what}: {reason(exc)}") from exc
+
+
+@dataclass
+class BugDoc:
+    """A stored bug with what optimistic concurrency and exact counting need."""
+
+    fingerprint: str
+    bug: Bug
+    count_base: int
+    purged_before: datetime | None
+    seq_no: int
+    primary_term: int
+
+
+def bug_doc_from_hit(hit: dict[str, Any]) -> BugDoc:
+    source = dict(hit["_source"])
+    count_base = int(source.pop("count_base", 0))
+    purged = source.pop("purged_before", None)
+    source.pop("tokens", None)
+    return BugDoc(
+        fingerprint=hit["_id"],
+        bug=Bug.model_validate(source),
+        count_base=count_base,
+        purged_before=datetime.fromisoformat(purged) if purged else None,
+        seq_no=int(hit["_seq_no"]),
+        primary_term=int(hit["_primary_term"]),
+    )
+
+
+def next_counter(es: Elasticsearch, index: str, name: str, block: int,
+                 floor: Callable[[], int] = lambda: 0) -> int:
+    """Advance the counter document `name` by `block` under OCC; return its new value.
+
+    The counter never falls behind `floor()` (e.g. the highest id already stored).
+    """
+    for _ in range(OCC_RETRIES):
+        try:
+            doc = es.get(index=index, id=name)
+        except NotFoundError:
+            value = floor() + block
+            try:
+                es.create(index=index, id=name, document={"value": value}, refresh=True)
+            except ConflictError:
+                continue
+            return value
+        value = max(int(doc["_source"]["value"]), floor()) + block
+        try:
+            es.index(index=index, id=name, document={"value": value}, refresh=True,
+                     if_seq_no=doc["_seq_no"], if_primary_term=doc["_primary_term"])
+        except ConflictError:
+            continue
+        return value
+    raise Conflict(f"counter {name!r}: too much contention, try again")
+
+
+def counter_value(es: Elasticsearch, index: str, name: str) -> int:
+    try:
+        return int(es.get(index=index, id=name)["_source"]["value"])
+    except NotFoundError:
+        return 0

@@ -1,0 +1,236 @@
+"""Elasticsearch index layout: names, versioned templates and document <-> model conversion.
+
+Events use ECS names (`@timestamp`, `error.*`, `log.level`, `service.*`) so Kibana reads them.
+Full text lives in `tokens.*` companion fields holding store.text.index_text() token strings,
+analysed with the built-in `whitespace` analyzer only: the text is never re-analysed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from store.models import Bug, BugCreate, Event, Project, RepairReport
+from store.text import index_text
+
+#: Bump when a mapping or setting changes; templates with a lower version are replaced at init.
+TEMPLATE_VERSION = 1
+
+#: Model field -> event document path (ECS where ECS has a name for it).
+EVENT_PATHS: dict[str, str] = {
+    "timestamp": "@timestamp",
+    "error_type": "error.type",
+    "message": "error.message",
+    "stack_trace": "error.stack_trace",
+    "level": "log.level",
+    "project_id": "service.name",
+    "environment": "service.environment",
+    "version": "service.version",
+}
+
+#: Fields whose token strings are indexed under `tokens.<field>` for phrase matching.
+BUG_TOKEN_FIELDS = ("message", "error_type", "file_path", "stack_trace", "failure_reason")
+EVENT_TOKEN_FIELDS = ("message", "error_type", "file_path", "stack_trace")
+
+_KEYWORD = {"type": "keyword"}
+_LONG = {"type": "long"}
+_DATE = {"type": "date_nanos"}
+_STORED_TEXT = {"type": "text", "index": False}
+_TOKENS = {"type": "text", "analyzer": "whitespace", "norms": False}
+_OPAQUE = {"type": "object", "enabled": False}
+
+
+def _tokens(fields: tuple[str, ...]) -> dict[str, Any]:
+    return {"properties": {name: _TOKENS for name in fields}}
+
+
+BUG_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "_meta": {"logcenter_version": TEMPLATE_VERSION},
+    "properties": {
+        "id": _LONG,
+        **{k: _KEYWORD for k in ("fingerprint", "project_id", "source", "environment", "level",
+                                 "error_type", "file_path", "version", "commit_hash", "status")},
+        "message": _STORED_TEXT,
+        "failure_reason": _STORED_TEXT,
+        "stack_trace": _STORED_TEXT,
+        "line_number": _LONG,
+        "context": _OPAQUE,
+        "status_history": _OPAQUE,
+        **{k: _LONG for k in ("count", "count_base", "regression_count", "revision")},
+        **{k: _DATE for k in ("first_seen", "last_seen", "created_at", "updated_at",
+                              "purged_before")},
+        "tokens": _tokens(BUG_TOKEN_FIELDS),
+    },
+}
+
+EVENT_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "_meta": {"logcenter_version": TEMPLATE_VERSION},
+    "properties": {
+        "@timestamp": _DATE,
+        "event": {"properties": {"id": _KEYWORD}},
+        "error": {"properties": {"type": _KEYWORD, "message": _STORED_TEXT,
+                                 "stack_trace": _STORED_TEXT}},
+        "log": {"properties": {"level": _KEYWORD}},
+        "service": {"properties": {"name": _KEYWORD, "environment": _KEYWORD,
+                                   "version": _KEYWORD}},
+        "bug_id": _LONG,
+        **{k: _KEYWORD for k in ("fingerprint", "source", "commit_hash", "file_path")},
+        "line_number": _LONG,
+        "context": _OPAQUE,
+        "tokens": _tokens(EVENT_TOKEN_FIELDS),
+    },
+}
+
+PROJECT_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "_meta": {"logcenter_version": TEMPLATE_VERSION},
+    "properties": {
+        "id": _LONG,
+        **{k: _KEYWORD for k in ("project_id", "name", "repo_url", "local_path",
+                                 "default_branch", "ingest_key")},
+        "description": _STORED_TEXT,
+        "test_command": _STORED_TEXT,
+        "auto_repair": {"type": "boolean"},
+        "created_at": _DATE,
+        "updated_at": _DATE,
+    },
+}
+
+REPAIR_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "_meta": {"logcenter_version": TEMPLATE_VERSION},
+    "properties": {
+        **{k: _LONG for k in ("id", "bug_id", "round", "tokens")},
+        **{k: _KEYWORD for k in ("project_id", "model", "branch", "commit", "phase")},
+        **{k: _STORED_TEXT for k in ("analysis", "diff", "test_command", "test_output",
+                                     "failure_reason")},
+        "changed_files": _KEYWORD,
+        "passed": {"type": "boolean"},
+        "cost": {"type": "double"},
+        "duration": {"type": "double"},
+        "created_at": _DATE,
+    },
+}
+
+META_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "_meta": {"logcenter_version": TEMPLATE_VERSION},
+    "properties": {"value": _LONG},
+}
+
+
+class IndexNames:
+    """Every index name under one prefix, so several installs can share a cluster."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.bugs = f"{prefix}bugs"
+        self.projects = f"{prefix}projects"
+        self.repairs = f"{prefix}repairs"
+        self.meta = f"{prefix}meta"
+        self.events_pattern = f"{prefix}events-*"
+
+    def events_for(self, when: datetime) -> str:
+        """The daily events index holding occurrences of `when`'s UTC day."""
+        return f"{self.prefix}events-{when.astimezone(UTC):%Y.%m.%d}"
+
+    def day_of(self, index: str) -> datetime | None:
+        """The UTC day of a daily events index name (None when it is not one)."""
+        try:
+            return datetime.strptime(index.removeprefix(f"{self.prefix}events-"), "%Y.%m.%d")\
+                .replace(tzinfo=UTC)
+        except ValueError:
+            return None
+
+    def templates(self, shards: int, replicas: int) -> dict[str, dict[str, Any]]:
+        """Template name -> body of every index template this store owns."""
+        settings = {"number_of_shards": shards, "number_of_replicas": replicas}
+        layout = {
+            self.bugs: ([self.bugs], BUG_MAPPING),
+            self.projects: ([self.projects], PROJECT_MAPPING),
+            self.repairs: ([self.repairs], REPAIR_MAPPING),
+            self.meta: ([self.meta], META_MAPPING),
+            f"{self.prefix}events": ([self.events_pattern], EVENT_MAPPING),
+        }
+        return {
+            name: {
+                "index_patterns": patterns,
+                # Above the built-in templates (priority 100..) so ours always apply.
+                "priority": 500,
+                "version": TEMPLATE_VERSION,
+                "template": {"settings": settings, "mappings": mapping},
+                "_meta": {"owner": "logcenter"},
+            }
+            for name, (patterns, mapping) in layout.items()
+        }
+
+    @property
+    def fixed(self) -> tuple[str, ...]:
+        return (self.bugs, self.projects, self.repairs, self.meta)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _token_fields(values: dict[str, Any], fields: tuple[str, ...]) -> dict[str, str]:
+    # Empty token strings are left out so `exists` means "has some text".
+    out = {name: index_text(values.get(name)) for name in fields}
+    return {name: text for name, text in out.items() if text}
+
+
+def bug_doc(bug: Bug, *, count_base: int, purged_before: datetime | None) -> dict[str, Any]:
+    doc = bug.model_dump(mode="json", by_alias=True)
+    doc["count_base"] = count_base
+    if purged_before is not None:
+        doc["purged_before"] = _iso(purged_before)
+    doc["tokens"] = _token_fields(doc, BUG_TOKEN_FIELDS)
+    return doc
+
+
+def new_bug(create: BugCreate, now: datetime) -> Bug:
+    return Bug(**create.model_dump(), last_seen=create.first_seen, created_at=now, updated_at=now,
+               revision=1)
+
+
+def bug_from_doc(source: dict[str, Any]) -> Bug:
+    return Bug.model_validate(source)
+
+
+def event_doc(event: Event) -> dict[str, Any]:
+    data = event.model_dump(mode="json")
+    doc: dict[str, Any] = {"event": {"id": data.pop("id")}}
+    for field, value in data.items():
+        if value is None or value == [] or value == {}:
+            continue
+        path = EVENT_PATHS.get(field, field)
+        head, _, tail = path.partition(".")
+        if tail:
+            doc.setdefault(head, {})[tail] = value
+        else:
+            doc[head] = value
+    doc["tokens"] = _token_fields(event.model_dump(), EVENT_TOKEN_FIELDS)
+    return doc
+
+
+def event_from_doc(source: dict[str, Any]) -> Event:
+    data: dict[str, Any] = {"id": source["event"]["id"]}
+    for field in Event.model_fields:
+        path = EVENT_PATHS.get(field, field)
+        head, _, tail = path.partition(".")
+        value = source.get(head)
+        if tail:
+            value = value.get(tail) if isinstance(value, dict) else None
+        if value is not None and field != "id":
+            data[field] = value
+    return Event.model_validate(data)
+
+
+def project_from_doc(source: dict[str, Any]) -> Project:
+    return Project.model_validate(source)
+
+
+def repair_from_doc(source: dict[str, Any]) -> RepairReport:
+    return RepairReport.model_validate(source)
