@@ -16,10 +16,11 @@ from typing import Any
 from elasticsearch import BadRequestError, ConflictError, Elasticsearch, NotFoundError
 
 from store import query as lq
-from store.errors import Conflict, NotFound, StoreError
+from store.errors import Conflict, NotFound
 from store.es_client import (
     OCC_RETRIES,
     BugDoc,
+    bulk_conflicts,
     counter_value,
     next_counter,
     query_errors,
@@ -131,14 +132,8 @@ class ElasticsearchStore:
         if not ops:
             return {}
         self._check_ids_free(wanted)
-        resp = self.es.bulk(operations=ops, refresh=True)
-        existing: list[str] = []
-        for item in resp["items"]:
-            result = item["create"]
-            if result["status"] == 409:
-                existing.append(result["_id"])
-            elif result["status"] >= 300:
-                raise StoreError(f"bug {result['_id']}: {result.get('error')}")
+        results = bulk_conflicts(self.es, ops, refresh=True)
+        existing = [fingerprint for fingerprint, conflict in results if conflict]
         out = dict(wanted)
         for doc in read_bugs(self.es, self.names, existing):
             out[doc.fingerprint] = doc.bug.id
@@ -280,15 +275,9 @@ class ElasticsearchStore:
         for e in events:
             ops.append({"create": {"_index": self.names.events_for(e.timestamp), "_id": e.id}})
             ops.append(event_doc(e))
-        resp = self.es.bulk(operations=ops)
-        new: list[Event] = []
-        for event, item in zip(events, resp["items"], strict=True):
-            status = item["create"]["status"]
-            if status < 300:
-                new.append(event)
-            elif status != 409:  # 409: stored before (a redelivery); it must not count again
-                raise StoreError(f"event {event.id}: {item['create'].get('error')}")
-        return new
+        results = bulk_conflicts(self.es, ops)
+        # A conflict is an event stored before (a redelivery): it must not count again.
+        return [e for e, (_, conflict) in zip(events, results, strict=True) if not conflict]
 
     @translated
     def get_events(self, bug_id: int, *, page: int = 1, size: int = 50,

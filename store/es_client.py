@@ -101,6 +101,23 @@ def bug_doc_from_hit(hit: dict[str, Any]) -> BugDoc:
     )
 
 
+def bulk_conflicts(es: Elasticsearch, operations: list[dict[str, Any]],
+                   refresh: bool = False) -> list[tuple[str, bool]]:
+    """Run a bulk request; per item (_id, True when it hit a version or create conflict).
+
+    Any other item failure raises StoreError: a conflict is an expected answer, not a failure.
+    """
+    resp = es.bulk(operations=operations, refresh=refresh)
+    out: list[tuple[str, bool]] = []
+    for item in resp["items"]:
+        result = next(iter(item.values()))
+        status = int(result["status"])
+        if status >= 300 and status != 409:
+            raise StoreError(f"{result['_index']}/{result['_id']}: {result.get('error')}")
+        out.append((str(result["_id"]), status == 409))
+    return out
+
+
 def next_counter(es: Elasticsearch, index: str, name: str, block: int,
                  floor: Callable[[], int] = lambda: 0) -> int:
     """Advance the counter document `name` by `block` under OCC; return its new value.

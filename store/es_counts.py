@@ -18,8 +18,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from store.errors import Conflict, StoreError
-from store.es_client import OCC_RETRIES, BugDoc, bug_doc_from_hit
+from store.errors import Conflict
+from store.es_client import OCC_RETRIES, BugDoc, bug_doc_from_hit, bulk_conflicts
 from store.es_mapping import IndexNames, bug_doc
 from store.es_query import es_date
 from store.models import REGRESSION_STATUSES, Bug, Event, Status, StatusChange, utcnow
@@ -68,14 +68,8 @@ def update_bugs(es: Elasticsearch, names: IndexNames, fingerprints: Iterable[str
             ops.append(bug_doc(bug, count_base=base, purged_before=purged))
         if not ops:
             return
-        resp = es.bulk(operations=ops, refresh=True)
-        pending = set()
-        for item in resp["items"]:
-            result = item["index"]
-            if result["status"] == 409:
-                pending.add(result["_id"])
-            elif result["status"] >= 300:
-                raise StoreError(f"bug {result['_id']}: {result.get('error')}")
+        results = bulk_conflicts(es, ops, refresh=True)
+        pending = {fingerprint for fingerprint, conflict in results if conflict}
         if not pending:
             return
     raise Conflict("bugs: too much contention while updating counters, try again")

@@ -32,7 +32,7 @@ EVENT_PATHS: dict[str, str] = {
 BUG_TOKEN_FIELDS = ("message", "error_type", "file_path", "stack_trace", "failure_reason")
 EVENT_TOKEN_FIELDS = ("message", "error_type", "file_path", "stack_trace")
 
-_KEYWORD = {"type": "keyword"}
+_KEYWORD = {"type": "keyword", "ignore_above": 4096}  # longer values: kept, not indexed
 _LONG = {"type": "long"}
 _DATE = {"type": "date_nanos"}
 _STORED_TEXT = {"type": "text", "index": False}
