@@ -1,0 +1,595 @@
+"""The store contract: what every backend promises, written once.
+
+A backend binds each class in one line (`class TestX(contract.XContract): pass`) and provides
+two fixtures:
+
+- `store`: an initialized store.base.Store of the test's own, empty at start;
+- `store_opener`: a picklable zero-argument callable that opens another, not yet initialized,
+  instance on the same data (used to re-open the store and from other processes).
+
+Writes must be visible when they return, so nothing here waits or retries.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from store.base import Store
+from store.errors import Conflict, NotFound, QueryError
+from store.models import BugCreate, BugOccurrences, Event, RepairReportIn, StatusChange
+from store.search import BugQuery, EventQuery
+
+Opener = Callable[[], Store]
+
+T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
+
+
+def new_bug(bug_id: int, fingerprint: str | None = None, **fields: Any) -> BugCreate:
+    data: dict[str, Any] = {"project_id": "shop", "error_type": "ValueError",
+                            "message": f"bug {bug_id}", "first_seen": T0}
+    data.update(fields)
+    return BugCreate(id=bug_id, fingerprint=fingerprint or f"fp-{bug_id}", **data)
+
+
+def new_event(event_id: str, bug_id: int, at: datetime, **fields: Any) -> Event:
+    data: dict[str, Any] = {"fingerprint": f"fp-{bug_id}", "project_id": "shop",
+                            "error_type": "ValueError", "message": f"bug {bug_id}"}
+    data.update(fields)
+    return Event(id=event_id, bug_id=bug_id, timestamp=at, **data)
+
+
+def seed_bug(store: Store, bug_id: int, **fields: Any) -> int:
+    fingerprint = f"fp-{bug_id}"
+    return store.create_bugs([new_bug(bug_id, fingerprint, **fields)])[fingerprint]
+
+
+def minutes(n: int) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+def bug_ids(store: Store, q: str = "", **kwargs: Any) -> list[int]:
+    page = store.search_bugs(BugQuery(q=q, size=500, sort="id", **kwargs))
+    assert page.total == len(page.items)
+    return [bug.id for bug in page.items]
+
+
+def _race_create(opener: Opener, fingerprint: str, bug_id: int, barrier: Any,
+                 results: Any) -> None:
+    """Child process: open the store, wait for the others, create the same fingerprint."""
+    store = opener()
+    store.init()
+    barrier.wait(timeout=60)
+    results.put(store.create_bugs([new_bug(bug_id, fingerprint)])[fingerprint])
+    store.close()
+
+
+class BugCreationContract:
+    def test_create_stores_fields_and_defaults(self, store: Store) -> None:
+        bug = new_bug(7, "fp-7", message="数据库连接超时", stack_trace=["a", "b"],
+                      context={"job_name": "build", "n": 3}, file_path="app/x.py",
+                      line_number=12, environment="prod")
+        assert store.create_bugs([bug]) == {"fp-7": 7}
+        stored = store.get_bug(7)
+        assert stored is not None
+        assert (stored.fingerprint, stored.message, stored.stack_trace) == (
+            "fp-7", "数据库连接超时", ["a", "b"])
+        assert stored.context == {"job_name": "build", "n": 3}
+        assert (stored.file_path, stored.line_number) == ("app/x.py", 12)
+        assert stored.environment == "prod"
+        assert (stored.status, stored.count, stored.regression_count) == ("NEW", 0, 0)
+        assert stored.first_seen == stored.last_seen == T0
+        assert stored.created_at.tzinfo is not None
+
+    def test_existing_fingerprint_keeps_the_first_bug(self, store: Store) -> None:
+        assert store.create_bugs([new_bug(1, "same")]) == {"same": 1}
+        assert store.create_bugs([new_bug(2, "same", message="other")]) == {"same": 1}
+        assert store.get_bug(2) is None
+        assert store.get_bug(1).message == "bug 1"  # type: ignore[union-attr]
+
+    def test_one_fingerprint_twice_in_a_batch(self, store: Store) -> None:
+        result = store.create_bugs([new_bug(1, "dup"), new_bug(2, "dup"), new_bug(3, "x")])
+        assert result == {"dup": 1, "x": 3}
+        assert bug_ids(store) == [1, 3]
+
+    def test_ids_by_fingerprint(self, store: Store) -> None:
+        store.create_bugs([new_bug(1, "a"), new_bug(2, "b")])
+        assert store.bug_ids_by_fingerprint(["a", "b", "zzz"]) == {"a": 1, "b": 2}
+        assert store.bug_ids_by_fingerprint([]) == {}
+
+    def test_iter_bug_keys(self, store: Store) -> None:
+        store.create_bugs([new_bug(i, f"f{i}") for i in (3, 1, 2)])
+        store.update_bug(2, {"status": "FIXED"})
+        assert sorted(store.iter_bug_keys()) == [("f1", 1, "NEW"), ("f2", 2, "FIXED"),
+                                                 ("f3", 3, "NEW")]
+
+    def test_processes_racing_on_one_fingerprint_get_one_bug(
+        self, store: Store, store_opener: Opener
+    ) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        workers = 4
+        barrier, results = ctx.Barrier(workers), ctx.Queue()
+        procs = [ctx.Process(target=_race_create,
+                             args=(store_opener, "racy", 100 + n, barrier, results))
+                 for n in range(workers)]
+        for proc in procs:
+            proc.start()
+        ids = [results.get(timeout=120) for _ in procs]
+        for proc in procs:
+            proc.join(timeout=60)
+            assert proc.exitcode == 0
+        assert len(set(ids)) == 1 and ids[0] in range(100, 100 + workers)
+        assert bug_ids(store, "fingerprint:racy") == [ids[0]]
+
+
+class BugUpdateContract:
+    def test_partial_update_bumps_revision(self, store: Store) -> None:
+        seed_bug(store, 1, message="old")
+        before = store.get_bug(1)
+        assert before is not None
+        after = store.update_bug(1, {"status": "FIX_FAILED", "failure_reason": "tests failed"})
+        assert (after.status, after.failure_reason, after.message) == (
+            "FIX_FAILED", "tests failed", "old")
+        assert after.revision != before.revision
+        assert store.get_bug(1) == after
+
+    def test_stale_revision_is_refused(self, store: Store) -> None:
+        seed_bug(store, 1)
+        read = store.get_bug(1)
+        assert read is not None
+        store.update_bug(1, {"status": "FIXING"}, expected_revision=read.revision)
+        with pytest.raises(Conflict):
+            store.update_bug(1, {"status": "FIXED"}, expected_revision=read.revision)
+        assert store.get_bug(1).status == "FIXING"  # type: ignore[union-attr]
+
+    def test_history_is_appended(self, store: Store) -> None:
+        seed_bug(store, 1)
+        for old, new in (("NEW", "FIXING"), ("FIXING", "FIXED")):
+            change = StatusChange.model_validate(
+                {"from": old, "to": new, "at": T0, "reason": "r", "by": "agent"})
+            store.update_bug(1, {"status": new}, history=change)
+        history = store.get_bug(1).status_history  # type: ignore[union-attr]
+        assert [(h.from_, h.to, h.by) for h in history] == [
+            ("NEW", "FIXING", "agent"), ("FIXING", "FIXED", "agent")]
+
+    def test_unknown_bug(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            store.update_bug(404, {"status": "FIXED"})
+
+    def test_updated_text_is_searchable(self, store: Store) -> None:
+        seed_bug(store, 1)
+        seed_bug(store, 2)
+        store.update_bug(1, {"failure_reason": "patch did not apply"})
+        assert bug_ids(store, 'failure_reason:"did not apply"') == [1]
+        assert bug_ids(store, "status:FIX_FAILED") == []
+
+
+class EventContract:
+    def test_counts_are_exact_after_redelivery(self, store: Store) -> None:
+        seed_bug(store, 1)
+        seed_bug(store, 2)
+        batch = [new_event(f"e{i}", 1 + i % 2, minutes(i)) for i in range(5)]
+        first = store.add_events(batch)
+        assert [(o.bug_id, o.count) for o in first] == [(1, 3), (2, 2)]
+        assert store.add_events(batch) == []
+        assert store.add_events(batch[:2] + [new_event("e9", 1, minutes(9))]) == [
+            BugOccurrences(bug_id=1, count=1, first_seen=minutes(9), last_seen=minutes(9))]
+        bug = store.get_bug(1)
+        assert bug is not None
+        assert (bug.count, bug.first_seen, bug.last_seen) == (4, T0, minutes(9))
+        assert store.get_bug(2).count == 2  # type: ignore[union-attr]
+
+    def test_first_seen_widens_backwards(self, store: Store) -> None:
+        seed_bug(store, 1, first_seen=minutes(10))
+        store.add_events([new_event("old", 1, minutes(-5))])
+        bug = store.get_bug(1)
+        assert bug is not None
+        assert (bug.first_seen, bug.last_seen, bug.count) == (minutes(-5), minutes(10), 1)
+
+    def test_events_of_unknown_bug_are_stored(self, store: Store) -> None:
+        store.add_events([new_event("orphan", 999, T0)])
+        page = store.get_events(999)
+        assert [e.id for e in page.items] == ["orphan"]
+
+    def test_get_events_newest_first_with_cursor(self, store: Store) -> None:
+        seed_bug(store, 1)
+        store.add_events([new_event(f"e{i:02}", 1, minutes(i // 2)) for i in range(11)])
+        store.add_events([new_event("other", 2, minutes(3))])
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = store.get_events(1, size=4, cursor=cursor)
+            assert page.total == 11
+            seen += [e.id for e in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        expected = sorted((f"e{i:02}" for i in range(11)), key=lambda s: (int(s[1:]) // 2, s))
+        assert seen == expected[::-1]
+        assert [e.id for e in store.get_events(1, page=3, size=4).items] == seen[8:]
+
+    def test_event_fields_round_trip(self, store: Store) -> None:
+        event = new_event("e1", 1, T0, context={"k": ["v", 1]}, stack_trace=["l1", "l2"],
+                          line_number=5, file_path="a.py", version="1.2", commit_hash="abc")
+        store.add_events([event])
+        assert store.get_events(1).items == [event]
+
+    def test_purge_keeps_counts(self, store: Store) -> None:
+        seed_bug(store, 1)
+        store.add_events([new_event(f"e{i}", 1, T0 + timedelta(days=i)) for i in range(5)])
+        assert store.purge_events(T0 + timedelta(days=3)) == 3
+        assert [e.id for e in store.get_events(1).items] == ["e4", "e3"]
+        assert store.search_events(EventQuery()).total == 2
+        assert store.get_bug(1).count == 5  # type: ignore[union-attr]
+        assert store.purge_events(T0) == 0
+
+
+class RegressionContract:
+    def _fixed_bug(self, store: Store, status: str = "FIXED") -> None:
+        seed_bug(store, 1)
+        store.add_events([new_event("e0", 1, T0)])
+        store.update_bug(1, {"status": status})
+
+    @pytest.mark.parametrize("status", ["FIXED", "VERIFIED", "DEPLOYED"])
+    def test_new_occurrence_reopens(self, store: Store, status: str) -> None:
+        self._fixed_bug(store, status)
+        result = store.add_events([new_event("e1", 1, minutes(5))], reopen_bug_ids={1})
+        assert [(o.bug_id, o.count, o.reopen) for o in result] == [(1, 1, True)]
+        bug = store.get_bug(1)
+        assert bug is not None
+        assert (bug.status, bug.regression_count, bug.count) == ("NEW", 1, 2)
+        last = bug.status_history[-1]
+        assert (last.from_, last.to, last.by) == (status, "NEW", "ingest")
+        assert last.reason is not None and "regression" in last.reason
+        assert bug_ids(store, "regression_count:1") == [1]
+
+    def test_redelivery_does_not_reopen_again(self, store: Store) -> None:
+        self._fixed_bug(store)
+        batch = [new_event("e1", 1, minutes(5))]
+        store.add_events(batch, reopen_bug_ids={1})
+        store.update_bug(1, {"status": "FIXED"})
+        assert store.add_events(batch, reopen_bug_ids={1}) == []
+        bug = store.get_bug(1)
+        assert bug is not None
+        assert (bug.status, bug.regression_count, bug.count) == ("FIXED", 1, 2)
+
+    def test_open_bug_is_not_reopened(self, store: Store) -> None:
+        seed_bug(store, 1)
+        result = store.add_events([new_event("e1", 1, T0)], reopen_bug_ids={1})
+        assert [o.reopen for o in result] == [False]
+        bug = store.get_bug(1)
+        assert bug is not None
+        assert (bug.status, bug.regression_count, bug.status_history) == ("NEW", 0, [])
+
+    def test_without_flag_status_stays(self, store: Store) -> None:
+        self._fixed_bug(store)
+        store.add_events([new_event("e1", 1, minutes(5))])
+        assert store.get_bug(1).status == "FIXED"  # type: ignore[union-attr]
+
+    def test_apply_occurrences(self, store: Store) -> None:
+        self._fixed_bug(store, "DEPLOYED")
+        store.apply_occurrences([BugOccurrences(bug_id=1, count=3, first_seen=minutes(-1),
+                                                last_seen=minutes(8), reopen=True)])
+        bug = store.get_bug(1)
+        assert bug is not None
+        assert (bug.status, bug.regression_count, bug.count) == ("NEW", 1, 4)
+        assert (bug.first_seen, bug.last_seen) == (minutes(-1), minutes(8))
+
+
+class BugIdReservationContract:
+    def test_reservations_survive_reopen(self, store: Store, store_opener: Opener) -> None:
+        assert store.max_bug_id() == 0
+        first = store.reserve_bug_ids(10)
+        assert first >= 10 and store.max_bug_id() == first
+        store.close()
+        reopened = store_opener()
+        reopened.init()
+        try:
+            assert reopened.reserve_bug_ids(5) == first + 5
+            assert reopened.max_bug_id() == first + 5
+        finally:
+            reopened.close()
+
+    def test_stored_bugs_count_as_issued(self, store: Store) -> None:
+        seed_bug(store, 1000)
+        assert store.max_bug_id() == 1000
+        assert store.reserve_bug_ids(1) == 1001
+
+
+class ProjectContract:
+    def test_ensure_creates_once(self, store: Store) -> None:
+        shop = store.ensure_project("shop")
+        again = store.ensure_project("shop")
+        blog = store.ensure_project("blog")
+        assert shop.id == again.id and isinstance(shop.id, int) and blog.id != shop.id
+        assert sorted(p.project_id for p in store.list_projects()) == ["blog", "shop"]
+        assert store.get_project("nope") is None
+
+    def test_repo_url_fills_but_never_overwrites(self, store: Store) -> None:
+        assert store.ensure_project("shop").repo_url is None
+        assert store.ensure_project("shop", repo_url="https://git/a").repo_url == "https://git/a"
+        assert store.ensure_project("shop", repo_url="https://git/b").repo_url == "https://git/a"
+        store.update_project("shop", {"repo_url": "https://git/person"})
+        store.ensure_project("shop", repo_url="https://git/c")
+        assert store.get_project("shop").repo_url == "https://git/person"  # type: ignore[union-attr]
+
+    def test_update_edits_and_creates(self, store: Store) -> None:
+        created = store.update_project("new", {"name": "New", "auto_repair": True})
+        assert (created.project_id, created.name, created.auto_repair) == ("new", "New", True)
+        edited = store.update_project("new", {"local_path": "/src/new", "description": "d"})
+        assert (edited.id, edited.name, edited.local_path) == (created.id, "New", "/src/new")
+        assert store.get_project("new") == edited
+
+
+class RepairReportContract:
+    def test_reports_per_bug_in_round_order(self, store: Store) -> None:
+        seed_bug(store, 1, project_id="shop")
+        seed_bug(store, 2, project_id="blog")
+        for rnd in (1, 2, 3):
+            store.add_repair_report(RepairReportIn(bug_id=1, round=rnd, passed=rnd == 3,
+                                                   changed_files=["a.py"], cost=0.5))
+        report = store.add_repair_report(RepairReportIn(bug_id=2, failure_reason="no tests"))
+        assert (report.project_id, report.failure_reason, report.round) == ("blog", "no tests", 1)
+        total, reports = store.list_repair_reports(bug_id=1)
+        assert total == 3 and [r.round for r in reports] == [1, 2, 3]
+        assert reports[0].changed_files == ["a.py"] and reports[0].project_id == "shop"
+
+    def test_filters_and_paging(self, store: Store) -> None:
+        seed_bug(store, 1, project_id="shop")
+        seed_bug(store, 2, project_id="blog")
+        reports = [RepairReportIn(bug_id=1 + i % 2, round=i, passed=i % 3 == 0)
+                   for i in range(1, 7)]
+        ids = [store.add_repair_report(report).id for report in reports]
+        total, page = store.list_repair_reports(size=4)
+        assert total == 6 and [r.id for r in page] == ids[::-1][:4]
+        assert [r.id for r in store.list_repair_reports(size=4, page=2)[1]] == ids[::-1][4:]
+        assert store.list_repair_reports(project_id="blog")[0] == 3
+        assert {r.round for r in store.list_repair_reports(passed=True)[1]} == {3, 6}
+
+    def test_unknown_bug(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            store.add_repair_report(RepairReportIn(bug_id=404))
+
+
+# -- search ---------------------------------------------------------------------------------
+
+_SEARCH_BUGS: list[dict[str, Any]] = [
+    dict(project_id="shop", error_type="ValueError", message="数据库连接超时",
+         file_path="app/db/conn.py", line_number=42, environment="prod",
+         stack_trace=["Traceback", 'File "app/db/conn.py", line 42, in connect']),
+    dict(project_id="shop", error_type="TypeError", message="支付接口返回错误", level="WARNING",
+         file_path="app/pay/api.py", line_number=10, environment="staging"),
+    dict(project_id="blog", error_type="ValueError", environment="prod", line_number=100,
+         message="invalid literal for int() with base 10", file_path="blog/views.py"),
+    dict(project_id="blog", source="cicd", error_type="BuildError", environment="ci",
+         message="connection refused while fetching dependencies"),
+    dict(project_id="api", source="deployment", error_type="CrashLoopBackOff", level="CRITICAL",
+         message="container rtc_backend exited", environment="prod"),
+    dict(project_id="api", error_type="KeyError", message="missing key user_id in session",
+         file_path="api/auth/session.py", line_number=7, environment="staging",
+         stack_trace=["Traceback", "KeyError: 'user_id'"]),
+]
+#: Occurrences per bug id; bug i was first seen on March i, 10:00.
+_COUNTS = {1: 5, 2: 1, 3: 3, 4: 3, 5: 8, 6: 2}
+
+
+_QUERIES = [
+    ("project_id:shop", [1, 2]),
+    ("error_type:ValueError", [1, 3]),
+    ("error.type:KeyError", [6]),
+    ("error_type:Value*", [1, 3]),
+    ("error_type:value*", []),
+    ("file_path:app/*", [1, 2]),
+    ('message:"connection refused"', [4]),
+    ('message:"refused connection"', []),
+    ("connection", [4]),
+    ("conn*", [1, 4]),
+    ("message:conn*", [4]),
+    ("连接", [1]),
+    ("接", [1, 2]),
+    ('message:"连接超时"', [1]),
+    ("rtc_backend", [5]),
+    ("rtc", []),
+    ("user_id", [6]),
+    ("views", [3]),
+    ("crashloopbackoff", [5]),
+    ('stack:"line 42"', [1]),
+    ("failure_reason:timed", [6]),
+    ("status:fixed", [2]),
+    ("level:warning", [2]),
+    ("id:3", [3]),
+    ("ValueError AND project_id:blog", [3]),
+    ("ValueError project_id:blog", [3]),
+    ("project_id:shop OR project_id:api", [1, 2, 5, 6]),
+    ("NOT project_id:blog", [1, 2, 5, 6]),
+    ("-project_id:blog", [1, 2, 5, 6]),
+    ("project_id:blog AND NOT source:cicd", [3]),
+    ("(project_id:shop OR project_id:blog) AND environment:prod", [1, 3]),
+    ("project_id:(shop OR api) AND NOT (status:FIXED OR status:FIX_FAILED)", [1, 5]),
+    ("line_number:[10 TO 42]", [1, 2]),
+    ("line_number:{10 TO 42]", [1]),
+    ("line_number:[50 TO *]", [3]),
+    ("count:[3 TO 5]", [1, 3, 4]),
+    ("count:{3 TO *}", [1, 5]),
+    ('first_seen:["2024-03-02T00:00:00Z" TO "2024-03-04T00:00:00Z"}', [2, 3]),
+    ("first_seen:2024-03-03", [3]),
+    ("last_seen:[2024-03-05T10:05:00Z TO *]", [5, 6]),
+    ("last_seen:[2024-03-05T10:05:00Z TO 2024-03-06T00:00:00Z]", [5]),
+    ("file_path:*", [1, 2, 3, 6]),
+    ("NOT file_path:*", [4, 5]),
+    ("*", [1, 2, 3, 4, 5, 6]),
+]
+
+
+class BugSearchContract:
+    @pytest.fixture
+    def search_store(self, store: Store) -> Store:
+        """Six bugs (ids 1..6) with counts, statuses and texts the search tests rely on."""
+        bugs = [new_bug(i, first_seen=T0 + timedelta(days=i - 1), **fields)
+                for i, fields in enumerate(_SEARCH_BUGS, start=1)]
+        store.create_bugs(bugs)
+        store.add_events([new_event(f"b{b}-{n}", b, T0 + timedelta(days=b - 1, minutes=n))
+                          for b, count in _COUNTS.items() for n in range(count)])
+        store.update_bug(2, {"status": "FIXED"})
+        store.update_bug(6, {"status": "FIX_FAILED", "failure_reason": "tests timed out"})
+        return store
+
+    @pytest.mark.parametrize(("q", "expected"), _QUERIES, ids=[q for q, _ in _QUERIES])
+    def test_query(self, search_store: Store, q: str, expected: list[int]) -> None:
+        assert bug_ids(search_store, q) == expected
+
+    def test_filters_or_within_and_across_fields(self, search_store: Store) -> None:
+        assert bug_ids(search_store, filters={"project_id": ["shop", "blog"]}) == [1, 2, 3, 4]
+        assert bug_ids(search_store, filters={"project_id": ["shop", "blog"],
+                                              "environment": ["prod"]}) == [1, 3]
+        assert bug_ids(search_store, "ValueError", filters={"status": ["NEW"]}) == [1, 3]
+        assert bug_ids(search_store, filters={"project_id": []}) == [1, 2, 3, 4, 5, 6]
+
+    def test_facets_are_multi_select(self, search_store: Store) -> None:
+        page = search_store.search_bugs(BugQuery(
+            filters={"project_id": ["shop", "blog"], "environment": ["prod"]}))
+        facets = {name: [(f.value, f.count) for f in values]
+                  for name, values in page.facets.items()}
+        assert page.total == 2
+        assert facets["project_id"] == [("api", 1), ("blog", 1), ("shop", 1)]
+        assert facets["environment"] == [("prod", 2), ("ci", 1), ("staging", 1)]
+        assert facets["error_type"] == [("ValueError", 2)]
+        assert facets["status"] == [("NEW", 2)]
+
+    def test_facet_counts_equal_matches(self, search_store: Store) -> None:
+        page = search_store.search_bugs(BugQuery(q="NOT project_id:api"))
+        assert page.total == 4
+        for name in ("project_id", "source", "status", "level", "environment", "error_type"):
+            assert sum(f.count for f in page.facets[name]) == page.total, name
+        assert [(f.value, f.count) for f in page.facets["status"]] == [
+            ("NEW", 3), ("FIXED", 1)]
+
+    def test_facet_size_and_choice(self, search_store: Store) -> None:
+        page = search_store.search_bugs(BugQuery(facets=("environment",), facet_size=1))
+        assert list(page.facets) == ["environment"]
+        assert [(f.value, f.count) for f in page.facets["environment"]] == [("prod", 3)]
+
+    @pytest.mark.parametrize(("sort", "expected"), [
+        ("count", [2, 6, 3, 4, 1, 5]),
+        ("-count", [5, 1, 4, 3, 6, 2]),
+        ("first_seen", [1, 2, 3, 4, 5, 6]),
+        ("-last_seen", [6, 5, 4, 3, 2, 1]),
+        ("-id", [6, 5, 4, 3, 2, 1]),
+    ])
+    def test_sort(self, search_store: Store, sort: str, expected: list[int]) -> None:
+        page = search_store.search_bugs(BugQuery(sort=sort))
+        assert [b.id for b in page.items] == expected
+
+
+class BugPagingContract:
+    N = 300
+
+    @pytest.fixture
+    def many(self, store: Store) -> Store:
+        # Seven distinct times only, so most sort values tie and the id must break them.
+        store.create_bugs([new_bug(i, first_seen=minutes(i % 7)) for i in range(1, self.N + 1)])
+        return store
+
+    def _walk(self, store: Store, sort: str, size: int) -> Iterator[int]:
+        cursor: str | None = None
+        while True:
+            page = store.search_bugs(BugQuery(sort=sort, size=size, cursor=cursor, facets=()))
+            assert page.total == self.N
+            yield from (b.id for b in page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+
+    @pytest.mark.parametrize("sort", ["-last_seen", "first_seen", "-count", "id"])
+    def test_cursor_walk_has_no_gaps_or_duplicates(self, many: Store, sort: str) -> None:
+        walked = list(self._walk(many, sort, 37))
+        key = {"-last_seen": lambda i: (-(i % 7), -i), "first_seen": lambda i: (i % 7, i),
+               "-count": lambda i: -i, "id": lambda i: i}[sort]
+        assert walked == sorted(range(1, self.N + 1), key=key)
+
+    def test_pages_match_cursor_walk(self, many: Store) -> None:
+        walked = list(self._walk(many, "-last_seen", 50))
+        paged: list[int] = []
+        for number in range(1, 8):
+            page = many.search_bugs(BugQuery(sort="-last_seen", size=50, page=number))
+            paged += [b.id for b in page.items]
+            assert (page.next_cursor is None) == (number >= 6)
+        assert paged == walked
+
+
+class EventSearchContract:
+    @pytest.fixture
+    def events(self, store: Store) -> Store:
+        """30 events every 20 minutes from T0: projects alternate, every third is a timeout."""
+        store.add_events([
+            new_event(f"e{i:02}", 1 + i % 3, minutes(20 * i),
+                      project_id=("shop", "blog")[i % 2], environment=("prod", "dev")[i % 5 == 0],
+                      message="数据库连接超时" if i % 3 == 0 else "read timeout")
+            for i in range(30)])
+        return store
+
+    def test_time_range_and_histogram(self, events: Store) -> None:
+        page = events.search_events(EventQuery(start=minutes(60), end=minutes(300),
+                                               interval_seconds=3600))
+        assert page.total == 12
+        assert [(b.key, b.count) for b in page.histogram] == [
+            (T0 + timedelta(hours=h), 3) for h in range(1, 5)]
+        assert sum(b.count for b in page.histogram) == page.total
+
+    def test_histogram_alignment_and_sum(self, events: Store) -> None:
+        page = events.search_events(EventQuery(q="project_id:shop", interval_seconds=7 * 60))
+        assert page.total == 15 and sum(b.count for b in page.histogram) == 15
+        assert all(int(b.key.timestamp()) % 420 == 0 for b in page.histogram)
+        assert [b.key for b in page.histogram] == sorted(b.key for b in page.histogram)
+
+    def test_query_filters_and_facets(self, events: Store) -> None:
+        page = events.search_events(EventQuery(
+            q="连接", filters={"project_id": ["shop"]}, facets=("project_id", "environment")))
+        assert page.total == 5  # i in 0, 6, 12, 18, 24
+        assert [(f.value, f.count) for f in page.facets["project_id"]] == [
+            ("blog", 5), ("shop", 5)]
+        assert [(f.value, f.count) for f in page.facets["environment"]] == [
+            ("prod", 4), ("dev", 1)]
+        assert events.search_events(EventQuery(q='message:"read timeout" AND bug_id:2')).total == 10
+
+    def test_sort_and_cursor(self, events: Store) -> None:
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = events.search_events(EventQuery(sort="timestamp", size=7, cursor=cursor))
+            seen += [e.id for e in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == [f"e{i:02}" for i in range(30)]
+        newest = events.search_events(EventQuery(size=3))
+        assert [e.id for e in newest.items] == ["e29", "e28", "e27"]
+
+
+_BAD_QUERIES = ['message:"unclosed', "nosuchfield:x", "line_number:[a TO", "line_number:abc",
+                "first_seen:yesterday"]
+
+
+class QueryErrorContract:
+    @pytest.mark.parametrize("q", _BAD_QUERIES)
+    def test_bad_bug_query(self, store: Store, q: str) -> None:
+        with pytest.raises(QueryError) as info:
+            store.search_bugs(BugQuery(q=q))
+        assert str(info.value).startswith("q:")
+
+    @pytest.mark.parametrize("q", _BAD_QUERIES[:3])
+    def test_bad_event_query(self, store: Store, q: str) -> None:
+        with pytest.raises(QueryError):
+            store.search_events(EventQuery(q=q))
+
+    def test_bad_cursor_sort_filter_facet(self, store: Store) -> None:
+        for query in (BugQuery(cursor="not-a-cursor!"), BugQuery(sort="-message"),
+                      BugQuery(filters={"nosuchfield": ["x"]}), BugQuery(facets=("message",))):
+            with pytest.raises(QueryError):
+                store.search_bugs(query)
+        with pytest.raises(QueryError):
+            store.search_events(EventQuery(cursor="bad"))
