@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -44,7 +44,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         version="1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     for router in (reports.router, projects.router, bugs.router, events.router, health.router):
         app.include_router(router)
@@ -84,8 +83,8 @@ class LatencyMiddleware:
 
 def _add_error_handlers(app: FastAPI) -> None:
     def handler(status: int, headers: dict[str, str] | None = None) -> Any:
-        async def handle(_: Request, exc: Exception) -> ORJSONResponse:
-            return ORJSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        async def handle(_: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
         return handle
 

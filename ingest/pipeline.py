@@ -10,6 +10,7 @@ from config.settings import Limits
 from ingest.fingerprint import fingerprint
 from ingest.gate import Admission, Gate
 from ingest.report import ReportIn
+from ingest.report import parse_report as parse_runtime_rules
 from ingest.scrub import clamp, scrub
 
 
@@ -20,7 +21,7 @@ class InvalidJSON(ValueError):
 def parse_report(body: bytes) -> ReportIn:
     """Validate a report body; InvalidJSON for unparsable bytes, ValidationError otherwise."""
     try:
-        return ReportIn.model_validate_json(body)
+        return parse_runtime_rules(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 Source = Literal["runtime", "cicd", "deployment"]
 
@@ -32,7 +32,11 @@ class ErrorIn(BaseModel):
 
 
 class ReportIn(BaseModel):
-    """`POST /api/v1/logs/report` body, as the integration guide defines it."""
+    """`POST /api/v1/logs/report` body, as the integration guide defines it.
+
+    `error.file_path` and `error.line_number` are required for runtime reports only; use
+    `parse_report` to validate with that rule.
+    """
 
     project_id: str = Field(min_length=1, max_length=200, examples=["rtc_backend"])
     environment: str = Field(min_length=1, max_length=200, examples=["production"])
@@ -57,16 +61,16 @@ class ReportIn(BaseModel):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    @model_validator(mode="after")
-    def _runtime_needs_location(self) -> ReportIn:
-        if self.source == "runtime":
-            missing = [
-                name
-                for name in ("file_path", "line_number")
-                if getattr(self.error, name) is None
-            ]
-            if missing:
-                raise ValueError(
-                    f"error.{' and error.'.join(missing)} required when source is runtime"
-                )
-        return self
+
+def parse_report(body: bytes | str) -> ReportIn:
+    """Validate a report; runtime reports must name the failing file and line."""
+    report = ReportIn.model_validate_json(body)
+    if report.source == "runtime":
+        missing = [
+            {"type": "missing", "loc": ("error", name), "input": None}
+            for name in ("file_path", "line_number")
+            if getattr(report.error, name) is None
+        ]
+        if missing:
+            raise ValidationError.from_exception_data("ReportIn", missing)  # type: ignore[arg-type]
+    return report

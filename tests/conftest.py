@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.services import ElasticsearchNode, RedisServer
+from tests.stack import ApiHarness, settings_for
 
 ES_VERSION = os.environ.get("LOGCENTER_TEST_ES_VERSION", "9.2.0")
 
@@ -51,3 +52,31 @@ def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def es_prefix() -> str:
     """An index prefix of this test's own."""
     return f"t{uuid.uuid4().hex[:10]}-"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("elasticsearch", marks=pytest.mark.es)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each API test runs on both backends: the SQLite file store and a real ES node."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'logcenter.db'}"
+    url: str = request.getfixturevalue("es_url")
+    return url
+
+
+@pytest.fixture
+def api(tmp_path: Path, redis_url: str, redis_prefix: str, store_url: str,
+        es_prefix: str) -> Iterator[ApiHarness]:
+    """The API in-process (real Redis, real store on each backend) with a drainable indexer."""
+    settings = settings_for(tmp_path, redis_url, redis_prefix, store_url=store_url,
+                            es_index_prefix=es_prefix)
+    with ApiHarness(settings) as harness:
+        yield harness
+    if store_url.startswith("http"):
+        drop_indices(store_url, es_prefix)
+
+
+def drop_indices(es_url: str, prefix: str) -> None:
+    import httpx
+
+    httpx.delete(f"{es_url}/{prefix}*", params={"expand_wildcards": "all"}, timeout=30)
+    httpx.delete(f"{es_url}/_index_template/{prefix}*", timeout=30)

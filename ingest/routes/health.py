@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ingest.deps import ServicesDep
 from ingest.metrics import render_counters, render_gauge
@@ -21,7 +21,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Redis and the store are reachable",
             responses={503: {"description": "A dependency is down"}})
-async def readyz(services: ServicesDep) -> ORJSONResponse:
+async def readyz(services: ServicesDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         await services.redis.ping()
@@ -34,7 +34,7 @@ async def readyz(services: ServicesDep) -> ORJSONResponse:
     except Exception as exc:
         checks["store"] = f"down: {exc.__class__.__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return ORJSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+    return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -15,6 +14,7 @@ from ingest.deps import ServicesDep
 from ingest.gate import BacklogFull
 from ingest.pipeline import InvalidJSON, accept, parse_report
 from ingest.report import ReportIn
+from ingest.responses import FastJSON
 
 router = APIRouter(tags=["reports"])
 
@@ -58,7 +58,7 @@ def validation_detail(exc: ValidationError) -> dict[str, Any]:
         503: {"description": "Backlog full or Redis unreachable; retry after Retry-After"},
     },
 )
-async def report(request: Request, services: ServicesDep) -> ORJSONResponse:
+async def report(request: Request, services: ServicesDep) -> FastJSON:
     body = await read_body(request, services.settings.limits.max_body_bytes)
     try:
         parsed: ReportIn = parse_report(body)
@@ -67,7 +67,7 @@ async def report(request: Request, services: ServicesDep) -> ORJSONResponse:
         raise HTTPException(400, str(exc)) from None
     except ValidationError as exc:
         await _count_rejected(services)
-        return ORJSONResponse(validation_detail(exc), status_code=422)
+        return FastJSON(validation_detail(exc), status_code=422)
     try:
         admitted = await accept(services.gate, parsed, services.settings.limits,
                                 services.scrub_keys)
@@ -78,8 +78,8 @@ async def report(request: Request, services: ServicesDep) -> ORJSONResponse:
         raise HTTPException(503, "ingest buffer (Redis) is unreachable; retry later",
                             headers={"Retry-After": "2"}) from None
     if admitted.is_new:
-        return ORJSONResponse({"message": "Log reported", "id": admitted.bug_id})
-    return ORJSONResponse(
+        return FastJSON({"message": "Log reported", "id": admitted.bug_id})
+    return FastJSON(
         {"message": "Log deduplicated", "id": admitted.bug_id, "status": admitted.status}
     )
 

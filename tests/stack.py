@@ -1,0 +1,186 @@
+"""Running Log Center for tests, the way it runs for users.
+
+- `ApiHarness`: the API app in this process (real Redis, real store) plus an in-process indexer
+  whose `drain()` waits until every acknowledged report is in the store. Fast and deterministic.
+- `RunningStack`: the real commands (`logcenter api`, `logcenter indexer`) as separate OS
+  processes, for end-to-end, crash and restart tests.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from redis import Redis
+
+from config.settings import Settings
+from ingest.app import create_app
+from ingest.indexer import Indexer
+from store import open_store
+from store.base import Store
+from tests.services import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def guide_payload(**overrides: Any) -> dict[str, Any]:
+    """The integration guide's example report (Python client shape)."""
+    payload: dict[str, Any] = {
+        "project_id": "rtc_backend",
+        "environment": "production",
+        "level": "ERROR",
+        "timestamp": "2026-01-30T10:30:00Z",
+        "version": "1.2.3",
+        "commit_hash": "abc1234",
+        "repo_url": "https://gitea.example.com/team/rtc_backend.git",
+        "error": {
+            "type": "ValueError",
+            "message": "invalid literal for int() with base 10: 'abc'",
+            "file_path": "apps/users/views.py",
+            "line_number": 42,
+            "stack_trace": [
+                "Traceback (most recent call last):",
+                '  File "apps/users/views.py", line 42, in get_user',
+                "    user_id = int(request.GET['id'])",
+                "ValueError: invalid literal for int() with base 10: 'abc'",
+            ],
+        },
+        "context": {"url": "/api/users/123", "method": "GET", "user_id": "u_12345",
+                    "request_id": "req_abc123"},
+    }
+    for key, value in overrides.items():
+        if key in payload["error"] and key not in payload:
+            payload["error"][key] = value
+        else:
+            payload[key] = value
+    return payload
+
+
+class ApiHarness:
+    """The API in-process on a real Redis and a real store, with a drainable indexer."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.client = TestClient(self.app)
+        self.redis = Redis.from_url(settings.redis_url)
+        self.store: Store = open_store(settings.resolved_store_url(),
+                                       **_store_options(settings))
+        self.store.init()
+        self.indexer = self._indexer()
+
+    def _indexer(self) -> Indexer:
+        return Indexer(redis=self.redis, store=self.store, prefix=self.settings.redis_prefix,
+                       batch_size=self.settings.indexer_batch, block_ms=20)
+
+    def __enter__(self) -> ApiHarness:
+        self.client.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.__exit__(*exc)
+        self.store.close()
+        self.redis.close()
+
+    def report(self, payload: dict[str, Any] | None = None, **overrides: Any) -> httpx.Response:
+        return self.client.post("/api/v1/logs/report", json=payload or guide_payload(**overrides))
+
+    def drain(self, timeout: float = 60.0) -> None:
+        self.indexer.drain(timeout)
+
+
+def _store_options(settings: Settings) -> dict[str, object]:
+    if settings.resolved_store_url().startswith("sqlite:"):
+        return {}
+    return {"index_prefix": settings.es_index_prefix}
+
+
+class RunningStack:
+    """`logcenter api` and `logcenter indexer` as real processes."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "LOGCENTER_DATA_DIR": str(workdir),
+                    "LOGCENTER_INDEXER_BLOCK_MS": "50",
+                    "LOGCENTER_API_URL": self.api_url, **env}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.client = httpx.Client(base_url=self.api_url, timeout=10)
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
+        proc = subprocess.Popen([sys.executable, "-m", "config.cli", *args], env=self.env,
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def start(self, *, indexers: int = 1, api_workers: int = 1) -> RunningStack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.spawn("api", "api", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--workers", str(api_workers))
+        for n in range(indexers):
+            self.spawn(f"indexer{n}", "indexer")
+        wait_for(self.ready, 60, f"API on {self.api_url} (log: {self.workdir / 'api.log'})")
+        return self
+
+    def ready(self) -> bool:
+        return httpx.get(f"{self.api_url}/readyz", timeout=2).status_code == 200
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, sig)
+        proc.wait(30)
+
+    def stop(self) -> None:
+        for name in list(self.procs):
+            proc = self.procs[name]
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            del self.procs[name]
+        self.client.close()
+
+    def report(self, payload: dict[str, Any] | None = None, **overrides: Any) -> httpx.Response:
+        return self.client.post("/api/v1/logs/report", json=payload or guide_payload(**overrides))
+
+    def wait_until(self, check: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+        wait_for(check, timeout, what or "condition", 0.05)
+
+
+@contextmanager
+def running_stack(workdir: Path, env: dict[str, str], **start: Any) -> Iterator[RunningStack]:
+    stack = RunningStack(workdir, env)
+    try:
+        yield stack.start(**start)
+    finally:
+        stack.stop()
+
+
+def settings_for(tmp_path: Path, redis_url: str, redis_prefix: str, **extra: Any) -> Settings:
+    return Settings(data_dir=tmp_path, redis_url=redis_url, redis_prefix=redis_prefix,
+                    _env_file=None, **extra)  # type: ignore[call-arg]
+
+
+def stack_env(redis_url: str, redis_prefix: str, **extra: str) -> dict[str, str]:
+    env = {"LOGCENTER_REDIS_URL": redis_url, "LOGCENTER_REDIS_PREFIX": redis_prefix}
+    env.update({f"LOGCENTER_{k.upper()}": v for k, v in extra.items()})
+    return env
+
+
+def now() -> float:
+    return time.time()
