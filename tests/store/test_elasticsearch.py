@@ -30,14 +30,35 @@ def store(store_opener: Callable[[], ElasticsearchStore]) -> Iterator[Elasticsea
     cleaner.close()
 
 
-class TestBugCreation(contract.BugCreationContract): pass
-class TestBugUpdate(contract.BugUpdateContract): pass
-class TestEvents(contract.EventContract): pass
-class TestRegression(contract.RegressionContract): pass
-class TestBugIdReservation(contract.BugIdReservationContract): pass
-class TestProjects(contract.ProjectContract): pass
-class TestRepairReports(contract.RepairReportContract): pass
-class TestBugSearch(contract.BugSearchContract): pass
-class TestBugPaging(contract.BugPagingContract): pass
-class TestEventSearch(contract.EventSearchContract): pass
-class TestQueryErrors(contract.QueryErrorContract): pass
+class TestBugCreation(contract.BugCreationContract):
+    pass
+
+class TestBugUpdate(contract.BugUpdateContract):
+    pass
+
+class TestEvents(contract.EventContract):
+    pass
+
+class TestRegression(contract.RegressionContract):
+    pass
+
+class TestBugIdReservation(contract.BugIdReservationContract):
+    pass
+
+class TestProjects(contract.ProjectContract):
+    pass
+
+class TestRepairReports(contract.RepairReportContract):
+    pass
+
+class TestBugSearch(contract.BugSearchContract):
+    pass
+
+class TestBugPaging(contract.BugPagingContract):
+    pass
+
+class TestEventSearch(contract.EventSearchContract):
+    pass
+
+class TestQueryErrors(contract.QueryErrorContract):
+    pass
