@@ -1,0 +1,1 @@
+"""Log Center web console: a Dash multi-page app over the HTTP API."""

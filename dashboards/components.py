@@ -1,0 +1,119 @@
+"""Small render helpers shared by the pages (badges, key/value tables, errors, charts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from dash import dcc, html
+
+from dashboards import logic
+from dashboards.api import ApiError
+from dashboards.i18n import t
+
+T = TypeVar("T")
+
+DIALOG_OPEN = "dialog open"
+
+
+def status_badge(status: str | None) -> html.Span:
+    return html.Span(status or "?", className=logic.status_class(status))
+
+
+def kv_table(rows: Iterable[tuple[str, Any]], class_name: str = "kv") -> html.Table:
+    return html.Table(
+        html.Tbody([html.Tr([html.Th(key), html.Td(value)]) for key, value in rows]),
+        className=class_name,
+    )
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Any], class_name: str = "grid", **kwargs: Any
+) -> html.Table:
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in headers])), html.Tbody(list(rows))],
+        className=class_name,
+        **kwargs,
+    )
+
+
+def error_box(lang: str, error: ApiError) -> html.Div:
+    text = t(lang, "token_needed") if error.needs_token else f"{t(lang, 'api_error')}: {error}"
+    return html.Div(text, className="alert error")
+
+
+def attempt(call: Callable[[], T]) -> tuple[T | None, ApiError | None]:
+    """Run one API call; return (result, None) or (None, the ApiError)."""
+    try:
+        return call(), None
+    except ApiError as exc:
+        return None, exc
+
+
+def facet_button(
+    component_id: dict[str, str],
+    value: str,
+    count: int,
+    *,
+    selected: bool = False,
+    title: str | None = None,
+) -> html.Li:
+    """One clickable facet value with its count (bugs facets, Discover fields)."""
+    return html.Li(
+        html.Button(
+            [
+                html.Span(value or "—", className="facet-value"),
+                html.Span(str(count), className="facet-count"),
+            ],
+            id=component_id,
+            className="facet-item selected" if selected else "facet-item",
+            title=title or value,
+        )
+    )
+
+
+def chips(values: Iterable[Any], class_name: str = "chip") -> list[html.Span]:
+    return [html.Span(str(v), className=class_name) for v in values]
+
+
+def bar_figure(histogram: Iterable[dict[str, Any]], height: int = 220) -> dict[str, Any]:
+    """A Plotly bar chart of histogram buckets; drag on the x axis zooms (y stays fixed)."""
+    xs, ys = logic.histogram_points(histogram)
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": xs,
+                "y": ys,
+                "marker": {"color": "#3b82f6"},
+                "hovertemplate": "%{x}<br>%{y}<extra></extra>",
+            }
+        ],
+        "layout": {
+            "height": height,
+            "margin": {"l": 40, "r": 10, "t": 10, "b": 30},
+            "xaxis": {"type": "date"},
+            "yaxis": {"fixedrange": True, "rangemode": "tozero"},
+            "dragmode": "zoom",
+            "bargap": 0.1,
+            "plot_bgcolor": "#ffffff",
+            "paper_bgcolor": "#ffffff",
+        },
+    }
+
+
+def graph(component_id: str, figure: dict[str, Any]) -> dcc.Graph:
+    return dcc.Graph(
+        id=component_id,
+        figure=figure,
+        config={"displaylogo": False, "displayModeBar": False, "scrollZoom": False},
+        className="chart",
+    )
+
+
+def diff_view(diff: str | None) -> html.Pre:
+    """A unified diff with added/removed/hunk lines coloured (see logic.diff_lines)."""
+    return html.Pre(
+        [html.Span(line + "\n", className=kind) for kind, line in logic.diff_lines(diff)],
+        className="diff",
+    )

@@ -1,0 +1,77 @@
+"""Component ids, one constant each, so pages, callbacks and browser tests agree on them."""
+
+# Shell (app layout, every page)
+LANG = "lang-store"
+LANG_EN = "lang-en"
+LANG_ZH = "lang-zh"
+TOKEN = "token-store"
+TOKEN_OPEN = "token-open"
+TOKEN_DIALOG = "token-dialog"
+TOKEN_INPUT = "token-input"
+TOKEN_SAVE = "token-save"
+TOKEN_CLEAR = "token-clear"
+TOKEN_STATE = "token-state"
+NAV = "nav"
+NAV_LINK = "nav-link"  # pattern-matching type; index = page key
+
+# Bugs list
+BUGS_URL = "bugs-url"
+BUGS_STATE = "bugs-state"
+BUGS_SEARCH = "bugs-search"
+BUGS_SEARCH_GO = "bugs-search-go"
+BUGS_SORT = "bugs-sort"
+BUGS_FACETS = "bugs-facets"
+BUGS_FACET_ITEM = "bugs-facet-item"  # pattern-matching type; field, value
+BUGS_CLEAR = "bugs-clear"
+BUGS_TABLE = "bugs-table"
+BUGS_TOTAL = "bugs-total"
+BUGS_PREV = "bugs-prev"
+BUGS_NEXT = "bugs-next"
+BUGS_ERROR = "bugs-error"
+BUGS_REFRESH = "bugs-refresh"
+BUGS_RESULTS = "bugs-results"
+
+# Bug detail
+BUG_ID = "bug-id"
+BUG_RELOAD = "bug-reload"
+BUG_MAIN = "bug-main"
+BUG_STATUS_SHOWN = "bug-status-shown"
+BUG_ACTIONS = "bug-actions"
+BUG_MOVE = "bug-move"  # pattern-matching type; status
+BUG_REASON = "bug-reason"
+BUG_NOTE = "bug-note"
+BUG_MESSAGE = "bug-message"
+BUG_REPAIR = "bug-repair"
+BUG_REPAIR_PENDING = "bug-repair-pending"
+BUG_TIMELINE = "bug-timeline"
+BUG_POLL = "bug-poll"
+BUG_STACK = "bug-stack"
+BUG_CHART = "bug-chart"
+
+# Repairs
+REPAIRS_PROJECT = "repairs-project"
+REPAIRS_RESULT = "repairs-result"
+REPAIRS_TABLE = "repairs-table"
+REPAIRS_PAGE = "repairs-page"
+REPAIRS_PREV = "repairs-prev"
+REPAIRS_NEXT = "repairs-next"
+REPAIRS_TOTAL = "repairs-total"
+
+# Projects
+PROJECTS_GRID = "projects-grid"
+PROJECTS_MESSAGE = "projects-message"
+PROJECTS_RELOAD = "projects-reload"
+
+# Discover
+DISCOVER_STATE = "discover-state"
+DISCOVER_QUERY = "discover-query"
+DISCOVER_GO = "discover-go"
+DISCOVER_QUICK = "discover-quick"
+DISCOVER_FROM = "discover-from"
+DISCOVER_TO = "discover-to"
+DISCOVER_HISTOGRAM = "discover-histogram"
+DISCOVER_FIELDS = "discover-fields"
+DISCOVER_FIELD_VALUE = "discover-field-value"  # pattern-matching type; field, value
+DISCOVER_DOCS = "discover-docs"
+DISCOVER_TOTAL = "discover-total"
+DISCOVER_ERROR = "discover-error"

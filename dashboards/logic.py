@@ -1,0 +1,425 @@
+"""The dashboard's decisions as plain functions: URL <-> filters, facet toggling, status colours,
+legal moves, diff colouring, histogram zoom and time ranges.
+
+Callbacks stay thin wrappers around these so the behaviour is testable without a browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+STATUSES = (
+    "NEW",
+    "VERIFYING",
+    "CANNOT_REPRODUCE",
+    "PENDING_FIX",
+    "FIXING",
+    "FIXED",
+    "VERIFIED",
+    "DEPLOYED",
+    "FIX_FAILED",
+)
+#: Statuses from which a new occurrence reopens a bug (a regression).
+REGRESSION_FROM = frozenset({"FIXED", "VERIFIED", "DEPLOYED"})
+#: Facet panels on the bugs page, in display order; the API takes each as a repeatable filter.
+FILTER_FIELDS = ("project_id", "source", "status", "level", "environment", "error_type")
+BUG_SORTS = ("-last_seen", "last_seen", "-first_seen", "first_seen", "-count", "count", "id", "-id")
+DEFAULT_SORT = "-last_seen"
+PAGE_SIZE = 50
+
+#: Discover quick ranges: key -> width.
+QUICK_RANGES = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+DEFAULT_QUICK = "24h"
+#: Fields shown in the Discover sidebar (top values from the events facets).
+DISCOVER_FIELDS = (
+    "project_id",
+    "level",
+    "environment",
+    "error_type",
+    "source",
+    "version",
+    "file_path",
+)
+#: A repair counts as running this long after it was enqueued, until a new report arrives.
+REPAIR_WAIT = timedelta(minutes=15)
+
+
+# --- statuses ---------------------------------------------------------------------------------
+
+
+def status_class(status: str | None) -> str:
+    """CSS classes for a status badge; colours live in assets/style.css (`.status-fix-failed`)."""
+    name = (status or "unknown").lower().replace("_", "-")
+    return f"status status-{name}"
+
+
+def allowed_moves(transitions: Mapping[str, Any]) -> list[tuple[str, bool]]:
+    """Buttons for the legal next statuses: (status, needs a reason)."""
+    return [(s, s == "FIX_FAILED") for s in transitions.get("allowed", [])]
+
+
+def validate_move(target: str, reason: str | None) -> str | None:
+    """The i18n key of the problem with a move, or None when it may be sent."""
+    if target == "FIX_FAILED" and not (reason or "").strip():
+        return "reason_required"
+    return None
+
+
+def is_regression(change: Mapping[str, Any]) -> bool:
+    """A status-history entry that reopened a fixed bug because it occurred again."""
+    if change.get("to") != "NEW" or change.get("from") not in REGRESSION_FROM:
+        return False
+    reason = (change.get("reason") or "").lower()
+    return "regress" in reason or change.get("by") in (None, "", "system", "indexer")
+
+
+# --- bugs list: URL <-> filters ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BugFilters:
+    """What the bugs page shows; the URL query string is its serialized form."""
+
+    q: str = ""
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sort: str = DEFAULT_SORT
+    page: int = 1
+
+    def to_store(self) -> dict[str, Any]:
+        return {
+            "q": self.q,
+            "filters": {k: list(v) for k, v in self.filters.items()},
+            "sort": self.sort,
+            "page": self.page,
+        }
+
+    @classmethod
+    def from_store(cls, data: Mapping[str, Any] | None) -> BugFilters:
+        data = data or {}
+        return cls(
+            q=data.get("q", ""),
+            filters=_clean_filters(data.get("filters", {})),
+            sort=data.get("sort", DEFAULT_SORT),
+            page=int(data.get("page", 1)),
+        )
+
+
+def _as_list(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _clean_filters(raw: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for name in FILTER_FIELDS:
+        values = tuple(dict.fromkeys(v for v in _as_list(raw.get(name)) if v))
+        if values:
+            out[name] = values
+    return out
+
+
+def filters_from_params(params: Mapping[str, Any]) -> BugFilters:
+    """Parse the query parameters Dash pages hands a layout (a str, or a list when repeated)."""
+    q = _as_list(params.get("q"))
+    sort = _as_list(params.get("sort"))
+    page = _as_list(params.get("page"))
+    try:
+        page_no = max(1, int(page[0])) if page else 1
+    except ValueError:
+        page_no = 1
+    return BugFilters(
+        q=q[0].strip() if q else "",
+        filters=_clean_filters(params),
+        sort=sort[0] if sort and sort[0] in BUG_SORTS else DEFAULT_SORT,
+        page=page_no,
+    )
+
+
+def filters_to_search(f: BugFilters) -> str:
+    """`?q=...&status=NEW&status=FIXED`, defaults left out so URLs stay short ("" = all default)."""
+    pairs: list[tuple[str, str]] = []
+    if f.q:
+        pairs.append(("q", f.q))
+    for name in FILTER_FIELDS:
+        pairs += [(name, v) for v in f.filters.get(name, ())]
+    if f.sort != DEFAULT_SORT:
+        pairs.append(("sort", f.sort))
+    if f.page > 1:
+        pairs.append(("page", str(f.page)))
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def bug_api_params(f: BugFilters, size: int = PAGE_SIZE) -> list[tuple[str, str | int]]:
+    """Query parameters for GET /api/v1/bugs."""
+    params: list[tuple[str, str | int]] = [("sort", f.sort), ("page", f.page), ("size", size)]
+    if f.q:
+        params.append(("q", f.q))
+    for name in FILTER_FIELDS:
+        params += [(name, v) for v in f.filters.get(name, ())]
+    return params
+
+
+def toggle_value(selected: Iterable[str], value: str) -> tuple[str, ...]:
+    """Add `value` to a multi-select, or remove it when already there; order is kept."""
+    current = tuple(selected)
+    if value in current:
+        return tuple(v for v in current if v != value)
+    return (*current, value)
+
+
+def toggle_filter(f: BugFilters, name: str, value: str) -> BugFilters:
+    """Select or deselect one facet value; any change of the result set goes back to page 1."""
+    filters = dict(f.filters)
+    values = toggle_value(filters.get(name, ()), value)
+    if values:
+        filters[name] = values
+    else:
+        filters.pop(name, None)
+    return replace(f, filters=filters, page=1)
+
+
+def facet_entries(
+    counts: Iterable[Mapping[str, Any]], selected: Iterable[str]
+) -> list[tuple[str, int, bool]]:
+    """(value, count, selected) rows for a facet panel; selected values missing from the counts
+    stay listed with 0 so they can be deselected."""
+    chosen = list(selected)
+    rows = [(str(c["value"]), int(c["count"]), str(c["value"]) in chosen) for c in counts]
+    seen = {r[0] for r in rows}
+    rows += [(v, 0, True) for v in chosen if v not in seen]
+    return rows
+
+
+def page_count(total: int, size: int = PAGE_SIZE) -> int:
+    return max(1, -(-total // size))
+
+
+def turn_page(f: BugFilters, step: int, pages: int | None = None) -> BugFilters:
+    """Step `step` pages, staying within 1..pages (pages None = no upper bound known)."""
+    page = max(1, f.page + step)
+    return replace(f, page=min(page, pages) if pages else page)
+
+
+# --- bug detail ------------------------------------------------------------------------------
+
+
+def context_rows(context: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """Context as key/value rows; nested objects flatten to dotted keys."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping) and value:
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list):
+            rows.append((prefix, ", ".join(map(str, value))))
+        else:
+            rows.append((prefix, "" if value is None else str(value)))
+
+    walk("", dict(context or {}))
+    return rows
+
+
+def diff_lines(diff: str | None) -> list[tuple[str, str]]:
+    """A unified diff as (css class, line) pairs for syntax colouring."""
+    out: list[tuple[str, str]] = []
+    for line in (diff or "").splitlines():
+        if line.startswith(("+++", "---", "diff ", "index ", "new file", "deleted file")):
+            kind = "diff-file"
+        elif line.startswith("@@"):
+            kind = "diff-hunk"
+        elif line.startswith("+"):
+            kind = "diff-add"
+        elif line.startswith("-"):
+            kind = "diff-del"
+        else:
+            kind = "diff-ctx"
+        out.append((kind, line))
+    return out
+
+
+def timeline(reports: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Repair reports in the order they happened (oldest round first)."""
+    return sorted(
+        reports, key=lambda r: (r.get("created_at") or "", r.get("round") or 0, r.get("id") or 0)
+    )
+
+
+def repair_in_progress(
+    status: str | None, pending: Mapping[str, Any] | None, n_reports: int, now: datetime
+) -> bool:
+    """Poll for new repair rounds while the bug is FIXING, or shortly after a Repair click until
+    a new report shows up."""
+    if status == "FIXING":
+        return True
+    if not pending:
+        return False
+    since = parse_time(pending.get("at"))
+    if since is None or now - since > REPAIR_WAIT:
+        return False
+    return n_reports <= int(pending.get("reports", 0))
+
+
+# --- times and Discover ----------------------------------------------------------------------
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """ISO 8601 (or Plotly's `YYYY-MM-DD HH:MM:SS.ffff`) to an aware UTC datetime; naive = UTC."""
+    if not value:
+        return None
+    text = str(value).strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def short_time(value: str | None) -> str:
+    """`2026-11-28 10:15:03` (UTC) for tables."""
+    moment = parse_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def time_range(state: Mapping[str, Any], now: datetime) -> tuple[datetime, datetime]:
+    """The Discover range: a quick range ending now, or the absolute `from`/`to` of a zoom."""
+    quick = state.get("quick")
+    if quick in QUICK_RANGES:
+        return now - QUICK_RANGES[quick], now
+    start = parse_time(state.get("from"))
+    end = parse_time(state.get("to")) or now
+    if start is None or start >= end:
+        start = end - QUICK_RANGES[DEFAULT_QUICK]
+    return start, end
+
+
+def zoom_range(relayout: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """A click-drag zoom on the histogram (`xaxis.range[0]`/`[1]`) as an ISO range, else None."""
+    if not relayout:
+        return None
+    low = relayout.get("xaxis.range[0]")
+    high = relayout.get("xaxis.range[1]")
+    if low is None and isinstance(relayout.get("xaxis.range"), list | tuple):
+        low, high = relayout["xaxis.range"][:2]
+    start, end = parse_time(low), parse_time(high)
+    if start is None or end is None or start >= end:
+        return None
+    return iso(start), iso(end)
+
+
+def histogram_points(histogram: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[int]]:
+    """Bucket keys as naive UTC strings (Plotly shows them as given and zooms in the same frame)."""
+    xs: list[str] = []
+    ys: list[int] = []
+    for bucket in histogram:
+        moment = parse_time(bucket.get("key"))
+        if moment is not None:
+            xs.append(moment.strftime("%Y-%m-%d %H:%M:%S"))
+            ys.append(int(bucket.get("count", 0)))
+    return xs, ys
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def add_query_filter(q: str, name: str, value: str) -> str:
+    """Append `name:"value"` to a Lucene query (AND), unless the clause is already there."""
+    clause = f"{name}:{_quote(value)}"
+    q = (q or "").strip()
+    if clause in q:
+        return q
+    if not q:
+        return clause
+    if " OR " in f" {q.upper()} ":
+        q = f"({q})"
+    return f"{q} AND {clause}"
+
+
+def discover_body(state: Mapping[str, Any], now: datetime, size: int = 100) -> dict[str, Any]:
+    """The POST /api/v1/events/search body for a Discover state."""
+    start, end = time_range(state, now)
+    return {
+        "q": state.get("q", ""),
+        "from": iso(start),
+        "to": iso(end),
+        "interval": "auto",
+        "facets": list(DISCOVER_FIELDS),
+        "size": size,
+        "sort": "-timestamp",
+    }
+
+
+def bug_occurrence_body(bug: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Events search for one bug's occurrences chart, environments and versions seen."""
+    start = parse_time(bug.get("first_seen")) or now - QUICK_RANGES["30d"]
+    end = max(parse_time(bug.get("last_seen")) or now, now)
+    return {
+        "q": f"bug_id:{int(bug['id'])}",
+        "from": iso(start - timedelta(minutes=1)),
+        "to": iso(end),
+        "interval": "auto",
+        "facets": ["environment", "version"],
+        "size": 1,
+        "sort": "-timestamp",
+    }
+
+
+# --- projects --------------------------------------------------------------------------------
+
+#: Grid columns a person may edit (all go through PUT /api/v1/projects/{project_id}).
+PROJECT_EDITABLE = (
+    "name",
+    "repo_url",
+    "local_path",
+    "description",
+    "test_command",
+    "default_branch",
+    "auto_repair",
+)
+#: Columns the guide asks to mark red when empty.
+PROJECT_REQUIRED = ("repo_url", "local_path")
+
+
+def project_change(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """One dash-ag-grid `cellValueChanged` entry -> (project_id, PUT body), None if not editable.
+
+    dash-ag-grid delivers the new value under `value` (its docs say `newValue`)."""
+    column = event.get("colId")
+    data = event.get("data") or {}
+    project_id = data.get("project_id") or event.get("rowId")
+    if column not in PROJECT_EDITABLE or not project_id:
+        return None
+    value = event.get("value", event.get("newValue", data.get(column)))
+    if column == "auto_repair":
+        value = bool(value)
+    elif value is None:
+        value = ""
+    return str(project_id), {column: value}
+
+
+def missing_config(project: Mapping[str, Any]) -> list[str]:
+    """Required project fields that are not set (shown red)."""
+    return [name for name in PROJECT_REQUIRED if not (project.get(name) or "").strip()]
+
+
+def truncate(text: str | None, limit: int = 160) -> str:
+    text = (text or "").strip().replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

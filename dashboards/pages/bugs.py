@@ -1,0 +1,244 @@
+"""Bugs (home): Lucene search, facet panels with counts, sort, paging; the URL holds the state.
+
+Every control writes the query string (dcc.Location with callback navigation), Dash pages renders
+the layout again from it, so links are shareable and the back button steps through searches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html
+
+from dashboards import api, ids, logic
+from dashboards.components import attempt, error_box, facet_button, status_badge, table
+from dashboards.i18n import lang_of, t
+
+dash.register_page(__name__, path="/", title="Log Center · Bugs", order=0)
+
+REFRESH_MS = 15_000
+
+
+def layout(lang: str | None = None, token: str | None = None, **params: Any) -> html.Div:
+    lang = lang_of(lang)
+    f = logic.filters_from_params(params)
+    facets, results, pager = render(f, lang, token)
+    return html.Div(
+        [
+            dcc.Location(id=ids.BUGS_URL, refresh="callback-nav"),
+            dcc.Store(id=ids.BUGS_STATE, data=f.to_store()),
+            dcc.Interval(id=ids.BUGS_REFRESH, interval=REFRESH_MS),
+            _toolbar(f, lang),
+            html.Div(
+                [
+                    html.Aside(facets, id=ids.BUGS_FACETS, className="facets"),
+                    html.Section(
+                        [
+                            html.Div(results, id=ids.BUGS_RESULTS),
+                            html.Div(
+                                [
+                                    html.Button(
+                                        t(lang, "prev"),
+                                        id=ids.BUGS_PREV,
+                                        className="btn",
+                                        disabled=pager["first"],
+                                    ),
+                                    html.Span(pager["text"], id=ids.BUGS_TOTAL, className="muted"),
+                                    html.Button(
+                                        t(lang, "next"),
+                                        id=ids.BUGS_NEXT,
+                                        className="btn",
+                                        disabled=pager["last"],
+                                    ),
+                                ],
+                                className="pager",
+                            ),
+                        ],
+                        className="results",
+                    ),
+                ],
+                className="split",
+            ),
+        ],
+        className="page page-bugs",
+    )
+
+
+def _toolbar(f: logic.BugFilters, lang: str) -> html.Div:
+    sort_options = [{"label": t(lang, f"sort_{s}"), "value": s} for s in logic.BUG_SORTS]
+    return html.Div(
+        [
+            html.Div(
+                [
+                    dcc.Input(
+                        id=ids.BUGS_SEARCH,
+                        type="search",
+                        value=f.q,
+                        debounce=True,
+                        placeholder=t(lang, "search_placeholder"),
+                        className="input search",
+                    ),
+                    html.Button(t(lang, "search"), id=ids.BUGS_SEARCH_GO, className="btn primary"),
+                    dcc.Dropdown(
+                        id=ids.BUGS_SORT,
+                        options=sort_options,
+                        value=f.sort,
+                        clearable=False,
+                        searchable=False,
+                        className="sort",
+                    ),
+                    html.Button(t(lang, "clear_filters"), id=ids.BUGS_CLEAR, className="btn"),
+                ],
+                className="toolbar",
+            ),
+            html.Details(
+                [html.Summary(t(lang, "syntax_help")), html.P(t(lang, "syntax_text"))],
+                className="syntax-help",
+            ),
+        ]
+    )
+
+
+def render(f: logic.BugFilters, lang: str, token: str | None) -> tuple[Any, Any, dict[str, Any]]:
+    """(facet panels, result table, pager info) for one search."""
+    data, error = attempt(lambda: api.current().bugs(logic.bug_api_params(f), token))
+    if error is not None:
+        return [], error_box(lang, error), {"text": "", "first": True, "last": True}
+    assert data is not None
+    pages = logic.page_count(data["total"])
+    pager = {
+        "text": f"{t(lang, 'total_bugs', total=data['total'])} · "
+        f"{t(lang, 'page_of', page=f.page, pages=pages)}",
+        "first": f.page <= 1,
+        "last": f.page >= pages,
+    }
+    return _facets(data.get("facets", {}), f, lang), _table(data["items"], lang), pager
+
+
+def _facets(facets: dict[str, list[dict[str, Any]]], f: logic.BugFilters, lang: str) -> list[Any]:
+    panels = []
+    for name in logic.FILTER_FIELDS:
+        entries = logic.facet_entries(facets.get(name, []), f.filters.get(name, ()))
+        items = [
+            facet_button(
+                {"type": ids.BUGS_FACET_ITEM, "field": name, "value": value},
+                value,
+                count,
+                selected=chosen,
+            )
+            for value, count, chosen in entries
+        ]
+        panels.append(
+            html.Div(
+                [html.H4(t(lang, f"facet_{name}")), html.Ul(items)], className=f"facet facet-{name}"
+            )
+        )
+    return panels
+
+
+def _table(items: list[dict[str, Any]], lang: str) -> Any:
+    if not items:
+        return html.P(t(lang, "no_results"), className="muted empty")
+    headers = [
+        t(lang, k)
+        for k in (
+            "col_id",
+            "col_status",
+            "col_project",
+            "col_type",
+            "col_message",
+            "col_count",
+            "col_last_seen",
+        )
+    ]
+    return table(
+        headers, [_row(bug, lang) for bug in items], class_name="grid bugs", id=ids.BUGS_TABLE
+    )
+
+
+def _row(bug: dict[str, Any], lang: str) -> html.Tr:
+    href = f"/bugs/{bug['id']}"
+    message: list[Any] = [dcc.Link(logic.truncate(bug.get("message")), href=href)]
+    if bug.get("status") == "FIX_FAILED" and bug.get("failure_reason"):
+        message.append(
+            html.Div(
+                [
+                    html.B(t(lang, "failure_reason") + ": "),
+                    logic.truncate(bug["failure_reason"], 200),
+                ],
+                className="failure-reason",
+            )
+        )
+    status: list[Any] = [status_badge(bug.get("status"))]
+    if bug.get("regression_count"):
+        status.append(html.Span("↻", className="regression-mark", title=t(lang, "regression")))
+    return html.Tr(
+        [
+            html.Td(dcc.Link(f"#{bug['id']}", href=href)),
+            html.Td(status),
+            html.Td(bug.get("project_id")),
+            html.Td(bug.get("error_type"), className="mono"),
+            html.Td(message, className="message"),
+            html.Td(bug.get("count"), className="num"),
+            html.Td(logic.short_time(bug.get("last_seen")), className="nowrap"),
+        ],
+        className=f"bug-row row-{(bug.get('status') or '').lower()}",
+        **{"data-bug-id": str(bug["id"])},
+    )
+
+
+@callback(
+    Output(ids.BUGS_URL, "search"),
+    Input(ids.BUGS_SEARCH, "n_submit"),
+    Input(ids.BUGS_SEARCH_GO, "n_clicks"),
+    Input(ids.BUGS_SORT, "value"),
+    Input(ids.BUGS_PREV, "n_clicks"),
+    Input(ids.BUGS_NEXT, "n_clicks"),
+    Input(ids.BUGS_CLEAR, "n_clicks"),
+    Input({"type": ids.BUGS_FACET_ITEM, "field": ALL, "value": ALL}, "n_clicks"),
+    State(ids.BUGS_SEARCH, "value"),
+    State(ids.BUGS_STATE, "data"),
+    prevent_initial_call=True,
+)
+def on_control(*args: Any) -> Any:
+    """Turn one control change into the next URL query string."""
+    q, state = args[-2], args[-1]
+    if not ctx.triggered or not ctx.triggered[0]["value"]:
+        return dash.no_update  # a component (re)appeared; nothing was clicked
+    f = logic.BugFilters.from_store(state)
+    trigger = ctx.triggered_id
+    if isinstance(trigger, dict):
+        f = logic.toggle_filter(f, trigger["field"], trigger["value"])
+    elif trigger in (ids.BUGS_SEARCH, ids.BUGS_SEARCH_GO):
+        f = logic.BugFilters(q=(q or "").strip(), filters=f.filters, sort=f.sort)
+    elif trigger == ids.BUGS_SORT:
+        f = logic.BugFilters(q=f.q, filters=f.filters, sort=args[2])
+    elif trigger in (ids.BUGS_PREV, ids.BUGS_NEXT):
+        f = logic.turn_page(f, -1 if trigger == ids.BUGS_PREV else 1)
+    elif trigger == ids.BUGS_CLEAR:
+        f = logic.BugFilters(sort=f.sort)
+    search = logic.filters_to_search(f)
+    return (
+        search
+        if search != logic.filters_to_search(logic.BugFilters.from_store(state))
+        else dash.no_update
+    )
+
+
+@callback(
+    Output(ids.BUGS_FACETS, "children"),
+    Output(ids.BUGS_RESULTS, "children"),
+    Output(ids.BUGS_TOTAL, "children"),
+    Output(ids.BUGS_PREV, "disabled"),
+    Output(ids.BUGS_NEXT, "disabled"),
+    Input(ids.BUGS_REFRESH, "n_intervals"),
+    State(ids.BUGS_STATE, "data"),
+    State(ids.LANG, "data"),
+    State(ids.TOKEN, "data"),
+    prevent_initial_call=True,
+)
+def refresh(_n: Any, state: dict[str, Any], lang: Any, token: str | None) -> tuple[Any, ...]:
+    """Periodic reload: counts and rows follow new reports without a reload."""
+    facets, results, pager = render(logic.BugFilters.from_store(state), lang_of(lang), token)
+    return facets, results, pager["text"], pager["first"], pager["last"]
