@@ -1,0 +1,26 @@
+"""`python -m agent --workers N`: run the repair worker pool (same as `logcenter worker`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from agent.worker import DEFAULT_GRACE, run_pool
+from config.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE,
+        help="seconds a stopping worker may finish its repair (default %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    return run_pool(args.workers, get_settings(), args.grace)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

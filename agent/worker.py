@@ -1,0 +1,278 @@
+"""The repair worker pool: N RQ worker processes on queue `repairs`, supervised until
+SIGINT/SIGTERM.
+
+The supervisor restarts a worker that dies. When one dies it kills that worker's work horse (RQ
+runs each job in a forked horse, in a process group of its own, which would otherwise run on
+unsupervised) and fails the job through RQ's own abandoned-job path, so the bug goes to
+FIX_FAILED "worker died" at once instead of after the execution's heartbeat deadline. It also
+sweeps the StartedJobRegistry regularly for workers that died on other machines.
+
+Stopping: SIGTERM/SIGINT asks every worker for a warm shutdown (finish the current repair); after
+`grace` seconds, or on a second signal, workers are stopped cold and their repairs failed with
+"worker stopped".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from redis import Redis
+from rq import Worker
+from rq.exceptions import NoSuchJobError
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from agent.failure import ABANDON_REASON, WORKER_DIED, record_death
+from agent.queue import QUEUE_NAME, repair_queue
+from config.settings import Settings, get_settings
+
+log = logging.getLogger("agent.worker")
+
+#: How often a worker cleans registries; RQ's default is 10 minutes.
+MAINTENANCE_INTERVAL = 60
+SWEEP_INTERVAL = 15.0
+DEFAULT_GRACE = 8.0
+_settings: Settings | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Settings for jobs and callbacks run by this process (default: from the environment)."""
+    global _settings
+    _settings = settings
+
+
+def current_settings() -> Settings:
+    return _settings if _settings is not None else get_settings()
+
+
+def redis_connection(settings: Settings) -> Redis:
+    from config.wiring import redis_url
+
+    return Redis.from_url(redis_url(settings))
+
+
+class RepairWorker(Worker):
+    """An RQ worker that records its work horse's pid, so a supervisor can stop an orphan."""
+
+    def fork_work_horse(self, job: Job, queue: Any) -> None:
+        super().fork_work_horse(job, queue)
+        if self.horse_pid:
+            self.connection.hset(self.key, "horse_pid", str(self.horse_pid))
+
+
+def _horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
+    if ret_val and os.WIFSIGNALED(ret_val):
+        how = f"killed by signal {os.WTERMSIG(ret_val)}"
+    else:
+        how = f"exited with status {ret_val}"
+    record_death(
+        int(job.args[0]), f"{WORKER_DIED}: the repair process was {how}", current_settings()
+    )
+
+
+def run_worker(name: str, settings: Settings) -> None:
+    """One RQ worker process (what the pool starts N times)."""
+    configure(settings)
+    worker = RepairWorker(
+        [QUEUE_NAME],
+        connection=redis_connection(settings),
+        name=name,
+        serializer=JSONSerializer,
+        maintenance_interval=MAINTENANCE_INTERVAL,
+        work_horse_killed_handler=_horse_killed,
+    )
+    worker.work(logging_level="INFO", with_scheduler=False)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM (warm shutdown) when the supervisor dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Slot:
+    index: int
+    proc: subprocess.Popen[bytes] | None = None
+    name: str = ""
+    restarts: int = 0
+    restart_at: float = 0.0
+
+
+@dataclass
+class Pool:
+    size: int
+    settings: Settings
+    grace: float = DEFAULT_GRACE
+    slots: list[Slot] = field(default_factory=list)
+    stopping: bool = False
+    cold: bool = False
+
+    def __post_init__(self) -> None:
+        self.redis = redis_connection(self.settings)
+        self.registry = StartedJobRegistry(
+            QUEUE_NAME, connection=self.redis, serializer=JSONSerializer
+        )
+        self.slots = [Slot(i) for i in range(self.size)]
+
+    def spawn(self, slot: Slot) -> None:
+        slot.name = (
+            f"repair-{socket.gethostname()}-{os.getpid()}-{slot.index}-{uuid.uuid4().hex[:6]}"
+        )
+        slot.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.worker", "--name", slot.name],
+            stdin=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
+        )
+        assert slot.proc.stdin is not None
+        slot.proc.stdin.write(self.settings.model_dump_json().encode())
+        slot.proc.stdin.close()
+        log.info("worker %s started (pid %s)", slot.name, slot.proc.pid)
+
+    def run(self) -> int:
+        configure(self.settings)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        for slot in self.slots:
+            self.spawn(slot)
+        next_sweep = 0.0
+        while not self.stopping:
+            self.supervise()
+            if time.monotonic() >= next_sweep:
+                self.registry.cleanup()
+                next_sweep = time.monotonic() + SWEEP_INTERVAL
+            time.sleep(0.2)
+        self.shutdown()
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            self.cold = True
+        self.stopping = True
+
+    def supervise(self) -> None:
+        now = time.monotonic()
+        for slot in self.slots:
+            if slot.proc is None:
+                if now >= slot.restart_at:
+                    self.spawn(slot)
+                continue
+            code = slot.proc.poll()
+            if code is None:
+                continue
+            log.warning("worker %s exited with %s", slot.name, code)
+            self.abandon(slot.name, f"{WORKER_DIED}: worker process exited with status {code}")
+            slot.proc = None
+            slot.restarts += 1
+            slot.restart_at = now + min(2 ** min(slot.restarts, 5), 30)
+
+    def abandon(self, worker_name: str, reason: str) -> None:
+        """Fail the jobs a dead worker was running, through RQ's abandoned-job path."""
+        _kill_orphan_horse(self.redis, worker_name)
+        key = WORKER_EXECUTIONS_KEY_TEMPLATE.format(worker_name)
+        entries = [e.decode() for e in self.redis.smembers(key)]  # type: ignore[union-attr]
+        expired = False
+        for entry in entries:
+            job_id = entry.split(":", 1)[0]
+            try:
+                job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
+            except NoSuchJobError:
+                continue
+            if job.get_status() != JobStatus.STARTED:
+                continue
+            job.meta[ABANDON_REASON] = reason
+            job.save_meta()  # type: ignore[no-untyped-call]
+            # Expire this execution now; cleanup() then fails it like any abandoned job.
+            self.redis.zadd(self.registry.key, {entry: 0}, xx=True)
+            expired = True
+        if expired:
+            self.registry.cleanup(timestamp=1)
+        self.redis.delete(key)
+
+    def shutdown(self) -> None:
+        running = [s for s in self.slots if s.proc and s.proc.poll() is None]
+        for slot in running:
+            assert slot.proc is not None
+            slot.proc.send_signal(signal.SIGTERM)  # warm: finish the current repair
+        deadline = time.monotonic() + self.grace
+        while time.monotonic() < deadline and not self.cold:
+            if all(s.proc is None or s.proc.poll() is not None for s in running):
+                break
+            time.sleep(0.1)
+        for slot in running:
+            assert slot.proc is not None
+            if slot.proc.poll() is None:
+                slot.proc.send_signal(signal.SIGTERM)  # cold: RQ kills the horse and exits
+        for slot in running:
+            assert slot.proc is not None
+            try:
+                slot.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                slot.proc.kill()
+                slot.proc.wait()
+            self.abandon(slot.name, "worker stopped: the worker pool was shut down mid-repair")
+        log.info("worker pool stopped")
+
+
+def _kill_orphan_horse(redis: Redis, worker_name: str) -> None:
+    raw = redis.hget(f"rq:worker:{worker_name}", "horse_pid")
+    if not raw:
+        return
+    pid = int(raw)
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            if b"agent.worker" not in handle.read():
+                return  # the pid was reused by something else
+        os.killpg(pid, signal.SIGKILL)  # the horse leads its own process group
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return
+    for _ in range(50):
+        if not os.path.exists(f"/proc/{pid}") or _is_zombie(pid):
+            return
+        time.sleep(0.05)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().split(b") ", 1)[1][:1] == b"Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def run_pool(n: int, settings: Settings, grace: float = DEFAULT_GRACE) -> int:
+    """Run `n` repair workers until SIGINT/SIGTERM; then stop them cleanly."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    repair_queue(redis_connection(settings))  # fail early on a bad Redis URL
+    return Pool(n, settings, grace).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry of one worker child: settings arrive as JSON on stdin (never in argv or env)."""
+    parser = argparse.ArgumentParser(prog="python -m agent.worker")
+    parser.add_argument("--name", required=True)
+    args = parser.parse_args(argv)
+    data = sys.stdin.read()
+    settings = Settings(**json.loads(data)) if data else get_settings()
+    run_worker(args.name, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""A private git worktree per repair, on branch `logcenter/fix-<bug id>`.
+
+The user's own checkout (`local_path`) is never touched: we only add a worktree next to it, in the
+worker's cache directory. Without a usable `local_path` the repository is cloned from `repo_url`
+into the cache once and fetched before each repair. The commit identity is passed per command in
+the environment, so no git configuration of the user's repository is changed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+
+from agent.errors import PushFailed, WorkspaceError
+from agent.sandbox import redact_url
+
+BRANCH_PREFIX = "logcenter/fix-"
+GIT_TIMEOUT = 300.0
+AUTHOR = ("Log Center repair agent", "repair-agent@logcenter.invalid")
+#: Git must never wait for a password on a terminal nobody watches.
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_AUTHOR_NAME": AUTHOR[0],
+    "GIT_AUTHOR_EMAIL": AUTHOR[1],
+    "GIT_COMMITTER_NAME": AUTHOR[0],
+    "GIT_COMMITTER_EMAIL": AUTHOR[1],
+}
+_PUSH_FAILED = (
+    git.PushInfo.ERROR
+    | git.PushInfo.REJECTED
+    | git.PushInfo.REMOTE_REJECTED
+    | git.PushInfo.REMOTE_FAILURE
+)
+
+
+@dataclass(frozen=True)
+class RepoSource:
+    """Where a project's code is: a checkout on this machine and/or a remote URL."""
+
+    project_id: str
+    local_path: str | None = None
+    repo_url: str | None = None
+    default_branch: str | None = None
+
+
+def _git_error(exc: git.GitCommandError) -> str:
+    lines = [line.strip() for line in str(exc.stderr or exc).splitlines() if line.strip()]
+    detail = lines[-1] if lines else str(exc.status)
+    return redact_url(detail.removeprefix("stderr: ").strip("'"))
+
+
+def _run(repo: git.Repo, *args: str, **kwargs: Any) -> str:
+    out: str = repo.git.execute(
+        ["git", *args], env=GIT_ENV, kill_after_timeout=GIT_TIMEOUT, **kwargs
+    )
+    return out
+
+
+@contextmanager
+def _locked(cache_dir: Path, key: str) -> Iterator[None]:
+    """Serialize git operations on one source repository across worker processes."""
+    locks = cache_dir / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha1(key.encode()).hexdigest()[:16]
+    with open(locks / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:60] or "project"
+
+
+class Workspace:
+    """A worktree on the fix branch of one bug; remove it with `close()`."""
+
+    def __init__(self, source: git.Repo, path: Path, branch: str, base_branch: str) -> None:
+        self.source = source
+        self.path = path
+        self.branch = branch
+        self.base_branch = base_branch
+        self.repo = git.Repo(path)
+        self.base_commit = self.repo.head.commit.hexsha
+
+    @classmethod
+    def open(cls, src: RepoSource, bug_id: int, cache_dir: Path) -> Workspace:
+        """Make the worktree; WorkspaceError names what failed (clone, fetch, branch)."""
+        cache_dir = cache_dir.resolve()
+        source, base_ref, base_branch = _source_repo(src, cache_dir)
+        branch = f"{BRANCH_PREFIX}{bug_id}"
+        if branch == base_branch:
+            raise WorkspaceError(f"refusing to work on the default branch {base_branch}")
+        path = (
+            cache_dir / "worktrees" / f"{_slug(src.project_id)}-bug{bug_id}-{uuid.uuid4().hex[:8]}"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(cache_dir, str(source.git_dir)):
+            _drop_stale_worktrees(source, branch, cache_dir)
+            try:
+                _run(source, "worktree", "add", "-B", branch, str(path), base_ref)
+            except git.GitCommandError as exc:
+                raise WorkspaceError(
+                    f"could not create worktree on {branch} from {base_ref}: {_git_error(exc)}"
+                ) from exc
+        return cls(source, path, branch, base_branch)
+
+    def reset(self) -> None:
+        """Back to the base commit, dropping every change and untracked file."""
+        _run(self.repo, "reset", "-q", "--hard", self.base_commit)
+        _run(self.repo, "clean", "-q", "-fd")
+
+    def staged_diff(self) -> tuple[list[str], str]:
+        """Stage everything; return (changed files, diff against the base commit)."""
+        _run(self.repo, "add", "-A")
+        names = _run(self.repo, "diff", "--cached", "--name-only", self.base_commit)
+        diff = _run(self.repo, "diff", "--cached", self.base_commit)
+        return [n for n in names.splitlines() if n], diff
+
+    def commit(self, message: str) -> str:
+        self.staged_diff()
+        _run(self.repo, "commit", "-q", "--no-verify", "-m", message)
+        return self.repo.head.commit.hexsha
+
+    def has_origin(self) -> bool:
+        return any(r.name == "origin" for r in self.repo.remotes)
+
+    def push(self) -> str:
+        """Push the fix branch to origin (never force, never the default branch)."""
+        if self.branch == self.base_branch or not self.branch.startswith(BRANCH_PREFIX):
+            raise PushFailed(f"push failed: refusing to push {self.branch}")
+        refspec = f"refs/heads/{self.branch}:refs/heads/{self.branch}"
+        try:
+            with self.repo.git.custom_environment(**GIT_ENV):
+                results = self.repo.remote("origin").push(refspec, kill_after_timeout=GIT_TIMEOUT)
+            results.raise_if_error()
+        except git.GitCommandError as exc:
+            raise PushFailed(f"push failed: {_git_error(exc)}") from exc
+        for info in results:
+            if info.flags & _PUSH_FAILED:
+                raise PushFailed(f"push failed: {self.branch} {redact_url(info.summary.strip())}")
+        if not results:
+            raise PushFailed(f"push failed: git reported nothing pushed for {self.branch}")
+        return f"origin/{self.branch}"
+
+    def close(self) -> None:
+        """Remove the worktree (the branch and its commit stay in the source repository)."""
+        try:
+            _run(self.source, "worktree", "remove", "--force", str(self.path))
+        except git.GitCommandError:
+            shutil.rmtree(self.path, ignore_errors=True)
+            _run(self.source, "worktree", "prune")
+
+
+def _source_repo(src: RepoSource, cache_dir: Path) -> tuple[git.Repo, str, str]:
+    """(repository to branch from, base ref, default branch name)."""
+    if src.local_path and Path(src.local_path).is_dir():
+        try:
+            repo = git.Repo(src.local_path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            raise WorkspaceError(f"local_path {src.local_path} is not a git repository") from exc
+        branch = src.default_branch or _default_branch(repo)
+        if branch not in [h.name for h in repo.heads]:
+            raise WorkspaceError(f"default branch {branch} not found in {src.local_path}")
+        return repo, f"refs/heads/{branch}", branch
+    if not src.repo_url:
+        raise WorkspaceError(f"local_path {src.local_path} does not exist and no repo_url is set")
+    repo = _clone_or_fetch(src, cache_dir)
+    branch = src.default_branch or _default_branch(repo)
+    ref = f"refs/remotes/origin/{branch}"
+    try:
+        repo.git.rev_parse("--verify", ref)
+    except git.GitCommandError as exc:
+        raise WorkspaceError(
+            f"default branch {branch} not found on {redact_url(src.repo_url)}"
+        ) from exc
+    return repo, ref, branch
+
+
+def _clone_or_fetch(src: RepoSource, cache_dir: Path) -> git.Repo:
+    url = src.repo_url or ""
+    if url.startswith(("-", "ext::")) or "::" in url.split("/", 1)[0]:
+        raise WorkspaceError(f"clone failed: unsupported repository URL {redact_url(url)}")
+    target = cache_dir / "clones" / _slug(src.project_id)
+    with _locked(cache_dir, str(target)):
+        try:
+            if (target / ".git").is_dir():
+                repo = git.Repo(target)
+                if repo.remote("origin").url != url:
+                    _run(repo, "remote", "set-url", "origin", url)
+                _run(repo, "fetch", "--prune", "origin")
+                return repo
+            shutil.rmtree(target, ignore_errors=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            git.Git(str(target.parent)).execute(
+                ["git", "clone", "--no-checkout", "--", url, str(target)],
+                env=GIT_ENV,
+                kill_after_timeout=GIT_TIMEOUT,
+            )
+            return git.Repo(target)
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"clone failed: {redact_url(url)}: {_git_error(exc)}") from exc
+
+
+def _default_branch(repo: git.Repo) -> str:
+    """origin's HEAD, else main/master, else the branch checked out."""
+    try:
+        ref = repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD")
+        return str(ref).removeprefix("origin/")
+    except git.GitCommandError:
+        pass
+    names = {h.name for h in repo.heads} | {
+        r.remote_head for r in repo.refs if isinstance(r, git.RemoteReference)
+    }
+    for name in ("main", "master"):
+        if name in names:
+            return name
+    try:
+        return repo.active_branch.name
+    except TypeError as exc:
+        raise WorkspaceError("cannot tell the default branch: set default_branch") from exc
+
+
+def _drop_stale_worktrees(repo: git.Repo, branch: str, cache_dir: Path) -> None:
+    """Free `branch` from worktrees a dead worker left in our cache (never the user's)."""
+    _run(repo, "worktree", "prune")
+    current: Path | None = None
+    for line in _run(repo, "worktree", "list", "--porcelain").splitlines():
+        if line.startswith("worktree "):
+            current = Path(line.split(" ", 1)[1])
+        elif (
+            line == f"branch refs/heads/{branch}" and current and current.is_relative_to(cache_dir)
+        ):
+            _run(repo, "worktree", "remove", "--force", str(current))

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.errors import PushFailed, WorkspaceError
+from agent.workspace import RepoSource, Workspace
+from tests.agent.conftest import Repos, git
+
+
+def _fix(ws: Workspace) -> str:
+    ops = ws.path / "calc" / "ops.py"
+    ops.write_text(ops.read_text().replace("total / len(values)", "total / max(len(values), 1)"))
+    return ws.commit("Fix bug #7: ZeroDivisionError in calc/ops.py")
+
+
+def test_worktree_from_local_path_leaves_the_users_checkout_alone(
+    repos: Repos, tmp_path: Path
+) -> None:
+    status_before = git(repos.checkout, "status", "--porcelain")
+    ws = Workspace.open(RepoSource("calc", local_path=str(repos.checkout)), 7, tmp_path / "cache")
+    try:
+        assert ws.branch == "logcenter/fix-7" and ws.base_branch == "main"
+        assert ws.path.is_relative_to((tmp_path / "cache").resolve())
+        assert ws.base_commit == repos.base_commit
+        assert not (ws.path / "notes.txt").exists()  # the user's untracked file stays theirs
+        assert (ws.path / "README.md").read_text() == "# calc\n"
+        commit = _fix(ws)
+        assert git(ws.path, "log", "-1", "--format=%an <%ae>") == (
+            "Log Center repair agent <repair-agent@logcenter.invalid>"
+        )
+    finally:
+        ws.close()
+    assert not ws.path.exists()
+    assert git(repos.checkout, "status", "--porcelain") == status_before
+    assert git(repos.checkout, "rev-parse", "main") == repos.base_commit
+    assert git(repos.checkout, "rev-parse", "logcenter/fix-7") == commit
+    assert "user.name" not in git(repos.checkout, "config", "--local", "--list")
+
+
+def test_push_puts_the_fix_branch_on_origin_only(repos: Repos, tmp_path: Path) -> None:
+    ws = Workspace.open(RepoSource("calc", local_path=str(repos.checkout)), 7, tmp_path / "cache")
+    try:
+        commit = _fix(ws)
+        assert ws.has_origin()
+        assert ws.push() == "origin/logcenter/fix-7"
+    finally:
+        ws.close()
+    assert git(repos.origin, "rev-parse", "logcenter/fix-7") == commit
+    assert git(repos.origin, "rev-parse", "main") == repos.base_commit
+
+
+def test_rejected_push_is_reported_not_forced(repos: Repos, tmp_path: Path) -> None:
+    # Someone else's commit already on origin's fix branch: our push is not a fast-forward.
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repos.origin), str(other))
+    git(other, "checkout", "-q", "-b", "logcenter/fix-7")
+    (other / "x.txt").write_text("x\n")
+    git(other, "add", "x.txt")
+    git(other, "commit", "-q", "-m", "other work")
+    git(other, "push", "-q", "origin", "logcenter/fix-7")
+    theirs = git(other, "rev-parse", "HEAD")
+    ws = Workspace.open(RepoSource("calc", local_path=str(repos.checkout)), 7, tmp_path / "cache")
+    try:
+        _fix(ws)
+        with pytest.raises(PushFailed, match="push failed"):
+            ws.push()
+    finally:
+        ws.close()
+    assert git(repos.origin, "rev-parse", "logcenter/fix-7") == theirs
+
+
+def test_clone_from_repo_url_into_the_cache_and_fetch_again(repos: Repos, tmp_path: Path) -> None:
+    source = RepoSource("calc", repo_url=str(repos.origin))
+    for attempt in range(2):  # the second repair reuses (fetches) the cached clone
+        ws = Workspace.open(source, 7, tmp_path / "cache")
+        try:
+            assert ws.base_branch == "main" and ws.base_commit == repos.base_commit
+            if attempt == 0:
+                _fix(ws)
+                ws.push()
+        finally:
+            ws.close()
+    assert (tmp_path / "cache" / "clones" / "calc").is_dir()
+    assert "logcenter/fix-7" in repos.branches(repos.origin)
+
+
+def test_clone_failure_names_the_url_without_credentials(tmp_path: Path) -> None:
+    source = RepoSource("calc", repo_url="https://bob:s3cret-token@127.0.0.1:9/none.git")
+    with pytest.raises(WorkspaceError) as info:
+        Workspace.open(source, 7, tmp_path / "cache")
+    assert info.value.reason.startswith("clone failed: https://127.0.0.1:9/none.git")
+    assert "s3cret-token" not in info.value.reason
+
+
+def test_a_stale_worktree_of_a_dead_worker_is_replaced(repos: Repos, tmp_path: Path) -> None:
+    source = RepoSource("calc", local_path=str(repos.checkout))
+    stale = Workspace.open(source, 7, tmp_path / "cache")  # never closed: its worker "died"
+    fresh = Workspace.open(source, 7, tmp_path / "cache")
+    try:
+        assert not stale.path.exists() and fresh.branch == "logcenter/fix-7"
+    finally:
+        fresh.close()
+
+
+def test_reset_drops_changes_and_untracked_files(repos: Repos, tmp_path: Path) -> None:
+    ws = Workspace.open(RepoSource("calc", local_path=str(repos.checkout)), 7, tmp_path / "cache")
+    try:
+        (ws.path / "calc" / "ops.py").write_text("broken\n")
+        (ws.path / "new.py").write_text("x = 1\n")
+        assert ws.staged_diff()[0] == ["calc/ops.py", "new.py"]
+        ws.reset()
+        assert ws.staged_diff() == ([], "")
+    finally:
+        ws.close()
