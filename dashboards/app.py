@@ -14,6 +14,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 
 from dashboards import ids
 from dashboards.api import CONFIG_KEY, ApiClient
+from dashboards.components import acted
 from dashboards.i18n import lang_of, t
 
 if TYPE_CHECKING:
@@ -105,7 +106,9 @@ def _shell_callbacks(app: dash.Dash) -> None:
         Input(ids.LANG_ZH, "n_clicks"),
         prevent_initial_call=True,
     )
-    def choose_lang(_en: Any, _zh: Any) -> str:
+    def choose_lang(_en: Any, _zh: Any) -> Any:
+        if not acted():
+            return dash.no_update
         return "zh" if ctx.triggered_id == ids.LANG_ZH else "en"
 
     @app.callback(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from dash import dcc, html
+from dash import ctx, dcc, html
 
 from dashboards import logic
 from dashboards.api import ApiError
@@ -14,6 +14,15 @@ from dashboards.i18n import t
 T = TypeVar("T")
 
 DIALOG_OPEN = "dialog open"
+
+
+def acted() -> bool:
+    """Whether a callback runs because of a user action, not because its input (re)appeared.
+
+    Dash also calls click callbacks when a page's components are first rendered (n_clicks None),
+    even with prevent_initial_call when an output lies outside the new page; guard with this.
+    """
+    return bool(ctx.triggered and ctx.triggered[0]["value"])
 
 
 def status_badge(status: str | None) -> html.Span:

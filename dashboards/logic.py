@@ -223,13 +223,14 @@ def context_rows(context: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, Mapping) and value:
             for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+                walk(f"{prefix}.{key}", inner)
         elif isinstance(value, list):
             rows.append((prefix, ", ".join(map(str, value))))
         else:
             rows.append((prefix, "" if value is None else str(value)))
 
-    walk("", dict(context or {}))
+    for key, value in (context or {}).items():
+        walk(str(key), value)
     return rows
 
 

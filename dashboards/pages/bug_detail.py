@@ -12,6 +12,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 from dashboards import api, ids, logic
 from dashboards.components import (
     DIALOG_OPEN,
+    acted,
     attempt,
     bar_figure,
     chips,
@@ -330,7 +331,7 @@ def move(
     token: str | None,
 ) -> tuple[Any, Any, Any]:
     """Send a status move; FIX_FAILED without a reason is stopped here, before the API."""
-    if not ctx.triggered or not ctx.triggered[0]["value"]:
+    if not acted():
         return dash.no_update, dash.no_update, dash.no_update
     lang, target = lang_of(lang), ctx.triggered_id["status"]
     problem = logic.validate_move(target, reason)
@@ -361,6 +362,8 @@ def move(
     prevent_initial_call=True,
 )
 def repair(_clicks: Any, bug_id: int, lang: Any, token: str | None) -> tuple[Any, Any, Any]:
+    if not acted():
+        return dash.no_update, dash.no_update, dash.no_update
     lang = lang_of(lang)
     reports = _reports(bug_id, token)
     job, error = attempt(lambda: api.current().start_repair(bug_id, token))

@@ -12,7 +12,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from dashboards import api, ids, logic
-from dashboards.components import attempt, error_box, facet_button, status_badge, table
+from dashboards.components import acted, attempt, error_box, facet_button, status_badge, table
 from dashboards.i18n import lang_of, t
 
 dash.register_page(__name__, path="/", title="Log Center · Bugs", order=0)
@@ -204,8 +204,8 @@ def _row(bug: dict[str, Any], lang: str) -> html.Tr:
 def on_control(*args: Any) -> Any:
     """Turn one control change into the next URL query string."""
     q, state = args[-2], args[-1]
-    if not ctx.triggered or not ctx.triggered[0]["value"]:
-        return dash.no_update  # a component (re)appeared; nothing was clicked
+    if not acted():
+        return dash.no_update
     f = logic.BugFilters.from_store(state)
     trigger = ctx.triggered_id
     if isinstance(trigger, dict):

@@ -11,7 +11,15 @@ import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from dashboards import api, ids, logic
-from dashboards.components import attempt, bar_figure, error_box, facet_button, graph, kv_table
+from dashboards.components import (
+    acted,
+    attempt,
+    bar_figure,
+    error_box,
+    facet_button,
+    graph,
+    kv_table,
+)
 from dashboards.i18n import lang_of, t
 
 dash.register_page(__name__, path="/discover", title="Log Center · Discover", order=4)
@@ -132,7 +140,7 @@ def on_control(*args: Any) -> tuple[Any, ...]:
     quick, relayout = args[2], args[5]
     q, start, end, state = args[-4], args[-3], args[-2], dict(args[-1] or {})
     trigger = ctx.triggered_id
-    if not ctx.triggered or (isinstance(trigger, dict) and not ctx.triggered[0]["value"]):
+    if not acted():
         return (dash.no_update,) * 5
     state["q"] = (q or "").strip()
     if isinstance(trigger, dict):

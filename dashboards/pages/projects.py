@@ -12,7 +12,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, html
 
 from dashboards import api, ids, logic
-from dashboards.components import DIALOG_OPEN, attempt, error_box
+from dashboards.components import DIALOG_OPEN, acted, attempt, error_box
 from dashboards.i18n import lang_of, t
 
 dash.register_page(__name__, path="/projects", title="Log Center · Projects", order=3)
@@ -87,6 +87,8 @@ def _rows(token: str | None) -> tuple[list[dict[str, Any]], Any]:
 )
 def save(changes: list[dict[str, Any]] | None, lang: Any, token: str | None) -> tuple[Any, ...]:
     """Save each edited cell; on a refusal say why and show the stored values again."""
+    if not acted():
+        return dash.no_update, dash.no_update, dash.no_update
     lang = lang_of(lang)
     notes: list[Any] = []
     failed = needs_token = False

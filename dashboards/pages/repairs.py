@@ -8,7 +8,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html
 
 from dashboards import api, ids, logic
-from dashboards.components import attempt, error_box, table
+from dashboards.components import acted, attempt, error_box, table
 from dashboards.i18n import lang_of, t
 
 dash.register_page(__name__, path="/repairs", title="Log Center · Repairs", order=2)
@@ -71,7 +71,9 @@ def layout(lang: str | None = None, token: str | None = None, **_: Any) -> html.
     State(ids.REPAIRS_PAGE, "data"),
     prevent_initial_call=True,
 )
-def turn(_prev: Any, _next: Any, _project: Any, _result: Any, page: int) -> int:
+def turn(_prev: Any, _next: Any, _project: Any, _result: Any, page: int) -> Any:
+    if not acted():
+        return dash.no_update
     if ctx.triggered_id == ids.REPAIRS_PREV:
         return max(1, page - 1)
     if ctx.triggered_id == ids.REPAIRS_NEXT:

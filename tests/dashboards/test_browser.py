@@ -1,0 +1,309 @@
+"""The dashboard in headless Chromium against a real stack (API + indexer processes)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.dashboards.conftest import ADMIN_TOKEN
+from tests.dashboards.seed import Seeded
+from tests.stack import RunningStack
+
+pytestmark = pytest.mark.browser
+
+Shot = Callable[[str], Path]
+
+
+def until(browser: WebDriver, check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+    """Wait for `check()` to be truthy (DOM churn while Dash re-renders counts as not yet)."""
+
+    def probe(_: WebDriver) -> Any:
+        try:
+            return check()
+        except Exception:  # stale or not yet rendered elements
+            return False
+
+    return WebDriverWait(browser, timeout, poll_frequency=0.1).until(probe, what)
+
+
+def css(browser: WebDriver, selector: str) -> list[WebElement]:
+    return browser.find_elements(By.CSS_SELECTOR, selector)
+
+
+def bug_rows(browser: WebDriver) -> list[int]:
+    return [int(r.get_attribute("data-bug-id") or 0) for r in css(browser, "tr.bug-row")]
+
+
+def api_bug_ids(stack: RunningStack, **params: Any) -> list[int]:
+    body = stack.client.get("/api/v1/bugs", params={"size": 100, **params}).json()
+    return [bug["id"] for bug in body["items"]]
+
+
+def assert_local_assets(browser: WebDriver, base: str) -> None:
+    """Everything the page loaded came from the dashboard itself (air-gapped installs)."""
+    urls = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    foreign = [u for u in urls if not u.startswith(base)]
+    assert urls and not foreign, foreign
+
+
+@pytest.fixture
+def signed_in(browser: WebDriver, dashboard: str) -> WebDriver:
+    """A browser that already holds the admin token, in English."""
+    browser.get(dashboard + "/_dash-layout")
+    browser.execute_script(
+        "localStorage.setItem('token-store', arguments[0]);"
+        "localStorage.setItem('lang-store', JSON.stringify('en'));", json.dumps(ADMIN_TOKEN))
+    return browser
+
+
+def test_search_and_facets_change_the_table_and_the_url(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded, screenshot: Shot
+) -> None:
+    browser = signed_in
+    browser.get(dashboard + "/")
+    until(browser, lambda: len(bug_rows(browser)) == seeded.total, "all seeded bugs listed")
+    reason = css(browser, f'tr[data-bug-id="{seeded.failed}"] .failure-reason')[0].text
+    assert "test_get_user_rejects_text" in reason
+    assert css(browser, f'tr[data-bug-id="{seeded.failed}"] .status-fix-failed')
+    assert_local_assets(browser, dashboard)
+    screenshot("bugs")
+
+    search = css(browser, "#bugs-search")[0]
+    search.send_keys("error_type:ValueError", Keys.ENTER)
+    until(browser, lambda: bug_rows(browser) == [seeded.failed], "the query narrows the table")
+    assert "q=error_type%3AValueError" in browser.current_url
+
+    css(browser, "#bugs-clear")[0].click()
+    until(browser, lambda: len(bug_rows(browser)) == seeded.total, "filters cleared")
+    css(browser, '.facet-status button[title="NEW"]')[0].click()
+    expected_new = api_bug_ids(stack, status="NEW")
+    until(browser, lambda: sorted(bug_rows(browser)) == sorted(expected_new), "status facet")
+    assert "status=NEW" in browser.current_url
+    assert css(browser, '.facet-status button.selected[title="NEW"]')
+
+    css(browser, '.facet-level button[title="ERROR"]')[0].click()
+    both = api_bug_ids(stack, status="NEW", level="ERROR")
+    until(browser, lambda: sorted(bug_rows(browser)) == sorted(both), "two facets combine (AND)")
+    assert both != expected_new and "level=ERROR" in browser.current_url
+    count = css(browser, '.facet-level button[title="ERROR"] .facet-count')[0].text
+    assert int(count) == len(both)
+
+    browser.back()
+    until(browser, lambda: "level=ERROR" not in browser.current_url, "back in history")
+    until(browser, lambda: sorted(bug_rows(browser)) == sorted(expected_new), "previous table")
+
+    browser.get(dashboard + "/?status=FIX_FAILED&status=FIXED")  # a shared link
+    until(browser, lambda: sorted(bug_rows(browser)) == sorted([seeded.failed, seeded.fixed]),
+          "a URL with filters opens that search")
+
+
+def test_bug_detail_shows_stack_history_and_repair_timeline(
+    signed_in: WebDriver, dashboard: str, seeded: Seeded, screenshot: Shot
+) -> None:
+    browser = signed_in
+    browser.get(f"{dashboard}/bugs/{seeded.failed}")
+    stack = until(browser, lambda: css(browser, "#bug-stack pre.stack")[0], "stack trace")
+    assert "Traceback (most recent call last):" in stack.text
+    assert "apps/users/views.py:42" in css(browser, ".facts")[0].text
+    assert "u_12345" in browser.page_source  # context table
+    rounds = until(browser, lambda: css(browser, ".timeline li.round") or None, "timeline")
+    assert len(rounds) == 2 and all("failed" in r.get_attribute("class") for r in rounds)
+    assert css(browser, ".timeline .diff .diff-add") and css(browser, ".timeline .diff .diff-del")
+    assert "test_get_user_rejects_text still fails" in rounds[0].text
+    assert "tests still fail after 2 rounds" in css(browser, ".alert.failure-reason")[0].text
+    until(browser, lambda: css(browser, "#bug-chart .bars path"), "occurrences chart")
+    assert "FIX_FAILED" in css(browser, ".history")[0].text
+    assert_local_assets(browser, dashboard)
+    screenshot("bug")
+
+    css(browser, "#bug-stack summary")[0].click()
+    until(browser, lambda: css(browser, "#bug-stack")[0].get_attribute("open") is None,
+          "stack trace collapses")
+
+
+def _move(browser: WebDriver, status: str) -> None:
+    button = until(browser, lambda: css(browser, f"#bug-actions .move .status-{status}")[0],
+                   f"a button to move to {status}")
+    button.click()
+
+
+def test_status_moves_follow_the_workflow(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
+) -> None:
+    browser = signed_in
+    bug_url = f"/api/v1/bugs/{seeded.new}"
+    browser.get(dashboard + f"/bugs/{seeded.new}")
+    for status in ("verifying", "pending-fix", "fixing"):
+        _move(browser, status)
+        until(browser, lambda s=status: css(browser, f".bug-head .status-{s}"), f"now {status}")
+    assert stack.client.get(bug_url).json()["status"] == "FIXING"
+
+    _move(browser, "fix-failed")  # no reason given: refused before the API
+    until(browser, lambda: "failure reason is required" in css(browser, "#bug-message")[0].text,
+          "reason required message")
+    assert stack.client.get(bug_url).json()["status"] == "FIXING"
+
+    css(browser, "#bug-reason")[0].send_keys("flaky upstream API; cannot fix here")
+    _move(browser, "fix-failed")
+    until(browser, lambda: css(browser, ".bug-head .status-fix-failed"), "now FIX_FAILED")
+    bug = stack.client.get(bug_url).json()
+    assert bug["status"] == "FIX_FAILED"
+    assert bug["failure_reason"] == "flaky upstream API; cannot fix here"
+
+
+def test_repair_button_queues_once_and_the_timeline_updates_live(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
+) -> None:
+    browser = signed_in
+    browser.get(dashboard + f"/bugs/{seeded.fixed}")
+    until(browser, lambda: len(css(browser, ".timeline li.round")) == 1, "one round so far")
+    css(browser, "#bug-repair")[0].click()
+    until(browser, lambda: "Repair queued" in css(browser, "#bug-message")[0].text, "queued")
+    css(browser, "#bug-repair")[0].click()
+    until(browser, lambda: "already queued" in css(browser, "#bug-message")[0].text, "409 shown")
+
+    # A worker reports a round through the API; the open page shows it without a reload.
+    response = stack.client.post(
+        f"/api/v1/bugs/{seeded.fixed}/repair-reports",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        json={"round": 2, "passed": False, "analysis": "live round",
+              "failure_reason": "patch did not apply"},
+    )
+    assert response.status_code == 201, response.text
+    until(browser, lambda: len(css(browser, ".timeline li.round")) == 2, "new round appears")
+    assert "patch did not apply" in css(browser, ".timeline li.round")[-1].text
+
+
+def _cell(browser: WebDriver, project: str, column: str) -> WebElement:
+    return css(browser, f'.ag-row[row-id="{project}"] .ag-cell[col-id="{column}"]')[0]
+
+
+def test_projects_grid_marks_missing_config_and_saves_edits(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded, screenshot: Shot
+) -> None:
+    browser = signed_in
+    browser.get(dashboard + "/projects")
+    until(browser, lambda: _cell(browser, "rtc_web", "local_path"), "grid rows")
+    assert "cell-missing" in _cell(browser, "rtc_web", "local_path").get_attribute("class")
+    assert "cell-missing" in _cell(browser, "airhub_app", "local_path").get_attribute("class")
+    assert "cell-missing" not in _cell(browser, "rtc_backend", "local_path").get_attribute("class")
+    assert "cell-missing" in _cell(browser, "rtc_web", "repo_url").get_attribute("class")
+    assert_local_assets(browser, dashboard)
+    screenshot("projects")
+
+    new_url = "https://gitea.example.com/team/rtc_web.git"
+    ActionChains(browser).double_click(_cell(browser, "rtc_web", "repo_url")).perform()
+    editor = until(browser, lambda: _cell(browser, "rtc_web", "repo_url")
+                   .find_element(By.CSS_SELECTOR, "input"), "cell editor")
+    editor.send_keys(new_url, Keys.ENTER)
+    until(browser, lambda: "rtc_web" in css(browser, "#projects-message .saved")[0].text, "saved")
+    stored = stack.client.get("/api/v1/projects/rtc_web").json()
+    assert stored["repo_url"] == new_url
+    until(browser, lambda: "cell-missing" not in _cell(browser, "rtc_web", "repo_url")
+          .get_attribute("class"), "the red mark goes away")
+
+    # A value the API refuses: the error is shown and the stored value comes back.
+    ActionChains(browser).double_click(_cell(browser, "rtc_web", "repo_url")).perform()
+    editor = until(browser, lambda: _cell(browser, "rtc_web", "repo_url")
+                   .find_element(By.CSS_SELECTOR, "input"), "cell editor")
+    editor.send_keys(Keys.CONTROL, "a")
+    editor.send_keys("-upload-pack=evil", Keys.ENTER)
+    until(browser, lambda: css(browser, "#projects-message .alert.error"), "error shown")
+    until(browser, lambda: _cell(browser, "rtc_web", "repo_url").text == new_url, "value restored")
+    assert stack.client.get("/api/v1/projects/rtc_web").json()["repo_url"] == new_url
+
+
+def test_discover_query_histogram_fields_and_zoom(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded, screenshot: Shot
+) -> None:
+    browser = signed_in
+    browser.get(dashboard + "/discover")
+    total = sum(b["count"] for b in stack.client.get("/api/v1/bugs").json()["items"])
+    until(browser, lambda: css(browser, "#discover-total")[0].text == f"{total} hits", "hits")
+    bars = until(browser, lambda: css(browser, "#discover-histogram .bars path"), "histogram")
+    assert len(bars) >= 2
+    assert_local_assets(browser, dashboard)
+    screenshot("discover")
+
+    query = css(browser, "#discover-query")[0]
+    query.send_keys("level:CRITICAL", Keys.ENTER)
+    until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "query applied")
+    css(browser, '#discover-fields button[title="project_id:\\"airhub_app\\""]')[0].click()
+    until(browser, lambda: css(browser, "#discover-query")[0].get_attribute("value")
+          == 'level:CRITICAL AND project_id:"airhub_app"', "field value added to the query")
+    until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "still one hit")
+    css(browser, "details.doc summary")[0].click()
+    until(browser, lambda: "airhub_app" in css(browser, "details.doc[open] table.kv")[0].text,
+          "document expands")
+
+    query = css(browser, "#discover-query")[0]
+    query.send_keys(Keys.CONTROL, "a")
+    query.send_keys(Keys.BACKSPACE, Keys.ENTER)
+    until(browser, lambda: css(browser, "#discover-total")[0].text == f"{total} hits", "all again")
+    drag = css(browser, "#discover-histogram .nsewdrag")[0]
+    width = drag.size["width"]
+    (ActionChains(browser).move_to_element_with_offset(drag, -width // 2 + 5, 0)
+     .click_and_hold().move_by_offset(width // 3, 0).move_by_offset(5, 0).release().perform())
+    until(browser, lambda: css(browser, "#discover-from")[0].get_attribute("value"),
+          "zoom sets an absolute range")
+    narrowed = int(css(browser, "#discover-total")[0].text.split()[0])
+    until(browser, lambda: int(css(browser, "#discover-total")[0].text.split()[0]) < total,
+          f"fewer hits after zooming (was {narrowed})")
+
+
+def test_repairs_page_filters_by_result(
+    signed_in: WebDriver, dashboard: str, seeded: Seeded, screenshot: Shot
+) -> None:
+    browser = signed_in
+    browser.get(dashboard + "/repairs")
+    until(browser, lambda: len(css(browser, "tr.report-row")) >= 3, "reports listed")
+    assert_local_assets(browser, dashboard)
+    screenshot("repairs")
+    css(browser, "#repairs-result input[value='passed']")[0].click()
+    until(browser, lambda: css(browser, "tr.report-row") and all(
+        "passed" in r.text for r in css(browser, "tr.report-row")), "only passed rounds")
+    css(browser, "#repairs-result input[value='failed']")[0].click()
+    until(browser, lambda: css(browser, "tr.report-row") and all(
+        "failed" in r.text for r in css(browser, "tr.report-row")), "only failed rounds")
+    assert "test_get_user_rejects_text still fails" in css(browser, "#repairs-table")[0].text
+    css(browser, f'#repairs-table a[href="/bugs/{seeded.failed}"]')[0].click()
+    until(browser, lambda: css(browser, "#bug-stack"), "the link opens the bug")
+
+
+def test_language_switch_is_remembered(signed_in: WebDriver, dashboard: str) -> None:
+    browser = signed_in
+    browser.get(dashboard + "/repairs")
+    until(browser, lambda: css(browser, "h2")[0].text == "Repair reports", "English")
+    css(browser, "#lang-zh")[0].click()
+    until(browser, lambda: css(browser, "h2")[0].text == "修复报告", "page text in Chinese")
+    assert css(browser, '#nav a[href="/"]')[0].text == "缺陷"
+    browser.refresh()
+    until(browser, lambda: css(browser, "h2")[0].text == "修复报告", "still Chinese after reload")
+    css(browser, "#lang-en")[0].click()
+    until(browser, lambda: css(browser, "h2")[0].text == "Repair reports", "back to English")
+
+
+def test_admin_token_is_asked_once_and_kept(browser: WebDriver, dashboard: str) -> None:
+    browser.get(dashboard + "/_dash-layout")
+    browser.execute_script("localStorage.clear()")
+    browser.get(dashboard + "/projects")
+    until(browser, lambda: css(browser, "#token-dialog.open"), "asked for the token")
+    css(browser, "#token-input")[0].send_keys(ADMIN_TOKEN)
+    css(browser, "#token-save")[0].click()
+    until(browser, lambda: not css(browser, "#token-dialog.open"), "dialog closes")
+    assert json.loads(browser.execute_script("return localStorage.getItem('token-store')")) \
+        == ADMIN_TOKEN
+    browser.refresh()
+    until(browser, lambda: css(browser, "#token-state")[0].text == "token set", "kept")
+    assert not css(browser, "#token-dialog.open")
