@@ -38,8 +38,7 @@ def _embedded_redis_if_needed() -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     from config.stack import Stack
 
-    _override(data_dir=args.data_dir, api_port=args.api_port,
-              dashboard_port=args.dashboard_port)
+    _override(data_dir=args.data_dir, api_port=args.api_port, dashboard_port=args.dashboard_port)
     settings = get_settings()
     if not os.environ.get("LOGCENTER_API_URL"):
         _override(api_url=f"http://127.0.0.1:{settings.api_port}")
@@ -53,10 +52,15 @@ def cmd_api(args: argparse.Namespace) -> int:
     _embedded_redis_if_needed()
     settings = get_settings()
     uvicorn.run(
-        "ingest.app:create_app", factory=True,
-        host=args.host or settings.api_host, port=args.port or settings.api_port,
-        workers=args.workers, log_level=args.log_level, access_log=False,
-        proxy_headers=True, timeout_graceful_shutdown=10,
+        "ingest.app:create_app",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
     )
     return 0
 
@@ -89,28 +93,37 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bench import main as bench_main  # type: ignore[import-not-found]
+    from bench import main as bench_main
 
     return int(bench_main([args.kind, *args.rest]))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="logcenter", description="Log Center: collect, deduplicate, search and repair errors.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="logcenter",
+        description="Log Center: collect, deduplicate, search and repair errors.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    data_dir = {"type": Path, "default": None,
-                "help": "where the SQLite store and embedded Redis live (default ./data)"}
+    data_dir = {
+        "type": Path,
+        "default": None,
+        "help": "where the SQLite store and embedded Redis live (default ./data)",
+    }
 
-    up = sub.add_parser("up", help="run the whole stack on embedded defaults (Ctrl-C stops it)",
-                        description="API, indexer, repair workers and dashboard in one process "
-                        "tree, on SQLite and an embedded Redis unless configured otherwise.")
+    up = sub.add_parser(
+        "up",
+        help="run the whole stack on embedded defaults (Ctrl-C stops it)",
+        description="API, indexer, repair workers and dashboard in one process "
+        "tree, on SQLite and an embedded Redis unless configured otherwise.",
+    )
     up.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
     up.add_argument("--host", default="0.0.0.0", help="interface to listen on (default all)")
     up.add_argument("--api-port", type=int, default=None, help="API port (default 8002)")
-    up.add_argument("--dashboard-port", type=int, default=None,
-                    help="dashboard port (default 8003)")
+    up.add_argument(
+        "--dashboard-port", type=int, default=None, help="dashboard port (default 8003)"
+    )
     up.add_argument("--workers", type=int, default=2, help="repair workers (default 2; 0 = none)")
     up.set_defaults(func=cmd_up)
 

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
 
     indexer_batch: int = 500
     indexer_block_ms: int = 200
+    #: A batch read by an indexer that has not acknowledged it after this long is taken over
+    #: by another indexer (the first one presumably died).
+    indexer_claim_idle_ms: int = 30_000
 
     # Repair agent
     llm_model: str = "openai/gpt-4o-mini"

@@ -74,8 +74,11 @@ class Stack:
         if self.workers > 0 and importlib.util.find_spec("agent.worker"):
             plan.append(Child("worker", ["worker", "--workers", str(self.workers)]))
         if importlib.util.find_spec("dashboards.app"):
-            plan.append(Child("dashboard", ["dashboard", "--host", self.host, "--port",
-                                            str(s.dashboard_port)]))
+            plan.append(
+                Child(
+                    "dashboard", ["dashboard", "--host", self.host, "--port", str(s.dashboard_port)]
+                )
+            )
         return plan
 
     def run(self) -> int:
@@ -109,8 +112,11 @@ class Stack:
                 child.restarts += 1
                 delay = min(2 ** min(child.restarts, 5), 30)
                 child.next_start = now + delay
-                print(f"logcenter: {child.name} exited ({code}); restarting in {delay}s",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"logcenter: {child.name} exited ({code}); restarting in {delay}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             elif now >= child.next_start:
                 child.next_start = 0.0
                 child.start(env)

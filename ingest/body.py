@@ -33,7 +33,9 @@ def _inflate(body: bytes, limit: int, *, gzip: bool) -> bytes:
     try:
         out = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
-        raise HTTPException(400, f"body: not valid {'gzip' if gzip else 'deflate'} data ({exc})")
+        raise HTTPException(
+            400, f"body: not valid {'gzip' if gzip else 'deflate'} data ({exc})"
+        ) from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise _too_large(limit, decompressed=True)
     return out

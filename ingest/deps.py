@@ -27,8 +27,11 @@ def _check_token(request: Request) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
-        raise HTTPException(401, "Authorization: Bearer <admin token> required",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "Authorization: Bearer <admin token> required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise HTTPException(403, "admin token is not valid")
 

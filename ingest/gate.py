@@ -92,9 +92,20 @@ class Gate:
 
     async def admit(self, fingerprint: str, timestamp: str, payload: bytes) -> Admission:
         keys = self.keys
-        script_keys = [keys.fingerprint(fingerprint), keys.sequence, keys.limit, keys.stream,
-                       keys.loaded]
-        args = [fingerprint, timestamp, payload, self.max_backlog, keys.prefix]
+        script_keys = [
+            keys.fingerprint(fingerprint),
+            keys.sequence,
+            keys.limit,
+            keys.stream,
+            keys.loaded,
+        ]
+        args: list[str | bytes | int] = [
+            fingerprint,
+            timestamp,
+            payload,
+            self.max_backlog,
+            keys.prefix,
+        ]
         for _ in range(5):
             result = await self._script(keys=script_keys, args=args)
             code = int(result[0])
@@ -108,7 +119,6 @@ class Gate:
             repair = rebuild if code == -1 else extend_ids
             await asyncio.to_thread(repair, self.sync_redis, self.store, keys.prefix)
         raise RuntimeError("ingest gate could not admit the report after reloading its state")
-
 
 
 _RAISE_LIMIT = """

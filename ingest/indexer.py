@@ -74,12 +74,22 @@ class Indexer:
     def run(self) -> None:
         """Index until `stopping` is set (SIGTERM/SIGINT in `main`)."""
         backoff = 0.5
+        need_group = True
         while not self.stopping:
             try:
-                self.ensure_group()
+                if need_group:
+                    self.ensure_group()
+                    need_group = False
                 self.run_once()
                 backoff = 0.5
+            except ResponseError as exc:
+                # Redis lost the stream or the group (restart without persistence, FLUSHALL).
+                if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
+                    raise
+                log.warning("indexer: stream or group vanished (%s); recreating", exc)
+                need_group = True
             except (RedisConnectionError, RedisTimeoutError, Unavailable, OSError) as exc:
+                need_group = True
                 log.warning("indexer: %s; retrying in %.1fs", exc, backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -103,10 +113,14 @@ class Indexer:
 
     def _read_new(self) -> list[Entry]:
         reply = self.redis.xreadgroup(
-            self.keys.group, self.consumer, {self.keys.stream: ">"},
-            count=self.batch_size, block=self.block_ms,
+            self.keys.group,
+            self.consumer,
+            {self.keys.stream: ">"},
+            count=self.batch_size,
+            block=self.block_ms,
         )
-        return [e for _, batch in reply for e in batch] if reply else []
+        streams: list[tuple[bytes, list[Entry]]] = reply or []  # type: ignore[assignment]
+        return [e for _, batch in streams for e in batch]
 
     def _claim_stale(self) -> list[Entry]:
         now = time.monotonic()
@@ -114,10 +128,15 @@ class Indexer:
             return []
         self._next_claim = now + max(self.claim_idle_ms / 4000, 0.5)
         reply = self.redis.xautoclaim(
-            self.keys.stream, self.keys.group, self.consumer,
-            min_idle_time=self.claim_idle_ms, start_id="0-0", count=self.batch_size,
+            self.keys.stream,
+            self.keys.group,
+            self.consumer,
+            min_idle_time=self.claim_idle_ms,
+            start_id="0-0",
+            count=self.batch_size,
         )
-        return [e for e in reply[1] if e[1]]
+        claimed: list[Entry] = reply[1]
+        return [e for e in claimed if e[1]]
 
     def _purge_if_due(self) -> None:
         now = time.monotonic()
@@ -134,7 +153,7 @@ class Indexer:
         decoded = [(eid.decode(), fields) for eid, fields in entries if fields]
         reports = [(eid, _payload(fields), fields) for eid, fields in decoded]
         first_by_fp: dict[str, BugCreate] = {}
-        for eid, rep, fields in reports:
+        for _eid, rep, fields in reports:
             fp = rep["fingerprint"]
             if fp not in first_by_fp:
                 first_by_fp[fp] = _bug_create(int(fields[b"b"]), rep)
@@ -155,8 +174,11 @@ class Indexer:
         self.stats.last_batch_at = time.time()
         if self.on_new_bugs:
             # First admissions (n) and regressions (r): candidates for an automatic repair.
-            fresh = {stored[rep["fingerprint"]] for _, rep, f in reports
-                     if f.get(b"n") == b"1" or f.get(b"r") == b"1"}
+            fresh = {
+                stored[rep["fingerprint"]]
+                for _, rep, f in reports
+                if f.get(b"n") == b"1" or f.get(b"r") == b"1"
+            }
             if fresh:
                 self.on_new_bugs(sorted(fresh))
 
@@ -242,6 +264,7 @@ def main(settings: Any = None) -> None:
         prefix=settings.redis_prefix,
         batch_size=settings.indexer_batch,
         block_ms=settings.indexer_block_ms,
+        claim_idle_ms=settings.indexer_claim_idle_ms,
         retention_days=settings.retention_days,
     )
 

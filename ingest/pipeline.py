@@ -29,7 +29,9 @@ def parse_report(body: bytes) -> ReportIn:
         raise
 
 
-async def accept(gate: Gate, report: ReportIn, limits: Limits, scrub_keys: frozenset[str]) -> Admission:
+async def accept(
+    gate: Gate, report: ReportIn, limits: Limits, scrub_keys: frozenset[str]
+) -> Admission:
     """Make the report safe to store and admit it; the reply is built from the admission."""
     if report.timestamp is None:
         report.timestamp = datetime.now(UTC)

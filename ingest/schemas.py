@@ -29,11 +29,13 @@ class ProjectUpdate(BaseModel):
 
     name: str | None = Field(default=None, max_length=200, examples=["RTC 后端"])
     repo_url: str | None = Field(
-        default=None, max_length=2048,
+        default=None,
+        max_length=2048,
         examples=["https://gitea.example.com/team/rtc_backend.git"],
     )
-    local_path: str | None = Field(default=None, max_length=4096,
-                                   examples=["/home/dev/projects/rtc_backend"])
+    local_path: str | None = Field(
+        default=None, max_length=4096, examples=["/home/dev/projects/rtc_backend"]
+    )
     description: str | None = Field(default=None, max_length=4000)
     test_command: str | None = Field(default=None, max_length=2000, examples=["pytest -q"])
     default_branch: str | None = Field(default=None, max_length=200, examples=["main"])

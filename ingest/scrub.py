@@ -14,11 +14,27 @@ from config.settings import Limits
 from ingest.report import ReportIn
 
 FILTERED = "[Filtered]"
-DEFAULT_SCRUB_KEYS = frozenset({
-    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "access_token",
-    "refresh_token", "authorization", "cookie", "set-cookie", "session", "sessionid",
-    "credentials", "private_key", "client_secret",
-})
+DEFAULT_SCRUB_KEYS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "access_token",
+        "refresh_token",
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "session",
+        "sessionid",
+        "credentials",
+        "private_key",
+        "client_secret",
+    }
+)
 _CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
 _BEARER = re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9\-._~+/]{8,}=*")
 _ELLIPSIS = "…[truncated {n} bytes]…"
@@ -122,6 +138,9 @@ def _clamp_context(context: dict[str, Any], limits: Limits) -> dict[str, Any]:
 
     size = len(orjson.dumps(clamped, default=str))
     if size > limits.max_context_bytes:
-        return {"_truncated": truncate(orjson.dumps(clamped, default=str).decode(),
-                                        limits.max_context_bytes)}
+        return {
+            "_truncated": truncate(
+                orjson.dumps(clamped, default=str).decode(), limits.max_context_bytes
+            )
+        }
     return clamped

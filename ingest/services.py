@@ -14,7 +14,8 @@ from ingest.scrub import DEFAULT_SCRUB_KEYS
 from store.base import Store
 
 # Redis must answer fast or the API answers 503: never hang a client on a dead Redis.
-_REDIS_TIMEOUTS = {"socket_connect_timeout": 0.25, "socket_timeout": 2.0}
+_CONNECT_TIMEOUT = 0.25
+_TIMEOUT = 2.0
 
 
 @dataclass
@@ -33,8 +34,15 @@ class Services:
 
         url = redis_url(settings)
         store = open_configured_store(settings)
-        aredis = AsyncRedis.from_url(url, max_connections=256, **_REDIS_TIMEOUTS)
-        sredis = Redis.from_url(url, **_REDIS_TIMEOUTS)
+        aredis = AsyncRedis.from_url(
+            url,
+            max_connections=256,
+            socket_timeout=_TIMEOUT,
+            socket_connect_timeout=_CONNECT_TIMEOUT,
+        )
+        sredis = Redis.from_url(
+            url, socket_timeout=_TIMEOUT, socket_connect_timeout=_CONNECT_TIMEOUT
+        )
         gate = Gate(aredis, sredis, store, settings.redis_prefix, settings.limits.max_backlog)
         keys = frozenset(k.lower() for k in settings.scrub_keys) or DEFAULT_SCRUB_KEYS
         return cls(settings, store, aredis, sredis, gate, keys)

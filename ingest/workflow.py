@@ -63,8 +63,13 @@ def change_status(
         if target not in TRANSITIONS[bug.status]:
             raise IllegalTransition(bug.status, target)
         history = StatusChange.model_validate(
-            {"from": bug.status, "to": target, "at": utcnow(),
-             "reason": failure_reason or note, "by": by}
+            {
+                "from": bug.status,
+                "to": target,
+                "at": utcnow(),
+                "reason": failure_reason or note,
+                "by": by,
+            }
         )
         try:
             return store.update_bug(

@@ -64,15 +64,27 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def api(tmp_path: Path, redis_url: str, redis_prefix: str, store_url: str,
-        es_prefix: str) -> Iterator[ApiHarness]:
+def api(
+    tmp_path: Path, redis_url: str, redis_prefix: str, store_url: str, es_prefix: str
+) -> Iterator[ApiHarness]:
     """The API in-process (real Redis, real store on each backend) with a drainable indexer."""
-    settings = settings_for(tmp_path, redis_url, redis_prefix, store_url=store_url,
-                            es_index_prefix=es_prefix)
+    settings = settings_for(
+        tmp_path, redis_url, redis_prefix, store_url=store_url, es_index_prefix=es_prefix
+    )
     with ApiHarness(settings) as harness:
         yield harness
     if store_url.startswith("http"):
         drop_indices(store_url, es_prefix)
+
+
+@pytest.fixture
+def sqlite_api(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[ApiHarness]:
+    """The API in-process on SQLite only: for behaviour that does not depend on the store."""
+    settings = settings_for(
+        tmp_path, redis_url, redis_prefix, store_url=f"sqlite:///{tmp_path / 'logcenter.db'}"
+    )
+    with ApiHarness(settings) as harness:
+        yield harness
 
 
 def drop_indices(es_url: str, prefix: str) -> None:

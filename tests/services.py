@@ -46,7 +46,9 @@ class RedisServer:
     def __init__(self, workdir: Path, *, appendonly: bool = True) -> None:
         exe = shutil.which("redis-server")
         if exe is None:
-            raise RuntimeError("redis-server not found: run `make test-deps` (apt-get install redis-server)")
+            raise RuntimeError(
+                "redis-server not found: run `make test-deps` (apt-get install redis-server)"
+            )
         self.workdir = workdir
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
@@ -56,8 +58,21 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        args = [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir),
-                "--save", "", "--daemonize", "no", "--protected-mode", "no"]
+        args = [
+            self.exe,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.workdir),
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+        ]
         if self.appendonly:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -83,12 +98,19 @@ class RedisServer:
 
 
 def _es_zip(version: str) -> Path:
-    zip_path = (Path.home() / ".m2/repository/org/elasticsearch/distribution/integ-test-zip"
-                / f"elasticsearch/{version}/elasticsearch-{version}.zip")
+    zip_path = (
+        Path.home()
+        / ".m2/repository/org/elasticsearch/distribution/integ-test-zip"
+        / f"elasticsearch/{version}/elasticsearch-{version}.zip"
+    )
     if not zip_path.exists():
         subprocess.run(
-            ["mvn", "-q", "dependency:get",
-             f"-Dartifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"],
+            [
+                "mvn",
+                "-q",
+                "dependency:get",
+                f"-Dartifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip",
+            ],
             check=True,
         )
     return zip_path
@@ -115,8 +137,10 @@ def _es_user() -> tuple[int, int] | None:
     try:
         entry = pwd.getpwnam(ES_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        ES_USER], check=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER],
+            check=True,
+        )
         entry = pwd.getpwnam(ES_USER)
     return entry.pw_uid, entry.pw_gid
 
@@ -146,15 +170,34 @@ class ElasticsearchNode:
             subprocess.run(["chown", "-R", f"{owner[0]}:{owner[1]}", str(self.workdir)], check=True)
         env = {**os.environ, "ES_JAVA_HOME": _java_home(), "ES_JAVA_OPTS": "-Xms512m -Xmx512m"}
         env.pop("JAVA_HOME", None)
-        args = [str(home / "bin/elasticsearch"),
-                "-E", "discovery.type=single-node", "-E", "xpack.security.enabled=false",
-                "-E", f"http.port={self.port}", "-E", "http.host=127.0.0.1",
-                "-E", "transport.port=0", "-E", "cluster.routing.allocation.disk.threshold_enabled=false",
-                "-E", f"path.data={self.workdir / 'data'}", "-E", f"path.logs={self.workdir / 'logs'}"]
+        args = [
+            str(home / "bin/elasticsearch"),
+            "-E",
+            "discovery.type=single-node",
+            "-E",
+            "xpack.security.enabled=false",
+            "-E",
+            f"http.port={self.port}",
+            "-E",
+            "http.host=127.0.0.1",
+            "-E",
+            "transport.port=0",
+            "-E",
+            "cluster.routing.allocation.disk.threshold_enabled=false",
+            "-E",
+            f"path.data={self.workdir / 'data'}",
+            "-E",
+            f"path.logs={self.workdir / 'logs'}",
+        ]
         self.log = open(self.workdir / "stdout.log", "wb")  # noqa: SIM115 - lives as long as the node
         self.proc = subprocess.Popen(
-            args, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.workdir,
-            user=owner[0] if owner else None, group=owner[1] if owner else None,
+            args,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            user=owner[0] if owner else None,
+            group=owner[1] if owner else None,
             start_new_session=True,
         )
 

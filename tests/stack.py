@@ -54,8 +54,12 @@ def guide_payload(**overrides: Any) -> dict[str, Any]:
                 "ValueError: invalid literal for int() with base 10: 'abc'",
             ],
         },
-        "context": {"url": "/api/users/123", "method": "GET", "user_id": "u_12345",
-                    "request_id": "req_abc123"},
+        "context": {
+            "url": "/api/users/123",
+            "method": "GET",
+            "user_id": "u_12345",
+            "request_id": "req_abc123",
+        },
     }
     for key, value in overrides.items():
         if key in payload["error"] and key not in payload:
@@ -73,14 +77,18 @@ class ApiHarness:
         self.app = create_app(settings)
         self.client = TestClient(self.app)
         self.redis = Redis.from_url(settings.redis_url)
-        self.store: Store = open_store(settings.resolved_store_url(),
-                                       **_store_options(settings))
+        self.store: Store = open_store(settings.resolved_store_url(), **_store_options(settings))
         self.store.init()
         self.indexer = self._indexer()
 
     def _indexer(self) -> Indexer:
-        return Indexer(redis=self.redis, store=self.store, prefix=self.settings.redis_prefix,
-                       batch_size=self.settings.indexer_batch, block_ms=20)
+        return Indexer(
+            redis=self.redis,
+            store=self.store,
+            prefix=self.settings.redis_prefix,
+            batch_size=self.settings.indexer_batch,
+            block_ms=20,
+        )
 
     def __enter__(self) -> ApiHarness:
         self.client.__enter__()
@@ -111,24 +119,41 @@ class RunningStack:
         self.workdir = workdir
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "LOGCENTER_DATA_DIR": str(workdir),
-                    "LOGCENTER_INDEXER_BLOCK_MS": "50",
-                    "LOGCENTER_API_URL": self.api_url, **env}
+        self.env = {
+            **os.environ,
+            "LOGCENTER_DATA_DIR": str(workdir),
+            "LOGCENTER_INDEXER_BLOCK_MS": "50",
+            "LOGCENTER_API_URL": self.api_url,
+            **env,
+        }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.client = httpx.Client(base_url=self.api_url, timeout=10)
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
-        proc = subprocess.Popen([sys.executable, "-m", "config.cli", *args], env=self.env,
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "config.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs[name] = proc
         return proc
 
     def start(self, *, indexers: int = 1, api_workers: int = 1) -> RunningStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.spawn("api", "api", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--workers", str(api_workers))
+        self.spawn(
+            "api",
+            "api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(api_workers),
+        )
         for n in range(indexers):
             self.spawn(f"indexer{n}", "indexer")
         wait_for(self.ready, 60, f"API on {self.api_url} (log: {self.workdir / 'api.log'})")
@@ -172,8 +197,9 @@ def running_stack(workdir: Path, env: dict[str, str], **start: Any) -> Iterator[
 
 
 def settings_for(tmp_path: Path, redis_url: str, redis_prefix: str, **extra: Any) -> Settings:
-    return Settings(data_dir=tmp_path, redis_url=redis_url, redis_prefix=redis_prefix,
-                    _env_file=None, **extra)  # type: ignore[call-arg]
+    return Settings(
+        data_dir=tmp_path, redis_url=redis_url, redis_prefix=redis_prefix, _env_file=None, **extra
+    )  # type: ignore[call-arg]
 
 
 def stack_env(redis_url: str, redis_prefix: str, **extra: str) -> dict[str, str]:

@@ -33,8 +33,14 @@ SORT_PATTERN = r"^-?(last_seen|first_seen|count|id)$"
 @router.get("/bugs", response_model=BugList, dependencies=[Reader], summary="Search bugs")
 def search_bugs(
     store: StoreDep,
-    q: Annotated[str, Query(max_length=4000, description="Lucene syntax, e.g. "
-                            'level:ERROR AND message:"timed out" AND NOT status:FIXED')] = "",
+    q: Annotated[
+        str,
+        Query(
+            max_length=4000,
+            description="Lucene syntax, e.g. "
+            'level:ERROR AND message:"timed out" AND NOT status:FIXED',
+        ),
+    ] = "",
     project_id: Multi = None,
     source: Multi = None,
     status: Multi = None,
@@ -46,14 +52,21 @@ def search_bugs(
     size: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> BugList:
-    given = {"project_id": project_id, "source": source, "status": status, "level": level,
-             "environment": environment, "error_type": error_type}
+    given = {
+        "project_id": project_id,
+        "source": source,
+        "status": status,
+        "level": level,
+        "environment": environment,
+        "error_type": error_type,
+    }
     filters = {k: v for k, v in given.items() if v}
     result = store.search_bugs(
         BugQuery(q=q, filters=filters, sort=sort, page=page, size=size, cursor=cursor)
     )
-    return BugList(total=result.total, items=result.items, facets=result.facets,
-                   next_cursor=result.next_cursor)
+    return BugList(
+        total=result.total, items=result.items, facets=result.facets, next_cursor=result.next_cursor
+    )
 
 
 def _bug(store: StoreDep, bug_id: int) -> Bug:
@@ -63,31 +76,49 @@ def _bug(store: StoreDep, bug_id: int) -> Bug:
     return bug
 
 
-@router.get("/bugs/{bug_id}", response_model=Bug, dependencies=[Reader],
-            responses={404: {"description": "No such bug"}}, summary="Get a bug")
+@router.get(
+    "/bugs/{bug_id}",
+    response_model=Bug,
+    dependencies=[Reader],
+    responses={404: {"description": "No such bug"}},
+    summary="Get a bug",
+)
 def get_bug(bug_id: int, store: StoreDep) -> Bug:
     return _bug(store, bug_id)
 
 
-@router.get("/bugs/{bug_id}/transitions", response_model=Transitions, dependencies=[Reader],
-            summary="The statuses a bug may move to now")
+@router.get(
+    "/bugs/{bug_id}/transitions",
+    response_model=Transitions,
+    dependencies=[Reader],
+    summary="The statuses a bug may move to now",
+)
 def transitions(bug_id: int, store: StoreDep) -> Transitions:
     bug = _bug(store, bug_id)
     return Transitions(status=bug.status, allowed=list(workflow.TRANSITIONS[bug.status]))
 
 
 @router.put(
-    "/bugs/{bug_id}/status", response_model=Bug, dependencies=[Admin],
+    "/bugs/{bug_id}/status",
+    response_model=Bug,
+    dependencies=[Admin],
     summary="Move a bug through the workflow",
-    responses={404: {"description": "No such bug"},
-               409: {"description": "Illegal move; the message lists the allowed targets"},
-               422: {"description": "FIX_FAILED without failure_reason"}},
+    responses={
+        404: {"description": "No such bug"},
+        409: {"description": "Illegal move; the message lists the allowed targets"},
+        422: {"description": "FIX_FAILED without failure_reason"},
+    },
 )
 async def put_status(bug_id: int, body: StatusChangeIn, services: ServicesDep) -> Bug:
     try:
         bug = await run_in_threadpool(
-            workflow.change_status, services.store, bug_id, body.status,
-            failure_reason=body.failure_reason, note=body.note, by=body.by or "api",
+            workflow.change_status,
+            services.store,
+            bug_id,
+            body.status,
+            failure_reason=body.failure_reason,
+            note=body.note,
+            by=body.by or "api",
             expected_status=body.expected_status,
         )
     except NotFound:
@@ -101,8 +132,12 @@ async def put_status(bug_id: int, body: StatusChangeIn, services: ServicesDep) -
     return bug
 
 
-@router.get("/bugs/{bug_id}/events", response_model=EventList, dependencies=[Reader],
-            summary="A bug's occurrences, newest first")
+@router.get(
+    "/bugs/{bug_id}/events",
+    response_model=EventList,
+    dependencies=[Reader],
+    summary="A bug's occurrences, newest first",
+)
 def bug_events(
     bug_id: int,
     store: StoreDep,
@@ -115,9 +150,14 @@ def bug_events(
     return EventList(total=result.total, items=result.items, next_cursor=result.next_cursor)
 
 
-@router.post("/bugs/{bug_id}/repairs", status_code=202, response_model=RepairEnqueued,
-             dependencies=[Admin], summary="Queue an AI repair of the bug",
-             responses={409: {"description": "A repair is already queued or running"}})
+@router.post(
+    "/bugs/{bug_id}/repairs",
+    status_code=202,
+    response_model=RepairEnqueued,
+    dependencies=[Admin],
+    summary="Queue an AI repair of the bug",
+    responses={409: {"description": "A repair is already queued or running"}},
+)
 def enqueue_repair(bug_id: int, services: ServicesDep) -> RepairEnqueued:
     from agent.queue import enqueue_repair as enqueue
 
@@ -128,16 +168,25 @@ def enqueue_repair(bug_id: int, services: ServicesDep) -> RepairEnqueued:
     return RepairEnqueued(job_id=job_id, bug_id=bug_id)
 
 
-@router.get("/bugs/{bug_id}/repair-reports", response_model=RepairReportList,
-            dependencies=[Reader], summary="A bug's repair rounds, oldest first")
+@router.get(
+    "/bugs/{bug_id}/repair-reports",
+    response_model=RepairReportList,
+    dependencies=[Reader],
+    summary="A bug's repair rounds, oldest first",
+)
 def bug_repair_reports(bug_id: int, store: StoreDep) -> RepairReportList:
     _bug(store, bug_id)
     _, reports = store.list_repair_reports(bug_id=bug_id, size=1000)
     return RepairReportList(reports=reports)
 
 
-@router.post("/bugs/{bug_id}/repair-reports", status_code=201, response_model=RepairReport,
-             dependencies=[Admin], summary="Record one repair round")
+@router.post(
+    "/bugs/{bug_id}/repair-reports",
+    status_code=201,
+    response_model=RepairReport,
+    dependencies=[Admin],
+    summary="Record one repair round",
+)
 def add_repair_report(bug_id: int, body: RepairReportBody, store: StoreDep) -> RepairReport:
     try:
         return store.add_repair_report(RepairReportIn(bug_id=bug_id, **body.model_dump()))
@@ -145,8 +194,12 @@ def add_repair_report(bug_id: int, body: RepairReportBody, store: StoreDep) -> R
         raise HTTPException(404, f"bug {bug_id} not found") from None
 
 
-@router.get("/repair-reports", response_model=RepairReportPage, dependencies=[Reader],
-            summary="All repair reports, newest first")
+@router.get(
+    "/repair-reports",
+    response_model=RepairReportPage,
+    dependencies=[Reader],
+    summary="All repair reports, newest first",
+)
 def repair_reports(
     store: StoreDep,
     project_id: str | None = None,
@@ -154,6 +207,7 @@ def repair_reports(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RepairReportPage:
-    total, reports = store.list_repair_reports(project_id=project_id, passed=passed, page=page,
-                                               size=size)
+    total, reports = store.list_repair_reports(
+        project_id=project_id, passed=passed, page=page, size=size
+    )
     return RepairReportPage(total=total, reports=reports)

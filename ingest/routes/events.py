@@ -12,8 +12,17 @@ from store.search import EVENT_FACET_FIELDS, EventQuery
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
-_FIXED = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "3h": 10800,
-          "12h": 43200, "1d": 86400, "7d": 604800}
+_FIXED = {
+    "1m": 60,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "3h": 10800,
+    "12h": 43200,
+    "1d": 86400,
+    "7d": 604800,
+}
 _TARGET_BUCKETS = 60
 
 
@@ -28,23 +37,43 @@ def pick_interval(name: str, start: datetime, end: datetime) -> tuple[str, int]:
     return "7d", _FIXED["7d"]
 
 
-@router.post("/events/search", response_model=EventSearchOut, dependencies=[Reader],
-             summary="Search occurrences with a histogram and field facets",
-             responses={400: {"description": "Bad query"}})
+@router.post(
+    "/events/search",
+    response_model=EventSearchOut,
+    dependencies=[Reader],
+    summary="Search occurrences with a histogram and field facets",
+    responses={400: {"description": "Bad query"}},
+)
 def search_events(body: EventSearchIn, services: ServicesDep) -> EventSearchOut:
     unknown = [f for f in body.facets if f not in EVENT_FACET_FIELDS]
     if unknown:
-        raise HTTPException(422, f"facets: unknown field(s) {unknown}; "
-                                 f"available: {list(EVENT_FACET_FIELDS)}")
+        raise HTTPException(
+            422, f"facets: unknown field(s) {unknown}; available: {list(EVENT_FACET_FIELDS)}"
+        )
     end = body.to or datetime.now(UTC)
     start = body.from_ or end - timedelta(days=services.settings.retention_days)
     if start >= end:
         raise HTTPException(422, "from must be earlier than to")
     label, seconds = pick_interval(body.interval, start, end)
-    result = services.store.search_events(EventQuery(
-        q=body.q, filters=body.filters, start=body.from_, end=body.to,
-        interval_seconds=seconds, facets=tuple(body.facets), size=body.size,
-        page=body.page, cursor=body.cursor, sort=body.sort,
-    ))
-    return EventSearchOut(total=result.total, items=result.items, histogram=result.histogram,
-                          facets=result.facets, interval=label, next_cursor=result.next_cursor)
+    result = services.store.search_events(
+        EventQuery(
+            q=body.q,
+            filters=body.filters,
+            start=body.from_,
+            end=body.to,
+            interval_seconds=seconds,
+            facets=tuple(body.facets),
+            size=body.size,
+            page=body.page,
+            cursor=body.cursor,
+            sort=body.sort,
+        )
+    )
+    return EventSearchOut(
+        total=result.total,
+        items=result.items,
+        histogram=result.histogram,
+        facets=result.facets,
+        interval=label,
+        next_cursor=result.next_cursor,
+    )

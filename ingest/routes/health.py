@@ -19,8 +19,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Redis and the store are reachable",
-            responses={503: {"description": "A dependency is down"}})
+@router.get(
+    "/readyz",
+    summary="Redis and the store are reachable",
+    responses={503: {"description": "A dependency is down"}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -49,23 +52,35 @@ async def metrics(services: ServicesDep) -> PlainTextResponse:
         counters, backlog, oldest = await pipe.execute()
         counts = {k.decode(): int(v) for k, v in counters.items()}
         reports = {k: counts.get(k, 0) for k in ("new", "deduplicated", "rejected")}
-        lines += render_counters("logcenter_reports_total", "Reports by outcome", reports,
-                                 "result")
-        lines += render_counters("logcenter_regressions_total", "Bugs reopened by a report",
-                                 {"reopened": counts.get("reopened", 0)}, "kind")
+        lines += render_counters("logcenter_reports_total", "Reports by outcome", reports, "result")
         lines += render_counters(
-            "logcenter_rate_limited_total", "Reports refused by a project's rate limit",
-            {"first_occurrence": counts.get("limited_new", 0),
-             "repeat": counts.get("limited_repeat", 0)}, "kind")
+            "logcenter_regressions_total",
+            "Bugs reopened by a report",
+            {"reopened": counts.get("reopened", 0)},
+            "kind",
+        )
+        lines += render_counters(
+            "logcenter_rate_limited_total",
+            "Reports refused by a project's rate limit",
+            {
+                "first_occurrence": counts.get("limited_new", 0),
+                "repeat": counts.get("limited_repeat", 0),
+            },
+            "kind",
+        )
         lines += render_gauge("logcenter_stream_backlog", "Reports not yet indexed", backlog)
         lag = 0.0
         if oldest:
             lag = max(time.time() - int(oldest[0][0].split(b"-")[0]) / 1000, 0.0)
-        lines += render_gauge("logcenter_indexer_lag_seconds",
-                              "Age of the oldest report not yet indexed", round(lag, 3))
+        lines += render_gauge(
+            "logcenter_indexer_lag_seconds",
+            "Age of the oldest report not yet indexed",
+            round(lag, 3),
+        )
         lines += render_gauge("logcenter_redis_up", "Redis reachable", 1)
     except Exception:
         lines += render_gauge("logcenter_redis_up", "Redis reachable", 0)
     lines += services.latencies.render("logcenter_request_duration_seconds")
-    return PlainTextResponse("\n".join(lines) + "\n",
-                             media_type="text/plain; version=0.0.4; charset=utf-8")
+    return PlainTextResponse(
+        "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"
+    )

@@ -15,8 +15,13 @@ def list_projects(store: StoreDep) -> ProjectList:
     return ProjectList(projects=[ProjectOut.of(p) for p in store.list_projects()])
 
 
-@router.get("/{project_id}", response_model=ProjectOut, dependencies=[Reader],
-            responses={404: {"description": "No such project"}}, summary="Get a project")
+@router.get(
+    "/{project_id}",
+    response_model=ProjectOut,
+    dependencies=[Reader],
+    responses={404: {"description": "No such project"}},
+    summary="Get a project",
+)
 def get_project(project_id: str, store: StoreDep) -> ProjectOut:
     project = store.get_project(project_id)
     if project is None:
@@ -24,8 +29,12 @@ def get_project(project_id: str, store: StoreDep) -> ProjectOut:
     return ProjectOut.of(project)
 
 
-@router.put("/{project_id}", response_model=ProjectOut, dependencies=[Admin],
-            summary="Edit a project (created when absent)")
+@router.put(
+    "/{project_id}",
+    response_model=ProjectOut,
+    dependencies=[Admin],
+    summary="Edit a project (created when absent)",
+)
 def put_project(project_id: str, body: ProjectUpdate, store: StoreDep) -> ProjectOut:
     if not project_id or len(project_id) > 200:
         raise HTTPException(422, "project_id must be 1-200 characters")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -36,8 +37,14 @@ def validation_detail(exc: ValidationError) -> dict[str, Any]:
     errors = []
     for err in exc.errors(include_url=False, include_context=False, include_input=False):
         loc = [str(p) for p in err["loc"]]
-        errors.append({"loc": ["body", *loc], "field": ".".join(loc) or "body",
-                       "msg": err["msg"], "type": err["type"]})
+        errors.append(
+            {
+                "loc": ["body", *loc],
+                "field": ".".join(loc) or "body",
+                "msg": err["msg"],
+                "type": err["type"],
+            }
+        )
     summary = "; ".join(f"{e['field']}: {e['msg']}" for e in errors)
     return {"detail": errors, "message": f"invalid report: {summary}"}
 
@@ -47,11 +54,19 @@ def validation_detail(exc: ValidationError) -> dict[str, Any]:
     summary="Report an error",
     openapi_extra=_BODY_DOC,
     responses={
-        200: {"description": "Stored or deduplicated", "content": {"application/json": {
-            "examples": {
-                "new": {"value": {"message": "Log reported", "id": 123}},
-                "dup": {"value": {"message": "Log deduplicated", "id": 123, "status": "NEW"}},
-            }}}},
+        200: {
+            "description": "Stored or deduplicated",
+            "content": {
+                "application/json": {
+                    "examples": {
+                        "new": {"value": {"message": "Log reported", "id": 123}},
+                        "dup": {
+                            "value": {"message": "Log deduplicated", "id": 123, "status": "NEW"}
+                        },
+                    }
+                }
+            },
+        },
         400: {"description": "Body is not JSON (or not valid gzip)"},
         413: {"description": "Body over the size limit"},
         422: {"description": "A field is missing or has the wrong type; the reply names it"},
@@ -69,14 +84,17 @@ async def report(request: Request, services: ServicesDep) -> FastJSON:
         await _count_rejected(services)
         return FastJSON(validation_detail(exc), status_code=422)
     try:
-        admitted = await accept(services.gate, parsed, services.settings.limits,
-                                services.scrub_keys)
+        admitted = await accept(
+            services.gate, parsed, services.settings.limits, services.scrub_keys
+        )
     except BacklogFull:
-        raise HTTPException(503, "ingest backlog is full; retry later",
-                            headers={"Retry-After": "5"}) from None
+        raise HTTPException(
+            503, "ingest backlog is full; retry later", headers={"Retry-After": "5"}
+        ) from None
     except (RedisConnectionError, RedisTimeoutError, OSError):
-        raise HTTPException(503, "ingest buffer (Redis) is unreachable; retry later",
-                            headers={"Retry-After": "2"}) from None
+        raise HTTPException(
+            503, "ingest buffer (Redis) is unreachable; retry later", headers={"Retry-After": "2"}
+        ) from None
     if admitted.is_new:
         return FastJSON({"message": "Log reported", "id": admitted.bug_id})
     return FastJSON(
@@ -85,7 +103,6 @@ async def report(request: Request, services: ServicesDep) -> FastJSON:
 
 
 async def _count_rejected(services: ServicesDep) -> None:
-    try:
+    # A metric is not worth failing the (already failed) request for.
+    with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
         await services.redis.hincrby(services.gate.keys.metrics, "rejected", 1)
-    except (RedisConnectionError, RedisTimeoutError, OSError):
-        pass  # a metric is not worth failing the (already failed) request for

@@ -31,8 +31,12 @@ JS_PAYLOAD: dict[str, Any] = {
             "    at async load (http://localhost:5173/src/views/User.vue:40:3)",
         ],
     },
-    "context": {"url": "http://localhost:5173/users/1", "userAgent": "Mozilla/5.0",
-                "status": 500, "method": "get"},
+    "context": {
+        "url": "http://localhost:5173/users/1",
+        "userAgent": "Mozilla/5.0",
+        "status": 500,
+        "method": "get",
+    },
 }
 
 DART_PAYLOAD: dict[str, Any] = {
@@ -45,8 +49,10 @@ DART_PAYLOAD: dict[str, Any] = {
         "message": "Null check operator used on a null value",
         "file_path": "package:airhub_app/main.dart",
         "line_number": 23,
-        "stack_trace": ["#0      main (package:airhub_app/main.dart:23:7)",
-                        "#1      _runMain (dart:ui/hooks.dart:301:3)"],
+        "stack_trace": [
+            "#0      main (package:airhub_app/main.dart:23:7)",
+            "#1      _runMain (dart:ui/hooks.dart:301:3)",
+        ],
     },
     "context": {},
 }
@@ -58,28 +64,34 @@ def test_new_then_deduplicated_replies_are_exact(api: ApiHarness) -> None:
     assert first.json() == {"message": "Log reported", "id": first.json()["id"]}
     assert isinstance(first.json()["id"], int)
     again = api.report()
-    assert again.json() == {"message": "Log deduplicated", "id": first.json()["id"],
-                            "status": "NEW"}
+    assert again.json() == {
+        "message": "Log deduplicated",
+        "id": first.json()["id"],
+        "status": "NEW",
+    }
 
 
-@pytest.mark.parametrize("payload", [guide_payload(), JS_PAYLOAD, DART_PAYLOAD],
-                         ids=["python", "javascript", "dart"])
+@pytest.mark.parametrize(
+    "payload", [guide_payload(), JS_PAYLOAD, DART_PAYLOAD], ids=["python", "javascript", "dart"]
+)
 def test_guide_clients_land_as_bugs(api: ApiHarness, payload: dict[str, Any]) -> None:
     reply = api.client.post("/api/v1/logs/report", json=payload)
     assert reply.status_code == 200, reply.text
     api.drain()
     bug = api.client.get(f"/api/v1/bugs/{reply.json()['id']}").json()
     err = payload["error"]
-    assert bug["fingerprint"] == md5(payload["project_id"], err["type"], err["file_path"],
-                                     err["line_number"])
+    assert bug["fingerprint"] == md5(
+        payload["project_id"], err["type"], err["file_path"], err["line_number"]
+    )
     assert (bug["error_type"], bug["message"], bug["count"]) == (err["type"], err["message"], 1)
     assert bug["stack_trace"] == err["stack_trace"]
     assert bug["source"] == "runtime"
 
 
-def test_send_beacon_text_plain_body(api: ApiHarness) -> None:
-    reply = api.client.post(
-        "/api/v1/logs/report", content=orjson.dumps(JS_PAYLOAD),
+def test_send_beacon_text_plain_body(sqlite_api: ApiHarness) -> None:
+    reply = sqlite_api.client.post(
+        "/api/v1/logs/report",
+        content=orjson.dumps(JS_PAYLOAD),
         headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": "http://localhost:5173"},
     )
     assert reply.status_code == 200
@@ -87,11 +99,14 @@ def test_send_beacon_text_plain_body(api: ApiHarness) -> None:
     assert reply.headers["access-control-allow-origin"] in ("*", "http://localhost:5173")
 
 
-def test_cors_preflight_allows_cross_origin_fetch(api: ApiHarness) -> None:
-    reply = api.client.options(
+def test_cors_preflight_allows_cross_origin_fetch(sqlite_api: ApiHarness) -> None:
+    reply = sqlite_api.client.options(
         "/api/v1/logs/report",
-        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type"},
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
     )
     assert reply.status_code == 200
     assert reply.headers["access-control-allow-origin"] in ("*", "https://app.example.com")
@@ -99,44 +114,62 @@ def test_cors_preflight_allows_cross_origin_fetch(api: ApiHarness) -> None:
     assert "content-type" in reply.headers["access-control-allow-headers"].lower()
 
 
-def test_gzip_body(api: ApiHarness) -> None:
+def test_gzip_body(sqlite_api: ApiHarness) -> None:
     body = gzip.compress(orjson.dumps(guide_payload()))
-    reply = api.client.post("/api/v1/logs/report", content=body,
-                            headers={"Content-Type": "application/json",
-                                     "Content-Encoding": "gzip"})
+    reply = sqlite_api.client.post(
+        "/api/v1/logs/report",
+        content=body,
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
     assert reply.status_code == 200
     assert reply.json()["message"] == "Log reported"
 
 
-def test_stack_trace_as_string_is_split_into_lines(api: ApiHarness) -> None:
+def test_stack_trace_as_string_is_split_into_lines(sqlite_api: ApiHarness) -> None:
     payload = guide_payload(stack_trace="Traceback (most recent call last):\n  File x\nKeyError")
-    reply = api.client.post("/api/v1/logs/report", json=payload)
-    api.drain()
-    bug = api.client.get(f"/api/v1/bugs/{reply.json()['id']}").json()
+    reply = sqlite_api.client.post("/api/v1/logs/report", json=payload)
+    sqlite_api.drain()
+    bug = sqlite_api.client.get(f"/api/v1/bugs/{reply.json()['id']}").json()
     assert bug["stack_trace"] == ["Traceback (most recent call last):", "  File x", "KeyError"]
 
 
-def test_python_format_exception_chunks_become_lines(api: ApiHarness) -> None:
-    chunks = ["Traceback (most recent call last):\n",
-              '  File "/srv/app/views.py", line 9, in f\n    int("x")\n',
-              "ValueError: bad\n"]
-    reply = api.client.post("/api/v1/logs/report", json=guide_payload(stack_trace=chunks))
-    api.drain()
-    bug = api.client.get(f"/api/v1/bugs/{reply.json()['id']}").json()
-    assert bug["stack_trace"] == ["Traceback (most recent call last):",
-                                  '  File "/srv/app/views.py", line 9, in f', '    int("x")',
-                                  "ValueError: bad"]
+def test_python_format_exception_chunks_become_lines(sqlite_api: ApiHarness) -> None:
+    chunks = [
+        "Traceback (most recent call last):\n",
+        '  File "/srv/app/views.py", line 9, in f\n    int("x")\n',
+        "ValueError: bad\n",
+    ]
+    reply = sqlite_api.client.post("/api/v1/logs/report", json=guide_payload(stack_trace=chunks))
+    sqlite_api.drain()
+    bug = sqlite_api.client.get(f"/api/v1/bugs/{reply.json()['id']}").json()
+    assert bug["stack_trace"] == [
+        "Traceback (most recent call last):",
+        '  File "/srv/app/views.py", line 9, in f',
+        '    int("x")',
+        "ValueError: bad",
+    ]
 
 
 @pytest.mark.parametrize("source", ["runtime", "cicd", "deployment"])
 @pytest.mark.parametrize(
-    "missing", ["project_id", "environment", "level", "error", "error.type", "error.message",
-                "error.stack_trace", "error.file_path", "error.line_number"])
-def test_required_fields_per_source(api: ApiHarness, source: str, missing: str) -> None:
+    "missing",
+    [
+        "project_id",
+        "environment",
+        "level",
+        "error",
+        "error.type",
+        "error.message",
+        "error.stack_trace",
+        "error.file_path",
+        "error.line_number",
+    ],
+)
+def test_required_fields_per_source(sqlite_api: ApiHarness, source: str, missing: str) -> None:
     payload = guide_payload(source=source)
     target, _, name = missing.rpartition(".")
     del (payload[target] if target else payload)[name]
-    reply = api.client.post("/api/v1/logs/report", json=payload)
+    reply = sqlite_api.client.post("/api/v1/logs/report", json=payload)
     optional = source != "runtime" and missing in ("error.file_path", "error.line_number")
     if optional:
         assert reply.status_code == 200, reply.text
@@ -148,67 +181,86 @@ def test_required_fields_per_source(api: ApiHarness, source: str, missing: str) 
 
 @pytest.mark.parametrize(
     ("patch", "field"),
-    [({"source": "mobile"}, "source"), ({"line_number": "forty"}, "error.line_number"),
-     ({"context": ["not", "an", "object"]}, "context"), ({"timestamp": "yesterday"}, "timestamp"),
-     ({"project_id": 42}, "project_id"), ({"stack_trace": 7}, "error.stack_trace")],
+    [
+        ({"source": "mobile"}, "source"),
+        ({"line_number": "forty"}, "error.line_number"),
+        ({"context": ["not", "an", "object"]}, "context"),
+        ({"timestamp": "yesterday"}, "timestamp"),
+        ({"project_id": 42}, "project_id"),
+        ({"stack_trace": 7}, "error.stack_trace"),
+    ],
 )
-def test_wrong_types_are_422_naming_the_field(api: ApiHarness, patch: dict[str, Any],
-                                              field: str) -> None:
-    reply = api.client.post("/api/v1/logs/report", json=guide_payload(**patch))
+def test_wrong_types_are_422_naming_the_field(
+    sqlite_api: ApiHarness, patch: dict[str, Any], field: str
+) -> None:
+    reply = sqlite_api.client.post("/api/v1/logs/report", json=guide_payload(**patch))
     assert reply.status_code == 422
     assert any(e["field"].startswith(field) for e in reply.json()["detail"]), reply.json()
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe", b"[1, 2"])
-def test_unparsable_json_is_400(api: ApiHarness, body: bytes) -> None:
-    reply = api.client.post("/api/v1/logs/report", content=body,
-                            headers={"Content-Type": "application/json"})
+def test_unparsable_json_is_400(sqlite_api: ApiHarness, body: bytes) -> None:
+    reply = sqlite_api.client.post(
+        "/api/v1/logs/report", content=body, headers={"Content-Type": "application/json"}
+    )
     assert reply.status_code in (400, 422)
     if body.startswith(b"[1"):
         assert reply.status_code == 400
     assert "detail" in reply.json()
 
 
-def test_body_over_limit_is_413(api: ApiHarness) -> None:
+def test_body_over_limit_is_413(sqlite_api: ApiHarness) -> None:
     payload = guide_payload(message="x" * (1024 * 1024 + 10))
-    reply = api.client.post("/api/v1/logs/report", json=payload)
+    reply = sqlite_api.client.post("/api/v1/logs/report", json=payload)
     assert reply.status_code == 413
     assert "limit" in reply.json()["detail"]
 
 
-def test_gzip_bomb_is_413(api: ApiHarness) -> None:
+def test_gzip_bomb_is_413(sqlite_api: ApiHarness) -> None:
     body = gzip.compress(b'{"a": "' + b"0" * (3 * 1024 * 1024) + b'"}')
-    reply = api.client.post("/api/v1/logs/report", content=body,
-                            headers={"Content-Encoding": "gzip"})
+    reply = sqlite_api.client.post(
+        "/api/v1/logs/report", content=body, headers={"Content-Encoding": "gzip"}
+    )
     assert reply.status_code == 413
 
 
 @pytest.mark.parametrize(
     ("source", "context", "parts"),
-    [("cicd", {"job_name": "build", "step_name": "pytest"},
-      ["rtc_backend", "cicd", "ValueError", "build", "pytest"]),
-     ("deployment", {"namespace": "prod", "deployment_name": "rtc-api"},
-      ["rtc_backend", "deployment", "ValueError", "prod", "rtc-api"])],
+    [
+        (
+            "cicd",
+            {"job_name": "build", "step_name": "pytest"},
+            ["rtc_backend", "cicd", "ValueError", "build", "pytest"],
+        ),
+        (
+            "deployment",
+            {"namespace": "prod", "deployment_name": "rtc-api"},
+            ["rtc_backend", "deployment", "ValueError", "prod", "rtc-api"],
+        ),
+    ],
 )
-def test_fingerprints_for_cicd_and_deployment(api: ApiHarness, source: str,
-                                              context: dict[str, str], parts: list[str]) -> None:
-    reply = api.client.post("/api/v1/logs/report",
-                            json=guide_payload(source=source, context=context))
+def test_fingerprints_for_cicd_and_deployment(
+    api: ApiHarness, source: str, context: dict[str, str], parts: list[str]
+) -> None:
+    reply = api.client.post(
+        "/api/v1/logs/report", json=guide_payload(source=source, context=context)
+    )
     api.drain()
     bug = api.client.get(f"/api/v1/bugs/{reply.json()['id']}").json()
     assert bug["fingerprint"] == md5(*parts)
     # Another line number does not matter for these sources: same bug.
-    again = api.client.post("/api/v1/logs/report",
-                            json=guide_payload(source=source, context=context, line_number=99))
+    again = api.client.post(
+        "/api/v1/logs/report", json=guide_payload(source=source, context=context, line_number=99)
+    )
     assert again.json()["id"] == reply.json()["id"]
 
 
-def test_timestamp_optional_uses_server_time(api: ApiHarness) -> None:
+def test_timestamp_optional_uses_server_time(sqlite_api: ApiHarness) -> None:
     payload = guide_payload()
     del payload["timestamp"]
-    reply = api.client.post("/api/v1/logs/report", json=payload)
-    api.drain()
-    bug = api.client.get(f"/api/v1/bugs/{reply.json()['id']}").json()
+    reply = sqlite_api.client.post("/api/v1/logs/report", json=payload)
+    sqlite_api.drain()
+    bug = sqlite_api.client.get(f"/api/v1/bugs/{reply.json()['id']}").json()
     assert bug["first_seen"][:4] >= "2026"
     assert bug["first_seen"] != "2026-01-30T10:30:00Z"
 
@@ -221,14 +273,17 @@ def test_project_auto_registration_and_repo_url_rules(api: ApiHarness) -> None:
     api.report(repo_url="https://git.example.com/a.git", line_number=2)
     api.drain()
     assert api.client.get("/api/v1/projects/rtc_backend").json()["repo_url"] == (
-        "https://git.example.com/a.git")
-    put = api.client.put("/api/v1/projects/rtc_backend",
-                         json={"repo_url": "https://git.example.com/person-set.git"})
+        "https://git.example.com/a.git"
+    )
+    put = api.client.put(
+        "/api/v1/projects/rtc_backend", json={"repo_url": "https://git.example.com/person-set.git"}
+    )
     assert put.status_code == 200
     api.report(repo_url="https://git.example.com/other.git", line_number=3)
     api.drain()
     assert api.client.get("/api/v1/projects/rtc_backend").json()["repo_url"] == (
-        "https://git.example.com/person-set.git")
+        "https://git.example.com/person-set.git"
+    )
     listing = api.client.get("/api/v1/projects").json()
     assert [p["project_id"] for p in listing["projects"]] == ["rtc_backend"]
     assert isinstance(listing["projects"][0]["id"], int)
@@ -238,10 +293,11 @@ def test_regression_reopens_fixed_bug(api: ApiHarness) -> None:
     bug_id = api.report().json()["id"]
     api.drain()
     for status in ("VERIFYING", "PENDING_FIX", "FIXING", "FIXED"):
-        assert api.client.put(f"/api/v1/bugs/{bug_id}/status",
-                              json={"status": status}).status_code == 200
-    assert api.report().json() == {"message": "Log deduplicated", "id": bug_id,
-                                   "status": "NEW"}
+        assert (
+            api.client.put(f"/api/v1/bugs/{bug_id}/status", json={"status": status}).status_code
+            == 200
+        )
+    assert api.report().json() == {"message": "Log deduplicated", "id": bug_id, "status": "NEW"}
     api.drain()
     bug = api.client.get(f"/api/v1/bugs/{bug_id}").json()
     assert bug["status"] == "NEW"
