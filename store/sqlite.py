@@ -132,8 +132,9 @@ class SQLiteStore:
         with self._write() as conn:
             for new in bugs:
                 fingerprints.append(new.fingerprint)
-                bug = Bug(**new.model_dump(), last_seen=new.first_seen, created_at=now,
-                          updated_at=now, revision=1)
+                fields = new.model_dump(include=set(BugCreate.model_fields))
+                bug = Bug(**fields, last_seen=new.first_seen, created_at=now, updated_at=now,
+                          revision=1)
                 try:
                     inserted = conn.execute(_INSERT_BUG, bug_values(bug)).rowcount == 1
                 except sqlite3.IntegrityError as exc:
@@ -315,9 +316,11 @@ def _get_bug(conn: sqlite3.Connection, bug_id: int) -> Bug | None:
     return None if row is None else bug_from_row(row)
 
 
-def _write_bug(conn: sqlite3.Connection, bug: Bug) -> None:
-    """Rewrite a bug's row and its full-text row."""
+def _write_bug(conn: sqlite3.Connection, bug: Bug, *, text: bool = True) -> None:
+    """Rewrite a bug's row, and its full-text row unless `text` is False (text unchanged)."""
     conn.execute(insert_sql("bugs", BUG_COLUMNS, "REPLACE"), bug_values(bug))
+    if not text:
+        return
     conn.execute("DELETE FROM bugs_fts WHERE rowid = ?", (bug.id,))
     conn.execute(_INSERT_BUG_FTS, [bug.id, *bug_fts_values(bug)])
 
@@ -382,7 +385,7 @@ def _apply_occurrences(
         }
         if reopen:
             changes.update(_reopen_changes(bug, now))
-        _write_bug(conn, bug.model_copy(update=changes))
+        _write_bug(conn, bug.model_copy(update=changes), text=False)
         applied.append(occ.model_copy(update={"reopen": reopen}))
     return applied
 
