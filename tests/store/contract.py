@@ -13,6 +13,9 @@ Writes must be visible when they return, so nothing here waits or retries.
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import time
+import traceback
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,14 +61,66 @@ def bug_ids(store: Store, q: str = "", **kwargs: Any) -> list[int]:
     return [bug.id for bug in page.items]
 
 
-def _race_create(opener: Opener, fingerprint: str, bug_id: int, barrier: Any,
-                 results: Any) -> None:
+def run_processes(target: Callable[..., Any], argsets: list[tuple[Any, ...]]) -> list[Any]:
+    """Run `target(*args, barrier)` in one real process per argset; return what each returned.
+
+    The barrier lets the children start their racing call together. A child's exception fails
+    the test with the child's traceback.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(len(argsets)), ctx.Queue()
+    procs = [ctx.Process(target=_child, args=(target, (*args, barrier), results))
+             for args in argsets]
+    for proc in procs:
+        proc.start()
+    collected = _collect(results, procs, deadline=time.monotonic() + 120)
+    for proc in procs:
+        proc.join(timeout=60)
+    failures = [detail for ok, detail in collected if not ok]
+    assert not failures, failures[0]
+    return [value for _, value in collected]
+
+
+def _collect(results: Any, procs: list[Any], deadline: float) -> list[tuple[bool, Any]]:
+    """One result per process; fail at once when a child dies without reporting one."""
+    collected: list[tuple[bool, Any]] = []
+    while len(collected) < len(procs):
+        try:
+            collected.append(results.get(timeout=0.5))
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            assert not dead, f"a child process died with exit code {dead[0]}"
+            assert time.monotonic() < deadline, "child processes did not finish in time"
+    return collected
+
+
+def _child(target: Callable[..., Any], args: tuple[Any, ...], results: Any) -> None:
+    try:
+        results.put((True, target(*args)))
+    except BaseException:
+        results.put((False, traceback.format_exc()))
+
+
+def _race_create(opener: Opener, fingerprint: str, bug_id: int, barrier: Any) -> int:
     """Child process: open the store, wait for the others, create the same fingerprint."""
     store = opener()
     store.init()
     barrier.wait(timeout=60)
-    results.put(store.create_bugs([new_bug(bug_id, fingerprint)])[fingerprint])
-    store.close()
+    try:
+        return store.create_bugs([new_bug(bug_id, fingerprint)])[fingerprint]
+    finally:
+        store.close()
+
+
+def _race_add(opener: Opener, events: list[Event], barrier: Any) -> int:
+    """Child process: deliver the same batch (flagged as a regression) as the others."""
+    store = opener()
+    store.init()
+    barrier.wait(timeout=60)
+    try:
+        return sum(o.count for o in store.add_events(events, reopen_bug_ids={1}))
+    finally:
+        store.close()
 
 
 class BugCreationContract:
@@ -110,19 +165,8 @@ class BugCreationContract:
     def test_processes_racing_on_one_fingerprint_get_one_bug(
         self, store: Store, store_opener: Opener
     ) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        workers = 4
-        barrier, results = ctx.Barrier(workers), ctx.Queue()
-        procs = [ctx.Process(target=_race_create,
-                             args=(store_opener, "racy", 100 + n, barrier, results))
-                 for n in range(workers)]
-        for proc in procs:
-            proc.start()
-        ids = [results.get(timeout=120) for _ in procs]
-        for proc in procs:
-            proc.join(timeout=60)
-            assert proc.exitcode == 0
-        assert len(set(ids)) == 1 and ids[0] in range(100, 100 + workers)
+        ids = run_processes(_race_create, [(store_opener, "racy", 100 + n) for n in range(4)])
+        assert len(set(ids)) == 1 and ids[0] in range(100, 104)
         assert bug_ids(store, "fingerprint:racy") == [ids[0]]
 
 
@@ -182,6 +226,19 @@ class EventContract:
         assert bug is not None
         assert (bug.count, bug.first_seen, bug.last_seen) == (4, T0, minutes(9))
         assert store.get_bug(2).count == 2  # type: ignore[union-attr]
+
+    def test_processes_redelivering_one_batch_count_it_once(
+        self, store: Store, store_opener: Opener
+    ) -> None:
+        seed_bug(store, 1)
+        store.update_bug(1, {"status": "FIXED"})
+        batch = [new_event(f"e{i:02}", 1, minutes(i)) for i in range(40)]
+        added = run_processes(_race_add, [(store_opener, batch) for _ in range(3)])
+        assert sum(added) == 40
+        bug = store.get_bug(1)
+        assert bug is not None
+        assert (bug.count, bug.status, bug.regression_count) == (40, "NEW", 1)
+        assert store.get_events(1, size=100).total == 40
 
     def test_first_seen_widens_backwards(self, store: Store) -> None:
         seed_bug(store, 1, first_seen=minutes(10))
@@ -421,6 +478,8 @@ _QUERIES = [
     ("last_seen:[2024-03-05T10:05:00Z TO 2024-03-06T00:00:00Z]", [5]),
     ("file_path:*", [1, 2, 3, 6]),
     ("NOT file_path:*", [4, 5]),
+    ("NOT file_path:app/*", [3, 4, 5, 6]),
+    ("NOT line_number:[1 TO 50]", [3, 4, 5]),
     ("*", [1, 2, 3, 4, 5, 6]),
 ]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,24 +43,20 @@ class TestEventSearch(contract.EventSearchContract): ...
 class TestQueryErrors(contract.QueryErrorContract): ...
 
 
-def _init(url: str, barrier: object) -> None:
-    barrier.wait(timeout=60)  # type: ignore[attr-defined]
+def _init(url: str, barrier: Any) -> int:
     store = SQLiteStore(url)
+    barrier.wait(timeout=60)
     store.init()
-    store.close()
+    try:
+        return store.max_bug_id()
+    finally:
+        store.close()
 
 
 class TestSchema:
     def test_processes_migrating_a_new_file_at_once(self, tmp_path: Path) -> None:
         url = f"sqlite:///{tmp_path / 'fresh.db'}"
-        ctx = multiprocessing.get_context("spawn")
-        barrier = ctx.Barrier(3)
-        procs = [ctx.Process(target=_init, args=(url, barrier)) for _ in range(3)]
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join(timeout=120)
-        assert [proc.exitcode for proc in procs] == [0, 0, 0]
+        assert contract.run_processes(_init, [(url,)] * 3) == [0, 0, 0]
         with sqlite3.connect(tmp_path / "fresh.db") as conn:
             assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
