@@ -89,6 +89,7 @@ def _horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
 def run_worker(name: str, settings: Settings) -> None:
     """One RQ worker process (what the pool starts N times)."""
     configure(settings)
+    _preload()
     worker = RepairWorker(
         [QUEUE_NAME],
         connection=redis_connection(settings),
@@ -98,6 +99,15 @@ def run_worker(name: str, settings: Settings) -> None:
         work_horse_killed_handler=_horse_killed,
     )
     worker.work(logging_level="INFO", with_scheduler=False)
+
+
+def _preload() -> None:
+    """Import the job's modules once, so each forked work horse starts with them (litellm
+    alone takes seconds to import)."""
+    import agent.repair  # noqa: F401
+    from agent.llm import _litellm
+
+    _litellm()
 
 
 def _die_with_parent() -> None:
