@@ -72,7 +72,7 @@ def _shell(token_required: bool) -> html.Div:
                         [
                             html.Button("EN", id=ids.LANG_EN, className="lang"),
                             html.Button("中文", id=ids.LANG_ZH, className="lang"),
-                            html.Button("token", id=ids.TOKEN_OPEN, className="token-open"),
+                            html.Button(id=ids.TOKEN_OPEN, className="token-open"),
                             html.Span(id=ids.TOKEN_STATE, className="token-state"),
                         ],
                         className="header-tools",
@@ -120,6 +120,7 @@ def _shell_callbacks(app: dash.Dash) -> None:
         Output("token-prompt", "children"),
         Output(ids.TOKEN_SAVE, "children"),
         Output(ids.TOKEN_CLEAR, "children"),
+        Output(ids.TOKEN_OPEN, "children"),
         Input(ids.LANG, "data"),
         Input("_pages_location", "pathname"),
         Input(ids.TOKEN, "data"),
@@ -136,6 +137,7 @@ def _shell_callbacks(app: dash.Dash) -> None:
             t(lang, "token_prompt"),
             t(lang, "token_save"),
             t(lang, "token_clear"),
+            t(lang, "token_button"),
         )
 
     @app.callback(

@@ -76,11 +76,12 @@ def validate_move(target: str, reason: str | None) -> str | None:
 
 
 def is_regression(change: Mapping[str, Any]) -> bool:
-    """A status-history entry that reopened a fixed bug because it occurred again."""
+    """A status-history entry that reopened a fixed bug because it occurred again (written by
+    ingestion, not by a person reopening it)."""
     if change.get("to") != "NEW" or change.get("from") not in REGRESSION_FROM:
         return False
     reason = (change.get("reason") or "").lower()
-    return "regress" in reason or change.get("by") in (None, "", "system", "indexer")
+    return "regression" in reason or change.get("by") in ("ingest", "indexer")
 
 
 # --- bugs list: URL <-> filters ------------------------------------------------------------

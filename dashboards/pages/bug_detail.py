@@ -18,6 +18,7 @@ from dashboards.components import (
     chips,
     diff_view,
     error_box,
+    event_rows,
     graph,
     kv_table,
     status_badge,
@@ -28,6 +29,7 @@ from dashboards.i18n import lang_of, t
 dash.register_page(__name__, path_template="/bugs/<bug_id>", title="Log Center · Bug", order=1)
 
 POLL_MS = 3_000
+RECENT = 20
 
 
 def _now() -> datetime:
@@ -165,8 +167,20 @@ def main(bug: dict[str, Any], lang: str, token: str | None) -> list[Any]:
             [html.H3(t(lang, "status_history")), history(bug.get("status_history"), lang)],
             className="card",
         ),
+        html.Section(
+            [html.H3(t(lang, "recent_occurrences")), recent(bug["id"], lang, token)],
+            className="card recent",
+        ),
     ]
     return parts
+
+
+def recent(bug_id: int, lang: str, token: str | None) -> Any:
+    """The latest occurrences, each expandable to its full event (context, stack, version)."""
+    data, error = attempt(lambda: api.current().bug_events(bug_id, 1, RECENT, token))
+    if error is not None or data is None:
+        return error_box(lang, error) if error else ""
+    return html.Div(event_rows(data.get("items", []), lang))
 
 
 def occurrences(bug: dict[str, Any], lang: str, token: str | None) -> html.Div:

@@ -3,7 +3,6 @@ drag-to-zoom, a field sidebar whose values add filters, and expandable documents
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,29 +15,15 @@ from dashboards.components import (
     attempt,
     bar_figure,
     error_box,
+    event_rows,
     facet_button,
     graph,
-    kv_table,
 )
 from dashboards.i18n import lang_of, t
 
 dash.register_page(__name__, path="/discover", title="Log Center · Discover", order=4)
 
 CUSTOM = "custom"
-DOC_FIELDS = (
-    "timestamp",
-    "bug_id",
-    "project_id",
-    "environment",
-    "level",
-    "source",
-    "version",
-    "commit_hash",
-    "error_type",
-    "message",
-    "file_path",
-    "line_number",
-)
 
 
 def layout(lang: str | None = None, q: str | None = None, **_: Any) -> html.Div:
@@ -180,7 +165,7 @@ def search(state: dict[str, Any], lang: Any, token: str | None) -> tuple[Any, ..
     return (
         bar_figure(data.get("histogram", [])),
         fields(data.get("facets", {}), lang),
-        documents(data.get("items", []), lang),
+        event_rows(data.get("items", []), lang),
         t(lang, "hits", total=data.get("total", 0)),
         "",
     )
@@ -205,38 +190,3 @@ def fields(facets: dict[str, list[dict[str, Any]]], lang: str) -> list[Any]:
             html.Div([html.H5(t(lang, f"facet_{name}")), html.Ul(items)], className="facet")
         )
     return panels
-
-
-def documents(items: list[dict[str, Any]], lang: str) -> list[Any]:
-    """One expandable row per occurrence: a summary line, the full document when opened."""
-    if not items:
-        return [html.P(t(lang, "no_results"), className="muted empty")]
-    rows = []
-    for event in items:
-        summary = html.Summary(
-            [
-                html.Span(logic.short_time(event.get("timestamp")), className="nowrap"),
-                html.Span(
-                    event.get("level"),
-                    className=f"level level-{(event.get('level') or '').lower()}",
-                ),
-                html.Span(event.get("project_id"), className="doc-project"),
-                html.Span(event.get("error_type"), className="mono"),
-                html.Span(logic.truncate(event.get("message"), 140), className="doc-message"),
-            ]
-        )
-        details: list[tuple[str, Any]] = [(k, _cell(k, event.get(k))) for k in DOC_FIELDS]
-        details += [(f"context.{k}", v) for k, v in logic.context_rows(event.get("context"))]
-        body = [kv_table(details)]
-        if event.get("stack_trace"):
-            body.append(html.Pre("\n".join(event["stack_trace"]), className="stack"))
-        rows.append(html.Details([summary, *body], className="doc"))
-    return rows
-
-
-def _cell(name: str, value: Any) -> Any:
-    if name == "bug_id" and value is not None:
-        return dcc.Link(f"#{value}", href=f"/bugs/{value}")
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else str(value)

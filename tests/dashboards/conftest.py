@@ -23,8 +23,9 @@ WIDTH, HEIGHT = 1440, 1000
 
 
 @pytest.fixture(scope="module")
-def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[RunningStack]:
+def stack(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
     env = stack_env(redis_server.url, f"t{uuid.uuid4().hex[:10]}:", admin_token=ADMIN_TOKEN)
     with running_stack(tmp_path_factory.mktemp("stack"), env) as running:
         yield running
@@ -42,8 +43,11 @@ def dashboard(stack: RunningStack) -> str:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     stack.spawn("dashboard", "dashboard", "--host", "127.0.0.1", "--port", str(port))
-    wait_for(lambda: httpx.get(url, timeout=2).status_code == 200, 60,
-             f"dashboard on {url} (log: {stack.workdir / 'dashboard.log'})")
+    wait_for(
+        lambda: httpx.get(url, timeout=2).status_code == 200,
+        60,
+        f"dashboard on {url} (log: {stack.workdir / 'dashboard.log'})",
+    )
     return url
 
 
@@ -55,10 +59,19 @@ def browser() -> Iterator[object]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--disable-dev-shm-usage", f"--window-size={WIDTH},{HEIGHT}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--window-size={WIDTH},{HEIGHT}",
+    ):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     try:
         yield driver

@@ -25,11 +25,26 @@ DIFF = """diff --git a/apps/users/views.py b/apps/users/views.py
 """
 
 
-def _report(project: str, error_type: str, file_path: str, line: int, *, env: str = "production",
-            level: str = "ERROR", message: str = "", **extra: Any) -> dict[str, Any]:
-    payload = guide_payload(project_id=project, environment=env, level=level, type=error_type,
-                            file_path=file_path, line_number=line,
-                            message=message or f"{error_type} in {file_path}")
+def _report(
+    project: str,
+    error_type: str,
+    file_path: str,
+    line: int,
+    *,
+    env: str = "production",
+    level: str = "ERROR",
+    message: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    payload = guide_payload(
+        project_id=project,
+        environment=env,
+        level=level,
+        type=error_type,
+        file_path=file_path,
+        line_number=line,
+        message=message or f"{error_type} in {file_path}",
+    )
     payload["error"]["stack_trace"] = [
         "Traceback (most recent call last):",
         f'  File "{file_path}", line {line}, in handler',
@@ -46,18 +61,65 @@ def _report(project: str, error_type: str, file_path: str, line: int, *, env: st
 #: a deployment failure.
 REPORTS: list[tuple[dict[str, Any], int]] = [
     (guide_payload(), 5),
-    (_report("rtc_backend", "TypeError", "apps/orders/serializers.py", 10, env="staging",
-             level="WARNING", message="unsupported operand type(s) for +: 'int' and 'str'"), 2),
-    (_report("rtc_web", "TypeError", "src/api/request.ts", 17,
-             message="Cannot read properties of undefined (reading 'id')"), 3),
-    (_report("airhub_app", "StateError", "lib/main.dart", 30, env="development", level="CRITICAL",
-             message="Bad state: No element",
-             repo_url="https://gitea.example.com/team/airhub_app.git"), 1),
-    (_report("rtc_backend", "BuildError", "", 0, source="cicd", message="pytest failed",
-             context={"job_name": "test", "step_name": "pytest"}), 1),
-    (_report("rtc_backend", "CrashLoopBackOff", "", 0, source="deployment",
-             message="container exited with code 1",
-             context={"namespace": "prod", "deployment_name": "rtc-api"}), 1),
+    (
+        _report(
+            "rtc_backend",
+            "TypeError",
+            "apps/orders/serializers.py",
+            10,
+            env="staging",
+            level="WARNING",
+            message="unsupported operand type(s) for +: 'int' and 'str'",
+        ),
+        2,
+    ),
+    (
+        _report(
+            "rtc_web",
+            "TypeError",
+            "src/api/request.ts",
+            17,
+            message="Cannot read properties of undefined (reading 'id')",
+        ),
+        3,
+    ),
+    (
+        _report(
+            "airhub_app",
+            "StateError",
+            "lib/main.dart",
+            30,
+            env="development",
+            level="CRITICAL",
+            message="Bad state: No element",
+            repo_url="https://gitea.example.com/team/airhub_app.git",
+        ),
+        1,
+    ),
+    (
+        _report(
+            "rtc_backend",
+            "BuildError",
+            "",
+            0,
+            source="cicd",
+            message="pytest failed",
+            context={"job_name": "test", "step_name": "pytest"},
+        ),
+        1,
+    ),
+    (
+        _report(
+            "rtc_backend",
+            "CrashLoopBackOff",
+            "",
+            0,
+            source="deployment",
+            message="container exited with code 1",
+            context={"namespace": "prod", "deployment_name": "rtc-api"},
+        ),
+        1,
+    ),
 ]
 
 
@@ -68,6 +130,7 @@ class Seeded:
     failed: int = 0  # ValueError in rtc_backend: FIX_FAILED with two failed repair rounds
     fixed: int = 0  # TypeError in rtc_web: FIXED with a passing round
     new: int = 0  # StateError in airhub_app: still NEW
+    regressed: int = 0  # TypeError in rtc_backend: FIXED, then seen again (a regression)
     total: int = 0
 
 
@@ -86,21 +149,57 @@ def seed(client: httpx.Client, token: str = "") -> Seeded:
     expected = sum(times for _, times in REPORTS)
     wait_for(lambda: _occurrences(client) == expected, 30, f"{expected} occurrences indexed")
 
-    result = Seeded(failed=ids["rtc_backend", "ValueError"], fixed=ids["rtc_web", "TypeError"],
-                    new=ids["airhub_app", "StateError"], total=len(REPORTS))
+    result = Seeded(
+        failed=ids["rtc_backend", "ValueError"],
+        fixed=ids["rtc_web", "TypeError"],
+        new=ids["airhub_app", "StateError"],
+        total=len(REPORTS),
+        regressed=ids["rtc_backend", "TypeError"],
+    )
     _move(client, headers, result.failed, "VERIFYING", "PENDING_FIX", "FIXING")
-    _move(client, headers, result.failed, "FIX_FAILED",
-          reason="tests still fail after 2 rounds: test_get_user_rejects_text")
+    _move(
+        client,
+        headers,
+        result.failed,
+        "FIX_FAILED",
+        reason="tests still fail after 2 rounds: test_get_user_rejects_text",
+    )
     _move(client, headers, result.fixed, "VERIFYING", "PENDING_FIX", "FIXING", "FIXED")
     for round_no in (1, 2):
-        _repair_report(client, headers, result.failed, round=round_no, passed=False, diff=DIFF,
-                       analysis=f"Round {round_no}: `int()` is called on unvalidated input.",
-                       test_output="FAILED tests/test_users.py::test_get_user_rejects_text",
-                       failure_reason="test_get_user_rejects_text still fails")
-    _repair_report(client, headers, result.fixed, round=1, passed=True, diff=DIFF,
-                   analysis="Guard the undefined response.", test_output="3 passed")
-    response = client.put("/api/v1/projects/rtc_backend", headers=headers,
-                          json={"local_path": "/srv/rtc_backend", "name": "RTC backend"})
+        _repair_report(
+            client,
+            headers,
+            result.failed,
+            round=round_no,
+            passed=False,
+            diff=DIFF,
+            analysis=f"Round {round_no}: `int()` is called on unvalidated input.",
+            test_output="FAILED tests/test_users.py::test_get_user_rejects_text",
+            failure_reason="test_get_user_rejects_text still fails",
+        )
+    _repair_report(
+        client,
+        headers,
+        result.fixed,
+        round=1,
+        passed=True,
+        diff=DIFF,
+        analysis="Guard the undefined response.",
+        test_output="3 passed",
+    )
+    _move(client, headers, result.regressed, "VERIFYING", "PENDING_FIX", "FIXING", "FIXED")
+    again = {**REPORTS[1][0], "timestamp": now.isoformat().replace("+00:00", "Z")}
+    assert client.post("/api/v1/logs/report", json=again).status_code == 200
+    wait_for(
+        lambda: client.get(f"/api/v1/bugs/{result.regressed}").json()["regression_count"],
+        30,
+        "the regression to be indexed",
+    )
+    response = client.put(
+        "/api/v1/projects/rtc_backend",
+        headers=headers,
+        json={"local_path": "/srv/rtc_backend", "name": "RTC backend"},
+    )
     assert response.status_code == 200, response.text
     return result
 
@@ -110,18 +209,32 @@ def _occurrences(client: httpx.Client) -> int:
     return sum(bug["count"] for bug in body["items"])
 
 
-def _move(client: httpx.Client, headers: dict[str, str], bug_id: int, *statuses: str,
-          reason: str | None = None) -> None:
+def _move(
+    client: httpx.Client,
+    headers: dict[str, str],
+    bug_id: int,
+    *statuses: str,
+    reason: str | None = None,
+) -> None:
     for status in statuses:
-        response = client.put(f"/api/v1/bugs/{bug_id}/status", headers=headers,
-                              json={"status": status, "failure_reason": reason})
+        response = client.put(
+            f"/api/v1/bugs/{bug_id}/status",
+            headers=headers,
+            json={"status": status, "failure_reason": reason},
+        )
         assert response.status_code == 200, response.text
 
 
-def _repair_report(client: httpx.Client, headers: dict[str, str], bug_id: int,
-                   **body: Any) -> None:
-    body = {"test_command": "pytest -q", "model": "openai/test-model", "tokens": 1200,
-            "cost": 0.0031, "duration": 12.5, "changed_files": ["apps/users/views.py"],
-            "phase": "FIXING", **body}
+def _repair_report(client: httpx.Client, headers: dict[str, str], bug_id: int, **body: Any) -> None:
+    body = {
+        "test_command": "pytest -q",
+        "model": "openai/test-model",
+        "tokens": 1200,
+        "cost": 0.0031,
+        "duration": 12.5,
+        "changed_files": ["apps/users/views.py"],
+        "phase": "FIXING",
+        **body,
+    }
     response = client.post(f"/api/v1/bugs/{bug_id}/repair-reports", headers=headers, json=body)
     assert response.status_code == 201, response.text

@@ -49,12 +49,16 @@ def api_bug_ids(stack: RunningStack, **params: Any) -> list[int]:
     return [bug["id"] for bug in body["items"]]
 
 
-def assert_local_assets(browser: WebDriver, base: str) -> None:
-    """Everything the page loaded came from the dashboard itself (air-gapped installs)."""
+def assert_healthy_page(browser: WebDriver, base: str) -> None:
+    """Everything the page loaded came from the dashboard itself (air-gapped installs), and the
+    browser logged no errors (React rejects malformed layouts only in the console)."""
     urls = browser.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name)")
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
     foreign = [u for u in urls if not u.startswith(base)]
     assert urls and not foreign, foreign
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
 
 
 @pytest.fixture
@@ -63,7 +67,9 @@ def signed_in(browser: WebDriver, dashboard: str) -> WebDriver:
     browser.get(dashboard + "/_dash-layout")
     browser.execute_script(
         "localStorage.setItem('token-store', arguments[0]);"
-        "localStorage.setItem('lang-store', JSON.stringify('en'));", json.dumps(ADMIN_TOKEN))
+        "localStorage.setItem('lang-store', JSON.stringify('en'));",
+        json.dumps(ADMIN_TOKEN),
+    )
     return browser
 
 
@@ -76,7 +82,7 @@ def test_search_and_facets_change_the_table_and_the_url(
     reason = css(browser, f'tr[data-bug-id="{seeded.failed}"] .failure-reason')[0].text
     assert "test_get_user_rejects_text" in reason
     assert css(browser, f'tr[data-bug-id="{seeded.failed}"] .status-fix-failed')
-    assert_local_assets(browser, dashboard)
+    assert_healthy_page(browser, dashboard)
     screenshot("bugs")
 
     search = css(browser, "#bugs-search")[0]
@@ -103,9 +109,16 @@ def test_search_and_facets_change_the_table_and_the_url(
     until(browser, lambda: "level=ERROR" not in browser.current_url, "back in history")
     until(browser, lambda: sorted(bug_rows(browser)) == sorted(expected_new), "previous table")
 
+    search = css(browser, "#bugs-search")[0]
+    search.send_keys("status:(", Keys.ENTER)  # the API's 400 is shown, not a blank page
+    until(browser, lambda: "400" in css(browser, "#bugs-results .alert.error")[0].text, "bad q")
+
     browser.get(dashboard + "/?status=FIX_FAILED&status=FIXED")  # a shared link
-    until(browser, lambda: sorted(bug_rows(browser)) == sorted([seeded.failed, seeded.fixed]),
-          "a URL with filters opens that search")
+    until(
+        browser,
+        lambda: sorted(bug_rows(browser)) == sorted([seeded.failed, seeded.fixed]),
+        "a URL with filters opens that search",
+    )
 
 
 def test_bug_detail_shows_stack_history_and_repair_timeline(
@@ -123,18 +136,37 @@ def test_bug_detail_shows_stack_history_and_repair_timeline(
     assert "test_get_user_rejects_text still fails" in rounds[0].text
     assert "tests still fail after 2 rounds" in css(browser, ".alert.failure-reason")[0].text
     until(browser, lambda: css(browser, "#bug-chart .bars path"), "occurrences chart")
+    assert len(css(browser, ".recent details.doc")) == 5  # every occurrence, expandable
     assert "FIX_FAILED" in css(browser, ".history")[0].text
-    assert_local_assets(browser, dashboard)
+    assert_healthy_page(browser, dashboard)
     screenshot("bug")
 
     css(browser, "#bug-stack summary")[0].click()
-    until(browser, lambda: css(browser, "#bug-stack")[0].get_attribute("open") is None,
-          "stack trace collapses")
+    until(
+        browser,
+        lambda: css(browser, "#bug-stack")[0].get_attribute("open") is None,
+        "stack trace collapses",
+    )
+
+
+def test_regressions_are_marked(signed_in: WebDriver, dashboard: str, seeded: Seeded) -> None:
+    browser = signed_in
+    browser.get(dashboard + "/?q=error_type:TypeError")
+    row = f'tr[data-bug-id="{seeded.regressed}"]'
+    until(browser, lambda: css(browser, f"{row} .regression-mark"), "mark in the list")
+    assert not css(browser, f'tr[data-bug-id="{seeded.fixed}"] .regression-mark')
+    browser.get(f"{dashboard}/bugs/{seeded.regressed}")
+    until(browser, lambda: "×1" in css(browser, ".bug-head .regression-mark")[0].text, "head mark")
+    marks = css(browser, ".history .regression-mark")
+    assert len(marks) == 1 and "regression" in marks[0].text
 
 
 def _move(browser: WebDriver, status: str) -> None:
-    button = until(browser, lambda: css(browser, f"#bug-actions .move .status-{status}")[0],
-                   f"a button to move to {status}")
+    button = until(
+        browser,
+        lambda: css(browser, f"#bug-actions .move .status-{status}")[0],
+        f"a button to move to {status}",
+    )
     button.click()
 
 
@@ -150,8 +182,11 @@ def test_status_moves_follow_the_workflow(
     assert stack.client.get(bug_url).json()["status"] == "FIXING"
 
     _move(browser, "fix-failed")  # no reason given: refused before the API
-    until(browser, lambda: "failure reason is required" in css(browser, "#bug-message")[0].text,
-          "reason required message")
+    until(
+        browser,
+        lambda: "failure reason is required" in css(browser, "#bug-message")[0].text,
+        "reason required message",
+    )
     assert stack.client.get(bug_url).json()["status"] == "FIXING"
 
     css(browser, "#bug-reason")[0].send_keys("flaky upstream API; cannot fix here")
@@ -177,8 +212,12 @@ def test_repair_button_queues_once_and_the_timeline_updates_live(
     response = stack.client.post(
         f"/api/v1/bugs/{seeded.fixed}/repair-reports",
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        json={"round": 2, "passed": False, "analysis": "live round",
-              "failure_reason": "patch did not apply"},
+        json={
+            "round": 2,
+            "passed": False,
+            "analysis": "live round",
+            "failure_reason": "patch did not apply",
+        },
     )
     assert response.status_code == 201, response.text
     until(browser, lambda: len(css(browser, ".timeline li.round")) == 2, "new round appears")
@@ -199,24 +238,33 @@ def test_projects_grid_marks_missing_config_and_saves_edits(
     assert "cell-missing" in _cell(browser, "airhub_app", "local_path").get_attribute("class")
     assert "cell-missing" not in _cell(browser, "rtc_backend", "local_path").get_attribute("class")
     assert "cell-missing" in _cell(browser, "rtc_web", "repo_url").get_attribute("class")
-    assert_local_assets(browser, dashboard)
+    assert_healthy_page(browser, dashboard)
     screenshot("projects")
 
     new_url = "https://gitea.example.com/team/rtc_web.git"
     ActionChains(browser).double_click(_cell(browser, "rtc_web", "repo_url")).perform()
-    editor = until(browser, lambda: _cell(browser, "rtc_web", "repo_url")
-                   .find_element(By.CSS_SELECTOR, "input"), "cell editor")
+    editor = until(
+        browser,
+        lambda: _cell(browser, "rtc_web", "repo_url").find_element(By.CSS_SELECTOR, "input"),
+        "cell editor",
+    )
     editor.send_keys(new_url, Keys.ENTER)
     until(browser, lambda: "rtc_web" in css(browser, "#projects-message .saved")[0].text, "saved")
     stored = stack.client.get("/api/v1/projects/rtc_web").json()
     assert stored["repo_url"] == new_url
-    until(browser, lambda: "cell-missing" not in _cell(browser, "rtc_web", "repo_url")
-          .get_attribute("class"), "the red mark goes away")
+    until(
+        browser,
+        lambda: "cell-missing" not in _cell(browser, "rtc_web", "repo_url").get_attribute("class"),
+        "the red mark goes away",
+    )
 
     # A value the API refuses: the error is shown and the stored value comes back.
     ActionChains(browser).double_click(_cell(browser, "rtc_web", "repo_url")).perform()
-    editor = until(browser, lambda: _cell(browser, "rtc_web", "repo_url")
-                   .find_element(By.CSS_SELECTOR, "input"), "cell editor")
+    editor = until(
+        browser,
+        lambda: _cell(browser, "rtc_web", "repo_url").find_element(By.CSS_SELECTOR, "input"),
+        "cell editor",
+    )
     editor.send_keys(Keys.CONTROL, "a")
     editor.send_keys("-upload-pack=evil", Keys.ENTER)
     until(browser, lambda: css(browser, "#projects-message .alert.error"), "error shown")
@@ -233,19 +281,28 @@ def test_discover_query_histogram_fields_and_zoom(
     until(browser, lambda: css(browser, "#discover-total")[0].text == f"{total} hits", "hits")
     bars = until(browser, lambda: css(browser, "#discover-histogram .bars path"), "histogram")
     assert len(bars) >= 2
-    assert_local_assets(browser, dashboard)
+    assert_healthy_page(browser, dashboard)
     screenshot("discover")
 
     query = css(browser, "#discover-query")[0]
     query.send_keys("level:CRITICAL", Keys.ENTER)
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "query applied")
     css(browser, '#discover-fields button[title="project_id:\\"airhub_app\\""]')[0].click()
-    until(browser, lambda: css(browser, "#discover-query")[0].get_attribute("value")
-          == 'level:CRITICAL AND project_id:"airhub_app"', "field value added to the query")
+    until(
+        browser,
+        lambda: (
+            css(browser, "#discover-query")[0].get_attribute("value")
+            == 'level:CRITICAL AND project_id:"airhub_app"'
+        ),
+        "field value added to the query",
+    )
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "still one hit")
     css(browser, "details.doc summary")[0].click()
-    until(browser, lambda: "airhub_app" in css(browser, "details.doc[open] table.kv")[0].text,
-          "document expands")
+    until(
+        browser,
+        lambda: "airhub_app" in css(browser, "details.doc[open] table.kv")[0].text,
+        "document expands",
+    )
 
     query = css(browser, "#discover-query")[0]
     query.send_keys(Keys.CONTROL, "a")
@@ -253,13 +310,26 @@ def test_discover_query_histogram_fields_and_zoom(
     until(browser, lambda: css(browser, "#discover-total")[0].text == f"{total} hits", "all again")
     drag = css(browser, "#discover-histogram .nsewdrag")[0]
     width = drag.size["width"]
-    (ActionChains(browser).move_to_element_with_offset(drag, -width // 2 + 5, 0)
-     .click_and_hold().move_by_offset(width // 3, 0).move_by_offset(5, 0).release().perform())
-    until(browser, lambda: css(browser, "#discover-from")[0].get_attribute("value"),
-          "zoom sets an absolute range")
+    (
+        ActionChains(browser)
+        .move_to_element_with_offset(drag, -width // 2 + 5, 0)
+        .click_and_hold()
+        .move_by_offset(width // 3, 0)
+        .move_by_offset(5, 0)
+        .release()
+        .perform()
+    )
+    until(
+        browser,
+        lambda: css(browser, "#discover-from")[0].get_attribute("value"),
+        "zoom sets an absolute range",
+    )
     narrowed = int(css(browser, "#discover-total")[0].text.split()[0])
-    until(browser, lambda: int(css(browser, "#discover-total")[0].text.split()[0]) < total,
-          f"fewer hits after zooming (was {narrowed})")
+    until(
+        browser,
+        lambda: int(css(browser, "#discover-total")[0].text.split()[0]) < total,
+        f"fewer hits after zooming (was {narrowed})",
+    )
 
 
 def test_repairs_page_filters_by_result(
@@ -268,14 +338,26 @@ def test_repairs_page_filters_by_result(
     browser = signed_in
     browser.get(dashboard + "/repairs")
     until(browser, lambda: len(css(browser, "tr.report-row")) >= 3, "reports listed")
-    assert_local_assets(browser, dashboard)
+    assert_healthy_page(browser, dashboard)
     screenshot("repairs")
     css(browser, "#repairs-result input[value='passed']")[0].click()
-    until(browser, lambda: css(browser, "tr.report-row") and all(
-        "passed" in r.text for r in css(browser, "tr.report-row")), "only passed rounds")
+    until(
+        browser,
+        lambda: (
+            css(browser, "tr.report-row")
+            and all("passed" in r.text for r in css(browser, "tr.report-row"))
+        ),
+        "only passed rounds",
+    )
     css(browser, "#repairs-result input[value='failed']")[0].click()
-    until(browser, lambda: css(browser, "tr.report-row") and all(
-        "failed" in r.text for r in css(browser, "tr.report-row")), "only failed rounds")
+    until(
+        browser,
+        lambda: (
+            css(browser, "tr.report-row")
+            and all("failed" in r.text for r in css(browser, "tr.report-row"))
+        ),
+        "only failed rounds",
+    )
     assert "test_get_user_rejects_text still fails" in css(browser, "#repairs-table")[0].text
     css(browser, f'#repairs-table a[href="/bugs/{seeded.failed}"]')[0].click()
     until(browser, lambda: css(browser, "#bug-stack"), "the link opens the bug")
@@ -302,8 +384,10 @@ def test_admin_token_is_asked_once_and_kept(browser: WebDriver, dashboard: str) 
     css(browser, "#token-input")[0].send_keys(ADMIN_TOKEN)
     css(browser, "#token-save")[0].click()
     until(browser, lambda: not css(browser, "#token-dialog.open"), "dialog closes")
-    assert json.loads(browser.execute_script("return localStorage.getItem('token-store')")) \
+    assert (
+        json.loads(browser.execute_script("return localStorage.getItem('token-store')"))
         == ADMIN_TOKEN
+    )
     browser.refresh()
     until(browser, lambda: css(browser, "#token-state")[0].text == "token set", "kept")
     assert not css(browser, "#token-dialog.open")

@@ -23,9 +23,12 @@ def test_default_filters_make_an_empty_query_string() -> None:
 
 
 def test_filters_round_trip_through_the_url() -> None:
-    f = BugFilters(q='message:"timed out" AND level:ERROR',
-                   filters={"status": ("NEW", "FIX_FAILED"), "project_id": ("rtc_backend",)},
-                   sort="-count", page=3)
+    f = BugFilters(
+        q='message:"timed out" AND level:ERROR',
+        filters={"status": ("NEW", "FIX_FAILED"), "project_id": ("rtc_backend",)},
+        sort="-count",
+        page=3,
+    )
     search = logic.filters_to_search(f)
     assert search.startswith("?")
     # Dash pages hands a layout one str per single parameter and a list per repeated one.
@@ -74,7 +77,10 @@ def test_toggle_filter_resets_the_page_and_drops_empty_fields() -> None:
 def test_facet_entries_keep_selected_values_without_counts() -> None:
     counts = [{"value": "NEW", "count": 3}, {"value": "FIXED", "count": 1}]
     assert logic.facet_entries(counts, ["FIXED", "DEPLOYED"]) == [
-        ("NEW", 3, False), ("FIXED", 1, True), ("DEPLOYED", 0, True)]
+        ("NEW", 3, False),
+        ("FIXED", 1, True),
+        ("DEPLOYED", 0, True),
+    ]
 
 
 def test_paging_stays_in_range() -> None:
@@ -116,9 +122,16 @@ def test_fix_failed_needs_a_reason() -> None:
 
 
 def test_regression_marks() -> None:
-    assert logic.is_regression({"from": "FIXED", "to": "NEW", "reason": "regression: seen again"})
-    assert logic.is_regression({"from": "DEPLOYED", "to": "NEW", "by": "indexer"})
-    assert not logic.is_regression({"from": "FIXED", "to": "NEW", "reason": "reopen", "by": "ana"})
+    reopened = {
+        "from": "FIXED",
+        "to": "NEW",
+        "by": "ingest",
+        "reason": "regression: new occurrence after FIXED",
+    }
+    assert logic.is_regression(reopened)
+    assert logic.is_regression({"from": "DEPLOYED", "to": "NEW", "by": "ingest"})
+    assert not logic.is_regression({"from": "FIXED", "to": "NEW", "reason": "reopen", "by": "api"})
+    assert not logic.is_regression({"from": "FIX_FAILED", "to": "NEW", "by": "ingest"})
     assert not logic.is_regression({"from": "NEW", "to": "VERIFYING", "by": None})
 
 
@@ -134,13 +147,22 @@ def test_context_rows_flatten_nested_objects() -> None:
 def test_diff_lines_classify_every_line() -> None:
     diff = "--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n-old\n+new\n same\ndiff --git a/y b/y"
     assert [kind for kind, _ in logic.diff_lines(diff)] == [
-        "diff-file", "diff-file", "diff-hunk", "diff-del", "diff-add", "diff-ctx", "diff-file"]
+        "diff-file",
+        "diff-file",
+        "diff-hunk",
+        "diff-del",
+        "diff-add",
+        "diff-ctx",
+        "diff-file",
+    ]
     assert logic.diff_lines(None) == []
 
 
 def test_timeline_is_oldest_first() -> None:
-    reports = [{"id": 2, "round": 2, "created_at": "2026-11-28T10:05:00Z"},
-               {"id": 1, "round": 1, "created_at": "2026-11-28T10:00:00Z"}]
+    reports = [
+        {"id": 2, "round": 2, "created_at": "2026-11-28T10:05:00Z"},
+        {"id": 1, "round": 1, "created_at": "2026-11-28T10:00:00Z"},
+    ]
     assert [r["id"] for r in logic.timeline(reports)] == [1, 2]
 
 
@@ -160,15 +182,17 @@ def test_repair_polling() -> None:
 def test_parse_time_accepts_iso_and_plotly_forms() -> None:
     assert logic.parse_time("2026-11-28T10:00:00Z") == datetime(2026, 11, 28, 10, tzinfo=UTC)
     assert logic.parse_time("2026-11-28 10:00:00.123456789") == datetime(
-        2026, 11, 28, 10, 0, 0, 123456, tzinfo=UTC)
+        2026, 11, 28, 10, 0, 0, 123456, tzinfo=UTC
+    )
     assert logic.parse_time("2026-11-28T12:00:00+02:00") == datetime(2026, 11, 28, 10, tzinfo=UTC)
     assert logic.parse_time("yesterday") is None and logic.parse_time(None) is None
 
 
 def test_quick_and_absolute_ranges() -> None:
     assert logic.time_range({"quick": "1h"}, NOW) == (NOW - timedelta(hours=1), NOW)
-    start, end = logic.time_range({"quick": "custom", "from": "2026-11-27T00:00:00Z",
-                                   "to": "2026-11-27T06:00:00Z"}, NOW)
+    start, end = logic.time_range(
+        {"quick": "custom", "from": "2026-11-27T00:00:00Z", "to": "2026-11-27T06:00:00Z"}, NOW
+    )
     assert (start.hour, end.hour, end.day) == (0, 6, 27)
     # An inverted or missing start falls back to the default width before the end.
     start, end = logic.time_range({"quick": "custom", "from": "2026-11-29T00:00:00Z"}, NOW)
@@ -179,23 +203,32 @@ def test_histogram_zoom_narrows_the_range() -> None:
     relayout = {"xaxis.range[0]": "2026-11-28 10:15:00.5", "xaxis.range[1]": "2026-11-28 11:00"}
     assert logic.zoom_range(relayout) == ("2026-11-28T10:15:00.500000Z", "2026-11-28T11:00:00Z")
     assert logic.zoom_range({"xaxis.range": ["2026-11-28 10:00", "2026-11-28 10:30"]}) == (
-        "2026-11-28T10:00:00Z", "2026-11-28T10:30:00Z")
+        "2026-11-28T10:00:00Z",
+        "2026-11-28T10:30:00Z",
+    )
     assert logic.zoom_range({"xaxis.autorange": True}) is None
     assert logic.zoom_range({"autosize": True}) is None
     assert logic.zoom_range(None) is None
 
 
 def test_histogram_points_are_naive_utc_for_plotly() -> None:
-    xs, ys = logic.histogram_points([{"key": "2026-11-28T10:00:00Z", "count": 3},
-                                     {"key": "2026-11-28T11:00:00+00:00", "count": 0}])
+    xs, ys = logic.histogram_points(
+        [
+            {"key": "2026-11-28T10:00:00Z", "count": 3},
+            {"key": "2026-11-28T11:00:00+00:00", "count": 0},
+        ]
+    )
     assert xs == ["2026-11-28 10:00:00", "2026-11-28 11:00:00"] and ys == [3, 0]
 
 
 def test_zooming_into_plotted_points_gives_back_their_utc_times() -> None:
-    xs, _ = logic.histogram_points([{"key": "2026-11-28T10:00:00Z", "count": 1},
-                                    {"key": "2026-11-28T11:00:00Z", "count": 1}])
+    xs, _ = logic.histogram_points(
+        [{"key": "2026-11-28T10:00:00Z", "count": 1}, {"key": "2026-11-28T11:00:00Z", "count": 1}]
+    )
     assert logic.zoom_range({"xaxis.range[0]": xs[0], "xaxis.range[1]": xs[1]}) == (
-        "2026-11-28T10:00:00Z", "2026-11-28T11:00:00Z")
+        "2026-11-28T10:00:00Z",
+        "2026-11-28T11:00:00Z",
+    )
 
 
 def test_add_query_filter() -> None:
@@ -224,10 +257,18 @@ def test_bug_occurrence_body_covers_the_bugs_life() -> None:
 
 
 def test_project_change_reads_dash_ag_grid_events() -> None:
-    event = {"rowIndex": 0, "rowId": "rtc_web", "colId": "repo_url", "oldValue": None,
-             "value": "https://git.example.com/web.git",
-             "data": {"project_id": "rtc_web", "repo_url": "https://git.example.com/web.git"}}
-    assert logic.project_change(event) == ("rtc_web", {"repo_url": "https://git.example.com/web.git"})
+    event = {
+        "rowIndex": 0,
+        "rowId": "rtc_web",
+        "colId": "repo_url",
+        "oldValue": None,
+        "value": "https://git.example.com/web.git",
+        "data": {"project_id": "rtc_web", "repo_url": "https://git.example.com/web.git"},
+    }
+    assert logic.project_change(event) == (
+        "rtc_web",
+        {"repo_url": "https://git.example.com/web.git"},
+    )
     cleared = {**event, "value": None, "data": {"project_id": "rtc_web"}}
     assert logic.project_change(cleared) == ("rtc_web", {"repo_url": ""})
     toggled = {**event, "colId": "auto_repair", "value": True}
