@@ -33,10 +33,11 @@ from typing import Any
 from redis import Redis
 from rq import Worker
 from rq.exceptions import NoSuchJobError
-from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.utils import parse_composite_key
 
 from agent.failure import ABANDON_REASON, WORKER_DIED, record_death
 from agent.queue import QUEUE_NAME, repair_queue
@@ -195,11 +196,9 @@ class Pool:
     def abandon(self, worker_name: str, reason: str) -> None:
         """Fail the jobs a dead worker was running, through RQ's abandoned-job path."""
         _kill_orphan_horse(self.redis, worker_name)
-        key = WORKER_EXECUTIONS_KEY_TEMPLATE.format(worker_name)
-        entries = [e.decode() for e in self.redis.smembers(key)]  # type: ignore[union-attr]
         expired = False
-        for entry in entries:
-            job_id = entry.split(":", 1)[0]
+        for entry in self._executions_of(worker_name):
+            job_id = parse_composite_key(entry)[0]
             try:
                 job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
             except NoSuchJobError:
@@ -213,7 +212,19 @@ class Pool:
             expired = True
         if expired:
             self.registry.cleanup(timestamp=1)
-        self.redis.delete(key)
+
+    def _executions_of(self, worker_name: str) -> list[str]:
+        """Started executions (`job_id:execution_id`) that `worker_name` was running.
+
+        Read from each execution's own record: a worker stopped cold deletes its index of them.
+        """
+        found = []
+        for raw in self.redis.zrange(self.registry.key, 0, -1):
+            entry = raw.decode() if isinstance(raw, bytes) else str(raw)
+            key = Execution.from_composite_key(entry, self.redis).key
+            if self.redis.hget(key, "worker_name") == worker_name.encode():
+                found.append(entry)
+        return found
 
     def shutdown(self) -> None:
         running = [s for s in self.slots if s.proc and s.proc.poll() is None]
