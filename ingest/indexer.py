@@ -258,6 +258,7 @@ def main(settings: Any = None) -> None:
 
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     indexer = Indexer(
         redis=Redis.from_url(redis_url(settings), socket_timeout=10),
         store=open_configured_store(settings),

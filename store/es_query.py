@@ -7,8 +7,8 @@ from typing import Any
 
 from store import query as q
 from store.errors import QueryError
-from store.query import _UPPER as UPPER_FIELDS
-from store.search import MAX_PAGE_SIZE, FacetValue, decode_cursor
+from store.query import UPPERCASE_FIELDS as UPPER_FIELDS
+from store.search import FacetValue
 
 #: How many terms a multi-token prefix phrase may expand its last token to.
 MAX_EXPANSIONS = 1000
@@ -134,27 +134,6 @@ def read_facets(aggregations: Dsl, facets: tuple[str, ...]) -> dict[str, list[Fa
         buckets = agg["values"]["buckets"] if agg else []
         out[facet] = [FacetValue(value=str(b["key"]), count=int(b["doc_count"])) for b in buckets]
     return out
-
-
-def check_facets(facets: tuple[str, ...], allowed: tuple[str, ...]) -> None:
-    for name in facets:
-        if name not in allowed:
-            raise QueryError(f"facets: unknown facet '{name}' (known: {', '.join(allowed)})")
-
-
-def check_paging(page: int, size: int) -> None:
-    if page < 1:
-        raise QueryError(f"page: must be 1 or more, not {page}")
-    if not 0 <= size <= MAX_PAGE_SIZE:
-        raise QueryError(f"size: must be between 0 and {MAX_PAGE_SIZE}, not {size}")
-
-
-def search_after(cursor: str) -> list[Any]:
-    """The search_after values of a cursor made by this backend ([sort value, tie-breaker])."""
-    values = decode_cursor(cursor)
-    if not all(isinstance(v, int | str) and not isinstance(v, bool) for v in values):
-        raise QueryError("cursor: not a cursor returned by this API")
-    return values
 
 
 def es_date(value: datetime) -> str:

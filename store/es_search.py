@@ -15,14 +15,7 @@ from elasticsearch import Elasticsearch
 from store import query as lq
 from store.errors import QueryError
 from store.es_mapping import EVENT_PATHS, IndexNames, bug_from_doc, event_from_doc
-from store.es_query import (
-    Compiler,
-    Dsl,
-    check_facets,
-    check_paging,
-    read_facets,
-    search_after,
-)
+from store.es_query import Compiler, Dsl, read_facets
 from store.search import (
     BUG_SORTS,
     EVENT_FACET_FIELDS,
@@ -32,6 +25,9 @@ from store.search import (
     EventPage,
     EventQuery,
     HistogramBucket,
+    check_facets,
+    check_paging,
+    cursor_values,
     encode_cursor,
 )
 
@@ -49,7 +45,7 @@ def _request(compiler: Compiler, node: lq.Node, filters: dict[str, Dsl], sort: l
         "track_total_hits": True,
     }
     if cursor is not None:
-        body["search_after"] = search_after(cursor)
+        body["search_after"] = cursor_values(cursor)
     else:
         body["from_"] = (page - 1) * size
     return body

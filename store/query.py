@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Union
+from typing import Literal
 
 from luqum import tree as lt
 from luqum.exceptions import ParseError
@@ -29,7 +29,7 @@ from store.errors import QueryError
 from store.text import tokenize
 
 FieldType = Literal["keyword", "text", "int", "date"]
-Value = Union[str, int, datetime]
+Value = str | int | datetime
 
 _COMMON: dict[str, FieldType] = {
     "fingerprint": "keyword",
@@ -84,7 +84,7 @@ ALIASES = {
 }
 
 #: Keyword fields whose values are stored upper-case; queries are normalized to match.
-_UPPER = frozenset({"level", "status"})
+UPPERCASE_FIELDS = frozenset({"level", "status"})
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class Not:
     child: Node
 
 
-Node = Union[MatchAll, Text, Term, Prefix, Range, Exists, And, Or, Not]
+Node = MatchAll | Text | Term | Prefix | Range | Exists | And | Or | Not
 
 _resolver = UnknownOperationResolver(resolve_to=lt.AndOperation)
 
@@ -218,7 +218,7 @@ class _Translator:
         if not phrase and ("?" in value or "*" in value.rstrip("*")):
             raise QueryError(f"q: only a trailing '*' wildcard is supported ('{field}:{raw}')")
         if kind == "keyword":
-            value = value.upper() if field in _UPPER else value
+            value = value.upper() if field in UPPERCASE_FIELDS else value
             if wildcard:
                 return Prefix(field, value.rstrip("*"))
             return Term(field, value)
@@ -249,7 +249,7 @@ class _Translator:
             return _int(field, raw)
         if kind == "date":
             return _date(field, raw)
-        return raw.upper() if field in _UPPER else raw
+        return raw.upper() if field in UPPERCASE_FIELDS else raw
 
 
 def _text(field: str | None, value: str, *, phrase: bool) -> Node:

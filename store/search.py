@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from store.errors import QueryError
 from store.models import Bug, Event
 
 #: Facets available on bugs and events (keyword fields).
@@ -97,13 +99,32 @@ def decode_cursor(cursor: str) -> list[Any]:
 
     import orjson
 
-    from store.errors import QueryError
-
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = orjson.loads(raw)
     except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
         raise QueryError(f"cursor: not a cursor returned by this API ({exc})") from exc
     if not isinstance(values, list) or len(values) != 2:
+        raise QueryError("cursor: not a cursor returned by this API")
+    return values
+
+
+def check_facets(facets: Sequence[str], allowed: Sequence[str]) -> None:
+    for name in facets:
+        if name not in allowed:
+            raise QueryError(f"facets: unknown facet '{name}' (known: {', '.join(allowed)})")
+
+
+def check_paging(page: int, size: int, max_size: int = MAX_PAGE_SIZE) -> None:
+    if page < 1:
+        raise QueryError(f"page: must be 1 or more, not {page}")
+    if not 0 <= size <= max_size:
+        raise QueryError(f"size: must be between 0 and {max_size}, not {size}")
+
+
+def cursor_values(cursor: str) -> list[Any]:
+    """The [sort value, tie-breaker] pair of a cursor made by a backend; QueryError if forged."""
+    values = decode_cursor(cursor)
+    if not all(isinstance(v, int | str) and not isinstance(v, bool) for v in values):
         raise QueryError("cursor: not a cursor returned by this API")
     return values

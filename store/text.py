@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 
 _WORD = re.compile(r"\w+")
-# Han (incl. extension A and compatibility ideographs), hiragana, katakana, CJK punctuation-free.
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_SPLIT_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Han (incl. extension A and compatibility ideographs), hiragana and katakana.
+_CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{_CJK_CLASS}]")
+_SPLIT_CJK = re.compile(f"[{_CJK_CLASS}]|[^{_CJK_CLASS}]+")
 
 
 def tokenize(text: str) -> list[str]:

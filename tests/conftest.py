@@ -88,7 +88,9 @@ def sqlite_api(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[Ap
 
 
 def drop_indices(es_url: str, prefix: str) -> None:
-    import httpx
+    """Delete a test's indices and templates (wildcard deletes are refused by the node)."""
+    from store.elasticsearch import ElasticsearchStore
 
-    httpx.delete(f"{es_url}/{prefix}*", params={"expand_wildcards": "all"}, timeout=30)
-    httpx.delete(f"{es_url}/_index_template/{prefix}*", timeout=30)
+    store = ElasticsearchStore(es_url, index_prefix=prefix)
+    store.drop()
+    store.close()

@@ -12,19 +12,24 @@ import httpx
 import pytest
 import redis
 
+from tests.conftest import drop_indices
 from tests.services import RedisServer, wait_for
 from tests.stack import RunningStack, guide_payload, running_stack, stack_env
 
 
 @pytest.fixture
-def env(redis_url: str, redis_prefix: str, store_url: str, es_prefix: str) -> dict[str, str]:
-    return stack_env(
+def env(
+    redis_url: str, redis_prefix: str, store_url: str, es_prefix: str
+) -> Iterator[dict[str, str]]:
+    yield stack_env(
         redis_url,
         redis_prefix,
         store_url=store_url,
         es_index_prefix=es_prefix,
         indexer_claim_idle_ms="1500",
     )
+    if store_url.startswith("http"):
+        drop_indices(store_url, es_prefix)
 
 
 @pytest.fixture

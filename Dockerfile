@@ -1,0 +1,30 @@
+# One slim image for every Log Center component; the command picks the component:
+#   logcenter api | indexer | worker | dashboard | up
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    LOGCENTER_DATA_DIR=/data
+
+# git: the repair agent works in git worktrees of the projects it repairs.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 10001 logcenter \
+ && mkdir -p /data && chown logcenter /data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY config ./config
+COPY store ./store
+COPY ingest ./ingest
+COPY agent ./agent
+COPY dashboards ./dashboards
+RUN pip install .
+
+USER logcenter
+VOLUME ["/data"]
+EXPOSE 8002 8003
+ENTRYPOINT ["logcenter"]
+CMD ["up"]

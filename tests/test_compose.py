@@ -1,0 +1,33 @@
+"""The compose file, checked without a Docker engine: services, healthchecks, settings."""
+
+from __future__ import annotations
+
+import elasticsearch
+import yaml
+
+from config.settings import Settings
+from tests.stack import ROOT
+
+
+def test_compose_file_is_complete() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name in ("elasticsearch", "redis", "api", "indexer", "worker", "dashboard", "kibana"):
+        assert name in services, name
+        service = services[name]
+        assert "image" in service or "build" in service, name
+        assert "healthcheck" in service, name
+    assert services["kibana"]["profiles"] == ["kibana"]
+    assert "--appendonly" in services["redis"]["command"]
+    es_major = services["elasticsearch"]["image"].rsplit(":", 1)[1].split(".")[0]
+    assert es_major == str(elasticsearch.__versionstr__).split(".")[0]
+    assert "8002:8002" in services["api"]["ports"] and "8003:8003" in services["dashboard"]["ports"]
+    # Every setting the code reads is documented in .env.example, and the compose env is real.
+    documented = (ROOT / ".env.example").read_text()
+    for field, info in Settings.model_fields.items():
+        name = f"LOGCENTER_{field.upper()}"
+        if info.annotation is not None and "Limits" in str(info.annotation):
+            continue
+        assert name in documented, name
+    for var in services["api"]["environment"]:
+        assert var.removeprefix("LOGCENTER_").lower() in Settings.model_fields, var
