@@ -14,8 +14,8 @@ from typing import Any
 
 from store import query as lq
 from store.errors import QueryError
-from store.query import FULLTEXT_FIELDS, FieldType
-from store.search import decode_cursor
+from store.query import FULLTEXT_FIELDS, UPPERCASE_FIELDS, FieldType
+from store.search import cursor_values
 from store.sqlite_schema import to_micros
 
 Params = list[Any]
@@ -38,7 +38,6 @@ BUGS = Table("bugs", "bugs_fts", "id", lq.BUG_FIELDS, frozenset({"stack_trace"})
 EVENTS = Table("events", "events_fts", "seq", lq.EVENT_FIELDS, frozenset({"stack_trace"}))
 
 #: Keyword fields whose stored values are upper-case (as store.query normalizes them).
-_UPPER = frozenset({"level", "status"})
 
 
 def compile_node(node: lq.Node, table: Table) -> tuple[str, Params]:
@@ -158,27 +157,12 @@ def _filter_value(field: str, kind: FieldType, value: Any) -> str | int:
         except (TypeError, ValueError):
             raise QueryError(f"filters: '{field}' takes whole numbers, not {value!r}") from None
     text = str(value)
-    return text.upper() if field in _UPPER else text
-
-
-def check_facets(facets: Sequence[str], allowed: Sequence[str]) -> None:
-    for name in facets:
-        if name not in allowed:
-            raise QueryError(f"facets: unknown facet '{name}' (known: {', '.join(allowed)})")
-
-
-def check_paging(page: int, size: int, max_size: int) -> None:
-    if page < 1:
-        raise QueryError(f"page: must be 1 or more, not {page}")
-    if not 0 <= size <= max_size:
-        raise QueryError(f"size: must be between 0 and {max_size}, not {size}")
+    return text.upper() if field in UPPERCASE_FIELDS else text
 
 
 def keyset(column: str, tiebreak: str, desc: bool, cursor: str) -> tuple[str, Params]:
     """The WHERE clause for rows after the cursor [sort value, tiebreak value] in sort order."""
-    values = decode_cursor(cursor)
-    if not all(isinstance(v, int | str) and not isinstance(v, bool) for v in values):
-        raise QueryError("cursor: not a cursor returned by this API")
+    values = cursor_values(cursor)
     op = "<" if desc else ">"
     return f"({column}, {tiebreak}) {op} (?, ?)", list(values)
 

@@ -10,6 +10,7 @@ Times are stored as integer microseconds since the epoch (UTC) so ranges and sor
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 
 BUSY_TIMEOUT_MS = 10_000
@@ -131,12 +132,26 @@ def connect(path: str) -> sqlite3.Connection:
     )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise sqlite3.OperationalError(f"{path}: cannot switch to WAL (journal_mode={mode})")
+    _use_wal(conn, path)
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, path: str) -> None:
+    """Switch a file to WAL. The switch can report "locked" without waiting on the busy
+    handler while another process makes the same switch on a new file, so retry it."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+    if str(mode).lower() != "wal":
+        raise sqlite3.OperationalError(f"{path}: cannot switch to WAL (journal_mode={mode})")
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -24,6 +24,8 @@ from store.search import (
     EventQuery,
     FacetValue,
     HistogramBucket,
+    check_facets,
+    check_paging,
     encode_cursor,
 )
 from store.sqlite_query import (
@@ -32,8 +34,6 @@ from store.sqlite_query import (
     Params,
     Table,
     and_all,
-    check_facets,
-    check_paging,
     compile_node,
     filter_nodes,
     keyset,

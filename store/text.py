@@ -19,8 +19,11 @@ _SPLIT_CJK = re.compile(f"[{_CJK_CLASS}]|[^{_CJK_CLASS}]+")
 
 def tokenize(text: str) -> list[str]:
     """Split `text` into lowercase search tokens."""
+    words = _WORD.findall(text.lower())
+    if not _CJK.search(text):
+        return words
     out: list[str] = []
-    for word in _WORD.findall(text.lower()):
+    for word in words:
         if _CJK.search(word):
             out.extend(_SPLIT_CJK.findall(word))
         else:
