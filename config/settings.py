@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     #: Context keys whose values are replaced by "[Filtered]" (case-insensitive, any depth).
     scrub_keys: list[str] = Field(default_factory=list)
 
+    #: Per-project report rate (token bucket in Redis); 0 = no limit. Repeats over the limit get
+    #: 429 + Retry-After; first occurrences of new fingerprints are always admitted (and counted).
+    rate_limit_per_second: float = 0.0
+    rate_limit_burst: int = 200
+
     admin_token: str = ""
     read_requires_token: bool = False
 

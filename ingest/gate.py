@@ -30,6 +30,21 @@ class BacklogFull(Exception):
     """The stream holds more unindexed reports than the configured bound."""
 
 
+class IngestKeyRequired(Exception):
+    """The project has an ingest key and the report came without it (or with another)."""
+
+    def __init__(self, project_id: str, *, given: bool) -> None:
+        self.given = given
+        what = "is not valid" if given else "is required (X-LogCenter-Key header or ?key=)"
+        super().__init__(f"the ingest key of project {project_id!r} {what}")
+
+
+class RateLimited(Exception):
+    def __init__(self, project_id: str, retry_after_ms: int) -> None:
+        self.retry_after = max(1, -(-retry_after_ms // 1000))
+        super().__init__(f"project {project_id!r} is over its report rate limit")
+
+
 @dataclass(frozen=True)
 class Admission:
     bug_id: int
@@ -47,6 +62,12 @@ class Keys:
 
     def bug(self, bug_id: int) -> str:
         return f"{self.prefix}bug:{bug_id}"
+
+    def ingest_key(self, project_id: str) -> str:
+        return f"{self.prefix}ikey:{project_id}"
+
+    def bucket(self, project_id: str) -> str:
+        return f"{self.prefix}rl:{project_id}"
 
     @property
     def sequence(self) -> str:
@@ -81,16 +102,32 @@ class Gate:
     """Admits reports on the hot path (async) and repairs its own state from the store."""
 
     def __init__(
-        self, redis: AsyncRedis, sync_redis: Redis, store: Store, prefix: str, max_backlog: int
+        self,
+        redis: AsyncRedis,
+        sync_redis: Redis,
+        store: Store,
+        prefix: str,
+        max_backlog: int,
+        rate: float = 0.0,
+        burst: int = 0,
     ) -> None:
         self.redis = redis
         self.sync_redis = sync_redis
         self.store = store
         self.keys = Keys(prefix)
         self.max_backlog = max_backlog
+        self.rate = rate
+        self.burst = max(burst, 1)
         self._script = redis.register_script(_SCRIPT)
 
-    async def admit(self, fingerprint: str, timestamp: str, payload: bytes) -> Admission:
+    async def admit(
+        self,
+        project_id: str,
+        fingerprint: str,
+        timestamp: str,
+        payload: bytes,
+        ingest_key: str = "",
+    ) -> Admission:
         keys = self.keys
         script_keys = [
             keys.fingerprint(fingerprint),
@@ -98,13 +135,18 @@ class Gate:
             keys.limit,
             keys.stream,
             keys.loaded,
+            keys.ingest_key(project_id),
+            keys.bucket(project_id),
         ]
-        args: list[str | bytes | int] = [
+        args: list[str | bytes | int | float] = [
             fingerprint,
             timestamp,
             payload,
             self.max_backlog,
             keys.prefix,
+            ingest_key,
+            self.rate,
+            self.burst,
         ]
         for _ in range(5):
             result = await self._script(keys=script_keys, args=args)
@@ -114,6 +156,10 @@ class Gate:
                 return Admission(code, bool(result[1]), status, bool(result[3]))
             if code == -2:
                 raise BacklogFull()
+            if code in (-4, -5):
+                raise IngestKeyRequired(project_id, given=code == -5)
+            if code == -6:
+                raise RateLimited(project_id, int(result[1]))
             # Blocking store work, off the event loop; rare (once per 1000 new bugs, or after
             # Redis lost its keys).
             repair = rebuild if code == -1 else extend_ids
@@ -153,6 +199,10 @@ def rebuild(redis: Redis, store: Store, prefix: str, *, wait: float = 60.0) -> N
             if n % 2000 == 0:
                 pipe.execute()
         pipe.execute()
+        for project in store.list_projects():
+            if project.ingest_key:
+                pipe.set(keys.ingest_key(project.project_id), project.ingest_key)
+        pipe.execute()
         top = store.max_bug_id()
         # Ids up to `top` may have been handed out: continue after them, in a fresh block.
         redis.eval(_RAISE_LIMIT, 1, keys.sequence, top)
@@ -171,3 +221,12 @@ def _wait_loaded(redis: Redis, keys: Keys, wait: float) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError("the ingest gate is being reloaded from the store; try again shortly")
+
+
+def publish_ingest_key(redis: Redis, prefix: str, project_id: str, key: str | None) -> None:
+    """Make the gate require (or stop requiring) a project's ingest key."""
+    name = Keys(prefix).ingest_key(project_id)
+    if key:
+        redis.set(name, key)
+    else:
+        redis.delete(name)

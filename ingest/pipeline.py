@@ -30,7 +30,11 @@ def parse_report(body: bytes) -> ReportIn:
 
 
 async def accept(
-    gate: Gate, report: ReportIn, limits: Limits, scrub_keys: frozenset[str]
+    gate: Gate,
+    report: ReportIn,
+    limits: Limits,
+    scrub_keys: frozenset[str],
+    ingest_key: str = "",
 ) -> Admission:
     """Make the report safe to store and admit it; the reply is built from the admission."""
     if report.timestamp is None:
@@ -39,4 +43,6 @@ async def accept(
     clamp(report, limits)
     fp = fingerprint(report)
     payload = report.model_dump_json(exclude_none=True).encode()
-    return await gate.admit(fp, report.timestamp.isoformat(), payload)
+    return await gate.admit(
+        report.project_id, fp, report.timestamp.isoformat(), payload, ingest_key
+    )

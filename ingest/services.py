@@ -43,7 +43,15 @@ class Services:
         sredis = Redis.from_url(
             url, socket_timeout=_TIMEOUT, socket_connect_timeout=_CONNECT_TIMEOUT
         )
-        gate = Gate(aredis, sredis, store, settings.redis_prefix, settings.limits.max_backlog)
+        gate = Gate(
+            aredis,
+            sredis,
+            store,
+            settings.redis_prefix,
+            settings.limits.max_backlog,
+            rate=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+        )
         keys = frozenset(k.lower() for k in settings.scrub_keys) or DEFAULT_SCRUB_KEYS
         return cls(settings, store, aredis, sredis, gate, keys)
 

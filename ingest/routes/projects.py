@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from ingest.deps import Admin, Reader, StoreDep
+from ingest.deps import Admin, Reader, ServicesDep, StoreDep
+from ingest.gate import publish_ingest_key
 from ingest.schemas import ProjectList, ProjectOut, ProjectUpdate
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
@@ -35,8 +36,13 @@ def get_project(project_id: str, store: StoreDep) -> ProjectOut:
     dependencies=[Admin],
     summary="Edit a project (created when absent)",
 )
-def put_project(project_id: str, body: ProjectUpdate, store: StoreDep) -> ProjectOut:
+def put_project(project_id: str, body: ProjectUpdate, services: ServicesDep) -> ProjectOut:
     if not project_id or len(project_id) > 200:
         raise HTTPException(422, "project_id must be 1-200 characters")
     changes = {k: (v if v != "" else None) for k, v in body.model_dump(exclude_unset=True).items()}
-    return ProjectOut.of(store.update_project(project_id, changes))
+    project = services.store.update_project(project_id, changes)
+    if "ingest_key" in changes:
+        publish_ingest_key(
+            services.sync_redis, services.settings.redis_prefix, project_id, project.ingest_key
+        )
+    return ProjectOut.of(project)

@@ -12,7 +12,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ingest.body import read_body
 from ingest.deps import ServicesDep
-from ingest.gate import BacklogFull
+from ingest.gate import BacklogFull, IngestKeyRequired, RateLimited
 from ingest.pipeline import InvalidJSON, accept, parse_report
 from ingest.report import ReportIn
 from ingest.responses import FastJSON
@@ -68,8 +68,11 @@ def validation_detail(exc: ValidationError) -> dict[str, Any]:
             },
         },
         400: {"description": "Body is not JSON (or not valid gzip)"},
+        401: {"description": "The project has an ingest key and none was sent"},
+        403: {"description": "The ingest key sent is not the project's"},
         413: {"description": "Body over the size limit"},
         422: {"description": "A field is missing or has the wrong type; the reply names it"},
+        429: {"description": "The project is over its rate limit; retry after Retry-After"},
         503: {"description": "Backlog full or Redis unreachable; retry after Retry-After"},
     },
 )
@@ -83,10 +86,15 @@ async def report(request: Request, services: ServicesDep) -> FastJSON:
     except ValidationError as exc:
         await _count_rejected(services)
         return FastJSON(validation_detail(exc), status_code=422)
+    key = request.headers.get("x-logcenter-key") or request.query_params.get("key") or ""
     try:
         admitted = await accept(
-            services.gate, parsed, services.settings.limits, services.scrub_keys
+            services.gate, parsed, services.settings.limits, services.scrub_keys, key
         )
+    except IngestKeyRequired as exc:
+        raise HTTPException(403 if exc.given else 401, str(exc)) from None
+    except RateLimited as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     except BacklogFull:
         raise HTTPException(
             503, "ingest backlog is full; retry later", headers={"Retry-After": "5"}
