@@ -1,0 +1,1 @@
+"""Hardening: authentication, scrubbing and limits, faults under load, hostile input."""

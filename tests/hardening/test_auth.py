@@ -1,0 +1,164 @@
+"""The admin token on every write except reporting; reads behind it only when configured."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.hardening.conftest import ADMIN_TOKEN
+from tests.services import RedisServer
+from tests.stack import ApiHarness, guide_payload
+
+#: Every write operation and a request that succeeds with the token: (path, body, status).
+#: `{bug}` is a fresh bug of the test's own.
+WRITES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = {
+    ("PUT", "/api/v1/projects/{project_id}"): (
+        "/api/v1/projects/rtc_backend",
+        {"description": "edited", "local_path": "/srv/rtc_backend"},
+        200,
+    ),
+    ("PUT", "/api/v1/bugs/{bug_id}/status"): (
+        "/api/v1/bugs/{bug}/status",
+        {"status": "VERIFYING", "note": "looking"},
+        200,
+    ),
+    ("POST", "/api/v1/bugs/{bug_id}/repairs"): ("/api/v1/bugs/{bug}/repairs", None, 202),
+    ("POST", "/api/v1/bugs/{bug_id}/repair-reports"): (
+        "/api/v1/bugs/{bug}/repair-reports",
+        {"round": 1, "analysis": "off by one", "passed": False},
+        201,
+    ),
+}
+#: Operations that are not admin writes: reporting (clients hold no token) and a search.
+OPEN_POSTS = {("POST", "/api/v1/logs/report"), ("POST", "/api/v1/events/search")}
+
+REFUSED = [
+    pytest.param({}, 401, id="no-header"),
+    pytest.param({"Authorization": f"Basic {ADMIN_TOKEN}"}, 401, id="basic-scheme"),
+    pytest.param({"Authorization": "Bearer"}, 401, id="bearer-without-token"),
+    pytest.param({"Authorization": "Bearer wrong-token"}, 403, id="wrong"),
+    pytest.param({"Authorization": f"Bearer {ADMIN_TOKEN[:-1]}"}, 403, id="prefix"),
+    pytest.param({"Authorization": f"Bearer {ADMIN_TOKEN}x"}, 403, id="longer"),
+    pytest.param({"Authorization": f"Bearer {ADMIN_TOKEN.upper()}"}, 403, id="other-case"),
+]
+GOOD = {"Authorization": f"bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def admin_api(make_api: Callable[..., ApiHarness], private_redis: RedisServer) -> ApiHarness:
+    return make_api(redis=private_redis.url, admin_token=ADMIN_TOKEN)
+
+
+def new_bug(api: ApiHarness, line: int) -> int:
+    reply = api.report(line_number=line)
+    assert reply.status_code == 200, reply.text
+    api.drain()
+    bug_id: int = reply.json()["id"]
+    return bug_id
+
+
+def operations(api: ApiHarness) -> set[tuple[str, str]]:
+    schema = api.client.get("/openapi.json").json()
+    return {(m.upper(), path) for path, ops in schema["paths"].items() for m in ops}
+
+
+def test_every_write_operation_is_covered(admin_api: ApiHarness) -> None:
+    writes = {op for op in operations(admin_api) if op[0] != "GET"}
+    assert writes == set(WRITES) | OPEN_POSTS
+
+
+def _state(api: ApiHarness, bug_id: int) -> tuple[Any, ...]:
+    bug = api.client.get(f"/api/v1/bugs/{bug_id}").json()
+    project = api.client.get("/api/v1/projects/rtc_backend").json()
+    reports = api.client.get(f"/api/v1/bugs/{bug_id}/repair-reports").json()["reports"]
+    return (
+        bug["status"],
+        len(bug["history"]) if "history" in bug else None,
+        project["description"],
+        project["local_path"],
+        len(reports),
+    )
+
+
+@pytest.mark.parametrize("operation", list(WRITES), ids=lambda op: f"{op[0]} {op[1]}")
+def test_write_needs_the_admin_token(admin_api: ApiHarness, operation: tuple[str, str]) -> None:
+    bug_id = new_bug(admin_api, 100 + list(WRITES).index(operation))
+    path, body, expected = WRITES[operation]
+    url = path.format(bug=bug_id)
+    method = operation[0]
+    before = _state(admin_api, bug_id)
+    for case in REFUSED:
+        headers, status = case.values
+        reply = admin_api.client.request(method, url, json=body, headers=headers)
+        assert reply.status_code == status, (case.id, reply.text)
+        assert reply.json()["detail"]
+        if status == 401:
+            assert reply.headers["www-authenticate"] == "Bearer"
+    # Nothing changed by the refused requests (and nothing queued: the first good enqueue
+    # below is a 202, not a 409).
+    assert _state(admin_api, bug_id) == before
+
+    reply = admin_api.client.request(method, url, json=body, headers=GOOD)
+    assert reply.status_code == expected, reply.text
+    if url.endswith("/repairs"):
+        assert reply.json()["bug_id"] == bug_id
+        again = admin_api.client.request(method, url, headers=GOOD)
+        assert again.status_code == 409, "the accepted request queued the repair"
+    else:
+        assert _state(admin_api, bug_id) != before
+
+
+def test_reports_and_reads_stay_open_with_an_admin_token(admin_api: ApiHarness) -> None:
+    bug_id = new_bug(admin_api, 7)
+    for path in read_paths(admin_api, bug_id):
+        reply = read(admin_api, path, {})
+        assert reply.status_code == 200, (path, reply.text)
+
+
+@pytest.fixture
+def reader_api(make_api: Callable[..., ApiHarness], private_redis: RedisServer) -> ApiHarness:
+    return make_api(redis=private_redis.url, admin_token=ADMIN_TOKEN, read_requires_token=True)
+
+
+def read_paths(api: ApiHarness, bug_id: int) -> list[str]:
+    """Every GET under /api/v1 (from the schema) with real ids, plus the events search."""
+    paths = [
+        p.format(bug_id=bug_id, project_id="rtc_backend")
+        for m, p in operations(api)
+        if m == "GET" and p.startswith("/api/v1/")
+    ]
+    return [*sorted(paths), "POST /api/v1/events/search"]
+
+
+def read(api: ApiHarness, path: str, headers: dict[str, str]) -> Any:
+    if path.startswith("POST "):
+        return api.client.post(path[5:], json={"q": "ValueError"}, headers=headers)
+    return api.client.get(path, headers=headers)
+
+
+def test_read_requires_token_guards_every_read(reader_api: ApiHarness) -> None:
+    reply = reader_api.report(line_number=9)
+    assert reply.status_code == 200, "reporting never needs a token"
+    reader_api.drain()
+    bug_id = reply.json()["id"]
+    paths = read_paths(reader_api, bug_id)
+    assert len(paths) >= 8
+    for path in paths:
+        for case in REFUSED:
+            headers, status = case.values
+            denied = read(reader_api, path, headers)
+            assert denied.status_code == status, (path, case.id, denied.text)
+            assert "rtc_backend" not in denied.text and "ValueError" not in denied.text
+        allowed = read(reader_api, path, GOOD)
+        assert allowed.status_code == 200, (path, allowed.text)
+    # Probes and the docs stay reachable for load balancers and people.
+    for open_path in ("/healthz", "/readyz", "/docs", "/openapi.json"):
+        assert reader_api.client.get(open_path).status_code == 200, open_path
+
+
+def test_report_needs_no_token_even_with_every_guard_on(reader_api: ApiHarness) -> None:
+    reply = reader_api.client.post("/api/v1/logs/report", json=guide_payload())
+    assert reply.status_code == 200
+    assert reply.json()["message"] == "Log reported"
