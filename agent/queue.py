@@ -6,6 +6,8 @@ named by its dotted path, so litellm and git are only loaded by workers).
 
 from __future__ import annotations
 
+import re
+
 from redis import Redis
 from rq import Callback, Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
@@ -22,24 +24,35 @@ ACTIVE_STATES = frozenset({"created", "queued", "started", "deferred", "schedule
 RESULT_TTL = 7 * 24 * 3600
 
 
-def job_id(bug_id: int) -> str:
-    return f"repair-{bug_id}"
+DEFAULT_PREFIX = "lc:"
 
 
-def repair_queue(connection: Redis) -> Queue:
-    return Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
+def queue_name(prefix: str = DEFAULT_PREFIX) -> str:
+    """`repairs` for the default key prefix; installs sharing one Redis under other key
+    prefixes get queues (and job ids) of their own, so no worker takes another's job."""
+    return QUEUE_NAME if prefix == DEFAULT_PREFIX else f"{prefix}{QUEUE_NAME}"
 
 
-def _fetch(connection: Redis, bug_id: int) -> Job | None:
+def job_id(bug_id: int, prefix: str = DEFAULT_PREFIX) -> str:
+    # RQ job ids take letters, digits, "_" and "-" only.
+    own = "" if prefix == DEFAULT_PREFIX else re.sub(r"[^A-Za-z0-9_-]", "-", prefix)
+    return f"{own}repair-{bug_id}"
+
+
+def repair_queue(connection: Redis, prefix: str = DEFAULT_PREFIX) -> Queue:
+    return Queue(queue_name(prefix), connection=connection, serializer=JSONSerializer)
+
+
+def _fetch(connection: Redis, bug_id: int, prefix: str) -> Job | None:
     try:
-        return Job.fetch(job_id(bug_id), connection=connection, serializer=JSONSerializer)
+        return Job.fetch(job_id(bug_id, prefix), connection=connection, serializer=JSONSerializer)
     except NoSuchJobError:
         return None
 
 
-def repair_state(connection: Redis, bug_id: int) -> str | None:
+def repair_state(connection: Redis, bug_id: int, prefix: str = DEFAULT_PREFIX) -> str | None:
     """The RQ state of the bug's repair job (`queued`, `started`, `failed`...) or None."""
-    job = _fetch(connection, bug_id)
+    job = _fetch(connection, bug_id, prefix)
     if job is None:
         return None
     try:
@@ -54,17 +67,18 @@ def enqueue_repair(connection: Redis, bug_id: int, settings: Settings) -> str | 
 
     A finished or failed earlier job of the same bug is replaced, so a repair can be retried.
     """
-    with connection.lock(f"rq:lock:{job_id(bug_id)}", timeout=30, blocking_timeout=30):
-        if repair_state(connection, bug_id) in ACTIVE_STATES:
+    prefix = settings.redis_prefix
+    with connection.lock(f"rq:lock:{job_id(bug_id, prefix)}", timeout=30, blocking_timeout=30):
+        if repair_state(connection, bug_id, prefix) in ACTIVE_STATES:
             return None
-        old = _fetch(connection, bug_id)
+        old = _fetch(connection, bug_id, prefix)
         if old is not None:
             old.delete()
         try:
-            job = repair_queue(connection).enqueue_call(
+            job = repair_queue(connection, prefix).enqueue_call(
                 JOB_FUNCTION,
                 args=(bug_id,),
-                job_id=job_id(bug_id),
+                job_id=job_id(bug_id, prefix),
                 timeout=settings.repair_job_timeout,
                 result_ttl=RESULT_TTL,
                 failure_ttl=RESULT_TTL,

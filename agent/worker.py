@@ -40,7 +40,7 @@ from rq.serializers import JSONSerializer
 from rq.utils import parse_composite_key
 
 from agent.failure import ABANDON_REASON, WORKER_DIED, record_death
-from agent.queue import QUEUE_NAME, repair_queue
+from agent.queue import queue_name, repair_queue
 from config.settings import Settings, get_settings
 
 log = logging.getLogger("agent.worker")
@@ -92,7 +92,7 @@ def run_worker(name: str, settings: Settings) -> None:
     configure(settings)
     _preload()
     worker = RepairWorker(
-        [QUEUE_NAME],
+        [queue_name(settings.redis_prefix)],
         connection=redis_connection(settings),
         name=name,
         serializer=JSONSerializer,
@@ -138,7 +138,9 @@ class Pool:
     def __post_init__(self) -> None:
         self.redis = redis_connection(self.settings)
         self.registry = StartedJobRegistry(
-            QUEUE_NAME, connection=self.redis, serializer=JSONSerializer
+            queue_name(self.settings.redis_prefix),
+            connection=self.redis,
+            serializer=JSONSerializer,
         )
         self.slots = [Slot(i) for i in range(self.size)]
 
@@ -280,7 +282,7 @@ def _is_zombie(pid: int) -> bool:
 def run_pool(n: int, settings: Settings, grace: float = DEFAULT_GRACE) -> int:
     """Run `n` repair workers until SIGINT/SIGTERM; then stop them cleanly."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    repair_queue(redis_connection(settings))  # fail early on a bad Redis URL
+    repair_queue(redis_connection(settings), settings.redis_prefix)  # fail early on a bad Redis URL
     return Pool(n, settings, grace).run()
 
 

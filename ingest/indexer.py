@@ -256,17 +256,22 @@ def main(settings: Any = None) -> None:
     from config.settings import get_settings
     from config.wiring import open_configured_store, redis_url
 
+    from ingest.autorepair import auto_repair
+
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    redis = Redis.from_url(redis_url(settings), socket_timeout=10)
+    store = open_configured_store(settings)
     indexer = Indexer(
-        redis=Redis.from_url(redis_url(settings), socket_timeout=10),
-        store=open_configured_store(settings),
+        redis=redis,
+        store=store,
         prefix=settings.redis_prefix,
         batch_size=settings.indexer_batch,
         block_ms=settings.indexer_block_ms,
         claim_idle_ms=settings.indexer_claim_idle_ms,
         retention_days=settings.retention_days,
+        on_new_bugs=auto_repair(store, redis, settings),
     )
 
     def stop(*_: object) -> None:

@@ -310,6 +310,6 @@ def test_repair_enqueue_dedup(sqlite_api: ApiHarness) -> None:
     assert second.status_code == 409
     from agent.queue import repair_queue
 
-    queue = repair_queue(sqlite_api.redis)
+    queue = repair_queue(sqlite_api.redis, sqlite_api.settings.redis_prefix)
     assert queue.job_ids.count(first.json()["job_id"]) == 1
     queue.empty()
