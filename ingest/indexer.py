@@ -255,7 +255,6 @@ def main(settings: Any = None) -> None:
     """Run one indexer process against the configured Redis and store until SIGTERM/SIGINT."""
     from config.settings import get_settings
     from config.wiring import open_configured_store, redis_url
-
     from ingest.autorepair import auto_repair
 
     settings = settings or get_settings()

@@ -99,7 +99,8 @@ class ApiHarness:
         self.store.close()
         self.redis.close()
 
-    def report(self, payload: dict[str, Any] | None = None, **overrides: Any) -> httpx.Response:
+    def report(self, payload: dict[str, Any] | None = None, **overrides: Any) -> Any:
+        """POST a report (the guide's example with `overrides`); the test client's response."""
         return self.client.post("/api/v1/logs/report", json=payload or guide_payload(**overrides))
 
     def drain(self, timeout: float = 60.0) -> None:
