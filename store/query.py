@@ -227,7 +227,7 @@ class _Translator:
         if kind == "int":
             return Term(field, _int(field, value))
         low = _date(field, value)
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if _is_day(value):
             return Range(field, low, low + timedelta(days=1), True, False)
         return Term(field, low)
 
@@ -239,7 +239,16 @@ class _Translator:
             raise QueryError(f"q: ranges are not supported on text field '{field}'")
         low = self._bound(field, kind, str(node.low))
         high = self._bound(field, kind, str(node.high))
-        return Range(field, low, high, bool(node.include_low), bool(node.include_high))
+        include_low, include_high = bool(node.include_low), bool(node.include_high)
+        # A bare date stands for the whole day: `[2026-03-02 TO 2026-03-04]` ends at the end of
+        # the 4th, `{2026-03-02 TO ...` starts after the 2nd.
+        if kind == "date" and isinstance(high, datetime) and _is_day(str(node.high)):
+            if include_high:
+                high, include_high = high + timedelta(days=1), False
+        if kind == "date" and isinstance(low, datetime) and _is_day(str(node.low)):
+            if not include_low:
+                low, include_low = low + timedelta(days=1), True
+        return Range(field, low, high, include_low, include_high)
 
     def _bound(self, field: str, kind: FieldType, raw: str) -> Value | None:
         raw = _unescape(raw.strip('"'))
@@ -261,6 +270,10 @@ def _text(field: str | None, value: str, *, phrase: bool) -> Node:
         # Punctuation only, or a lone '*': matches everything the field could hold.
         return MatchAll() if field is None else Exists(field)
     return Text(field, tokens, prefix)
+
+
+def _is_day(raw: str) -> bool:
+    return re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip('"')) is not None
 
 
 _ESCAPED = re.compile(r"\\(.)")
