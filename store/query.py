@@ -242,12 +242,10 @@ class _Translator:
         include_low, include_high = bool(node.include_low), bool(node.include_high)
         # A bare date stands for the whole day: `[2026-03-02 TO 2026-03-04]` ends at the end of
         # the 4th, `{2026-03-02 TO ...` starts after the 2nd.
-        if kind == "date" and isinstance(high, datetime) and _is_day(str(node.high)):
-            if include_high:
-                high, include_high = high + timedelta(days=1), False
-        if kind == "date" and isinstance(low, datetime) and _is_day(str(node.low)):
-            if not include_low:
-                low, include_low = low + timedelta(days=1), True
+        if include_high and isinstance(high, datetime) and _is_day(str(node.high)):
+            high, include_high = high + timedelta(days=1), False
+        if not include_low and isinstance(low, datetime) and _is_day(str(node.low)):
+            low, include_low = low + timedelta(days=1), True
         return Range(field, low, high, include_low, include_high)
 
     def _bound(self, field: str, kind: FieldType, raw: str) -> Value | None:
