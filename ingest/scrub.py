@@ -35,7 +35,7 @@ DEFAULT_SCRUB_KEYS = frozenset(
         "client_secret",
     }
 )
-_CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
+_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
 _BEARER = re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9\-._~+/]{8,}=*")
 _ELLIPSIS = "…[truncated {n} bytes]…"
 
