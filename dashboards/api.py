@@ -43,10 +43,12 @@ def _detail(response: httpx.Response) -> str:
 class ApiClient:
     """Typed-by-endpoint wrapper over httpx; every method returns the decoded JSON body."""
 
-    def __init__(self, base_url: str, timeout: float = 15.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
-                                  transport=transport)
+    def __init__(
+        self, base_url: str, timeout: float = 15.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+        )
 
     def close(self) -> None:
         self._http.close()

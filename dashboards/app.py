@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         assets_folder=str(HERE / "assets"),
         serve_locally=True,
         title="Log Center",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None turns the title flicker off
         suppress_callback_exceptions=True,
         # Pages re-render in the chosen language; layouts read with the browser's token.
         routing_callback_inputs={
@@ -87,6 +87,7 @@ def _shell(token_required: bool) -> html.Div:
                         dcc.Input(id=ids.TOKEN_INPUT, type="password", className="input"),
                         html.Button(id=ids.TOKEN_SAVE, className="btn primary"),
                         html.Button(id=ids.TOKEN_CLEAR, className="btn"),
+                        html.Button("×", id=ids.TOKEN_CLOSE, className="btn close", title="close"),
                     ],
                     className="dialog-box",
                 ),
@@ -146,13 +147,18 @@ def _shell_callbacks(app: dash.Dash) -> None:
         Input(ids.TOKEN_OPEN, "n_clicks"),
         Input(ids.TOKEN_SAVE, "n_clicks"),
         Input(ids.TOKEN_CLEAR, "n_clicks"),
+        Input(ids.TOKEN_CLOSE, "n_clicks"),
         State(ids.TOKEN_INPUT, "value"),
         State(ids.TOKEN_DIALOG, "className"),
         prevent_initial_call=True,
     )
     def token_dialog(
-        _open: Any, _save: Any, _clear: Any, value: str | None, shown: str | None
-    ) -> tuple[Any, str]:
+        _open: Any, _save: Any, _clear: Any, _close: Any, value: str | None, shown: str | None
+    ) -> tuple[Any, Any]:
+        if not acted():
+            return dash.no_update, dash.no_update
+        if ctx.triggered_id == ids.TOKEN_CLOSE:
+            return dash.no_update, "dialog"
         if ctx.triggered_id == ids.TOKEN_SAVE:
             return (value or "").strip() or None, "dialog"
         if ctx.triggered_id == ids.TOKEN_CLEAR:

@@ -166,7 +166,7 @@ def event_rows(items: list[dict[str, Any]], lang: str) -> list[Any]:
         )
         details: list[tuple[str, Any]] = [(k, _cell(k, event.get(k))) for k in EVENT_FIELDS]
         details += [(f"context.{k}", v) for k, v in logic.context_rows(event.get("context"))]
-        body = [kv_table(details)]
+        body: list[Any] = [kv_table(details)]
         if event.get("stack_trace"):
             body.append(html.Pre("\n".join(event["stack_trace"]), className="stack"))
         rows.append(html.Details([summary, *body], className="doc"))

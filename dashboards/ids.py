@@ -10,6 +10,7 @@ TOKEN_DIALOG = "token-dialog"
 TOKEN_INPUT = "token-input"
 TOKEN_SAVE = "token-save"
 TOKEN_CLEAR = "token-clear"
+TOKEN_CLOSE = "token-close"
 TOKEN_STATE = "token-state"
 NAV = "nav"
 NAV_LINK = "nav-link"  # pattern-matching type; index = page key

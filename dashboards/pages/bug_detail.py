@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,10 +47,11 @@ def layout(
         number = 0
     bug, error = attempt(lambda: api.current().bug(number, token))
     back = dcc.Link(t(lang, "back_to_list"), href="/", className="back")
-    if error is not None or bug is None:
-        missing = error is None or error.status == 404
-        message = t(lang, "bug_not_found", id=bug_id) if missing else error_box(lang, error)
-        return html.Div([back, html.Div(message, className="alert error")], className="page")
+    if error is not None and error.status != 404:
+        return html.Div([back, error_box(lang, error)], className="page")
+    if bug is None:
+        missing = html.Div(t(lang, "bug_not_found", id=bug_id), className="alert error")
+        return html.Div([back, missing], className="page")
     reports = _reports(number, token)
     running = logic.repair_in_progress(bug.get("status"), None, len(reports), _now())
     return html.Div(
@@ -257,7 +259,7 @@ def repair_timeline(reports: list[dict[str, Any]], lang: str) -> Any:
     return html.Ol([_round(r, lang) for r in logic.timeline(reports)], className="timeline")
 
 
-def _round(report: dict[str, Any], lang: str) -> html.Li:
+def _round(report: Mapping[str, Any], lang: str) -> html.Li:
     passed = bool(report.get("passed"))
     meta = " · ".join(
         str(x)

@@ -184,7 +184,7 @@ def _row(bug: dict[str, Any], lang: str) -> html.Tr:
             html.Td(logic.short_time(bug.get("last_seen")), className="nowrap"),
         ],
         className=f"bug-row row-{(bug.get('status') or '').lower()}",
-        **{"data-bug-id": str(bug["id"])},
+        **{"data-bug-id": str(bug["id"])},  # type: ignore[arg-type]  # data-* attribute
     )
 
 

@@ -5,6 +5,7 @@ Empty repo_url / local_path cells are red: the repair agent needs both.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import dash
@@ -98,7 +99,7 @@ def save(changes: list[dict[str, Any]] | None, lang: Any, token: str | None) -> 
             continue
         project_id, body = change
         field = next(iter(body))
-        _, error = attempt(lambda p=project_id, b=body: api.current().update_project(p, b, token))
+        _, error = attempt(partial(api.current().update_project, project_id, body, token))
         if error is None:
             notes.append(
                 html.Div(

@@ -147,7 +147,7 @@ def seed(client: httpx.Client, token: str = "") -> Seeded:
             assert response.status_code == 200, response.text
             ids[payload["project_id"], payload["error"]["type"]] = response.json()["id"]
     expected = sum(times for _, times in REPORTS)
-    wait_for(lambda: _occurrences(client) == expected, 30, f"{expected} occurrences indexed")
+    wait_for(lambda: _occurrences(client) == expected, 90, f"{expected} occurrences indexed")
 
     result = Seeded(
         failed=ids["rtc_backend", "ValueError"],
@@ -192,7 +192,7 @@ def seed(client: httpx.Client, token: str = "") -> Seeded:
     assert client.post("/api/v1/logs/report", json=again).status_code == 200
     wait_for(
         lambda: client.get(f"/api/v1/bugs/{result.regressed}").json()["regression_count"],
-        30,
+        90,
         "the regression to be indexed",
     )
     response = client.put(

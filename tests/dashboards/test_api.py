@@ -37,8 +37,11 @@ def test_writes_send_json_bodies() -> None:
     client.set_status(7, "FIX_FAILED", "tests fail", None, token="t")
     client.update_project("rtc_web", {"repo_url": ""}, token="t")
     assert seen[0].method == "PUT" and seen[0].url.path == "/api/v1/bugs/7/status"
-    assert json.loads(seen[0].content) == {"status": "FIX_FAILED", "failure_reason": "tests fail",
-                                           "note": None}
+    assert json.loads(seen[0].content) == {
+        "status": "FIX_FAILED",
+        "failure_reason": "tests fail",
+        "note": None,
+    }
     assert seen[1].url.path == "/api/v1/projects/rtc_web"
 
 
@@ -52,8 +55,11 @@ def test_repair_report_filters_leave_out_empty_values() -> None:
     ("status", "body", "detail"),
     [
         (409, {"detail": "illegal move NEW -> FIXED; allowed: VERIFYING"}, "allowed: VERIFYING"),
-        (422, {"detail": [{"loc": ["body", "repo_url"], "msg": "must be a URL"}]},
-         "repo_url: must be a URL"),
+        (
+            422,
+            {"detail": [{"loc": ["body", "repo_url"], "msg": "must be a URL"}]},
+            "repo_url: must be a URL",
+        ),
         (401, {"detail": "Authorization: Bearer <admin token> required"}, "Bearer"),
     ],
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -33,7 +34,21 @@ def until(browser: WebDriver, check: Callable[[], Any], what: str, timeout: floa
         except Exception:  # stale or not yet rendered elements
             return False
 
-    return WebDriverWait(browser, timeout, poll_frequency=0.1).until(probe, what)
+    try:
+        return WebDriverWait(browser, timeout, poll_frequency=0.1).until(probe, what)
+    except TimeoutException:
+        page = browser.find_element(By.TAG_NAME, "body").text[:1500]
+        raise TimeoutException(f"{what}; the page shows:\n{page}") from None
+
+
+def click(browser: WebDriver, selector: str) -> None:
+    """Click the first match, retrying while Dash replaces the element."""
+
+    def attempt() -> bool:
+        css(browser, selector)[0].click()
+        return True
+
+    until(browser, attempt, f"click {selector}")
 
 
 def css(browser: WebDriver, selector: str) -> list[WebElement]:
@@ -90,15 +105,15 @@ def test_search_and_facets_change_the_table_and_the_url(
     until(browser, lambda: bug_rows(browser) == [seeded.failed], "the query narrows the table")
     assert "q=error_type%3AValueError" in browser.current_url
 
-    css(browser, "#bugs-clear")[0].click()
+    click(browser, "#bugs-clear")
     until(browser, lambda: len(bug_rows(browser)) == seeded.total, "filters cleared")
-    css(browser, '.facet-status button[title="NEW"]')[0].click()
+    click(browser, '.facet-status button[title="NEW"]')
     expected_new = api_bug_ids(stack, status="NEW")
     until(browser, lambda: sorted(bug_rows(browser)) == sorted(expected_new), "status facet")
     assert "status=NEW" in browser.current_url
     assert css(browser, '.facet-status button.selected[title="NEW"]')
 
-    css(browser, '.facet-level button[title="ERROR"]')[0].click()
+    click(browser, '.facet-level button[title="ERROR"]')
     both = api_bug_ids(stack, status="NEW", level="ERROR")
     until(browser, lambda: sorted(bug_rows(browser)) == sorted(both), "two facets combine (AND)")
     assert both != expected_new and "level=ERROR" in browser.current_url
@@ -141,7 +156,7 @@ def test_bug_detail_shows_stack_history_and_repair_timeline(
     assert_healthy_page(browser, dashboard)
     screenshot("bug")
 
-    css(browser, "#bug-stack summary")[0].click()
+    click(browser, "#bug-stack summary")
     until(
         browser,
         lambda: css(browser, "#bug-stack")[0].get_attribute("open") is None,
@@ -162,12 +177,7 @@ def test_regressions_are_marked(signed_in: WebDriver, dashboard: str, seeded: Se
 
 
 def _move(browser: WebDriver, status: str) -> None:
-    button = until(
-        browser,
-        lambda: css(browser, f"#bug-actions .move .status-{status}")[0],
-        f"a button to move to {status}",
-    )
-    button.click()
+    click(browser, f"#bug-actions .move .status-{status}")
 
 
 def test_status_moves_follow_the_workflow(
@@ -203,9 +213,9 @@ def test_repair_button_queues_once_and_the_timeline_updates_live(
     browser = signed_in
     browser.get(dashboard + f"/bugs/{seeded.fixed}")
     until(browser, lambda: len(css(browser, ".timeline li.round")) == 1, "one round so far")
-    css(browser, "#bug-repair")[0].click()
+    click(browser, "#bug-repair")
     until(browser, lambda: "Repair queued" in css(browser, "#bug-message")[0].text, "queued")
-    css(browser, "#bug-repair")[0].click()
+    click(browser, "#bug-repair")
     until(browser, lambda: "already queued" in css(browser, "#bug-message")[0].text, "409 shown")
 
     # A worker reports a round through the API; the open page shows it without a reload.
@@ -228,6 +238,17 @@ def _cell(browser: WebDriver, project: str, column: str) -> WebElement:
     return css(browser, f'.ag-row[row-id="{project}"] .ag-cell[col-id="{column}"]')[0]
 
 
+def _edit(browser: WebDriver, project: str, column: str, text: str) -> None:
+    ActionChains(browser).double_click(_cell(browser, project, column)).perform()
+    editor = until(
+        browser,
+        lambda: _cell(browser, project, column).find_element(By.CSS_SELECTOR, "input"),
+        "cell editor",
+    )
+    editor.send_keys(Keys.CONTROL, "a")
+    editor.send_keys(text, Keys.ENTER)
+
+
 def test_projects_grid_marks_missing_config_and_saves_edits(
     signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded, screenshot: Shot
 ) -> None:
@@ -242,13 +263,7 @@ def test_projects_grid_marks_missing_config_and_saves_edits(
     screenshot("projects")
 
     new_url = "https://gitea.example.com/team/rtc_web.git"
-    ActionChains(browser).double_click(_cell(browser, "rtc_web", "repo_url")).perform()
-    editor = until(
-        browser,
-        lambda: _cell(browser, "rtc_web", "repo_url").find_element(By.CSS_SELECTOR, "input"),
-        "cell editor",
-    )
-    editor.send_keys(new_url, Keys.ENTER)
+    _edit(browser, "rtc_web", "repo_url", new_url)
     until(browser, lambda: "rtc_web" in css(browser, "#projects-message .saved")[0].text, "saved")
     stored = stack.client.get("/api/v1/projects/rtc_web").json()
     assert stored["repo_url"] == new_url
@@ -259,14 +274,7 @@ def test_projects_grid_marks_missing_config_and_saves_edits(
     )
 
     # A value the API refuses: the error is shown and the stored value comes back.
-    ActionChains(browser).double_click(_cell(browser, "rtc_web", "repo_url")).perform()
-    editor = until(
-        browser,
-        lambda: _cell(browser, "rtc_web", "repo_url").find_element(By.CSS_SELECTOR, "input"),
-        "cell editor",
-    )
-    editor.send_keys(Keys.CONTROL, "a")
-    editor.send_keys("-upload-pack=evil", Keys.ENTER)
+    _edit(browser, "rtc_web", "repo_url", "-upload-pack=evil")
     until(browser, lambda: css(browser, "#projects-message .alert.error"), "error shown")
     until(browser, lambda: _cell(browser, "rtc_web", "repo_url").text == new_url, "value restored")
     assert stack.client.get("/api/v1/projects/rtc_web").json()["repo_url"] == new_url
@@ -287,7 +295,7 @@ def test_discover_query_histogram_fields_and_zoom(
     query = css(browser, "#discover-query")[0]
     query.send_keys("level:CRITICAL", Keys.ENTER)
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "query applied")
-    css(browser, '#discover-fields button[title="project_id:\\"airhub_app\\""]')[0].click()
+    click(browser, '#discover-fields button[title="project_id:\\"airhub_app\\""]')
     until(
         browser,
         lambda: (
@@ -297,10 +305,15 @@ def test_discover_query_histogram_fields_and_zoom(
         "field value added to the query",
     )
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "still one hit")
-    css(browser, "details.doc summary")[0].click()
+
+    def expanded() -> bool:
+        if not css(browser, "details.doc[open]"):  # (again, if a late re-render closed it)
+            css(browser, "details.doc summary")[0].click()
+        return "airhub_app" in css(browser, "details.doc[open] table.kv")[0].text
+
     until(
         browser,
-        lambda: "airhub_app" in css(browser, "details.doc[open] table.kv")[0].text,
+        expanded,
         "document expands",
     )
 
@@ -340,7 +353,7 @@ def test_repairs_page_filters_by_result(
     until(browser, lambda: len(css(browser, "tr.report-row")) >= 3, "reports listed")
     assert_healthy_page(browser, dashboard)
     screenshot("repairs")
-    css(browser, "#repairs-result input[value='passed']")[0].click()
+    click(browser, "#repairs-result input[value='passed']")
     until(
         browser,
         lambda: (
@@ -349,7 +362,7 @@ def test_repairs_page_filters_by_result(
         ),
         "only passed rounds",
     )
-    css(browser, "#repairs-result input[value='failed']")[0].click()
+    click(browser, "#repairs-result input[value='failed']")
     until(
         browser,
         lambda: (
@@ -359,7 +372,7 @@ def test_repairs_page_filters_by_result(
         "only failed rounds",
     )
     assert "test_get_user_rejects_text still fails" in css(browser, "#repairs-table")[0].text
-    css(browser, f'#repairs-table a[href="/bugs/{seeded.failed}"]')[0].click()
+    click(browser, f'#repairs-table a[href="/bugs/{seeded.failed}"]')
     until(browser, lambda: css(browser, "#bug-stack"), "the link opens the bug")
 
 
@@ -367,27 +380,43 @@ def test_language_switch_is_remembered(signed_in: WebDriver, dashboard: str) -> 
     browser = signed_in
     browser.get(dashboard + "/repairs")
     until(browser, lambda: css(browser, "h2")[0].text == "Repair reports", "English")
-    css(browser, "#lang-zh")[0].click()
+    click(browser, "#lang-zh")
     until(browser, lambda: css(browser, "h2")[0].text == "修复报告", "page text in Chinese")
     assert css(browser, '#nav a[href="/"]')[0].text == "缺陷"
     browser.refresh()
     until(browser, lambda: css(browser, "h2")[0].text == "修复报告", "still Chinese after reload")
-    css(browser, "#lang-en")[0].click()
+    click(browser, "#lang-en")
     until(browser, lambda: css(browser, "h2")[0].text == "Repair reports", "back to English")
 
 
-def test_admin_token_is_asked_once_and_kept(browser: WebDriver, dashboard: str) -> None:
+def test_admin_token_is_asked_once_kept_and_sent_on_writes(
+    browser: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
+) -> None:
     browser.get(dashboard + "/_dash-layout")
     browser.execute_script("localStorage.clear()")
     browser.get(dashboard + "/projects")
     until(browser, lambda: css(browser, "#token-dialog.open"), "asked for the token")
-    css(browser, "#token-input")[0].send_keys(ADMIN_TOKEN)
-    css(browser, "#token-save")[0].click()
-    until(browser, lambda: not css(browser, "#token-dialog.open"), "dialog closes")
-    assert (
-        json.loads(browser.execute_script("return localStorage.getItem('token-store')"))
-        == ADMIN_TOKEN
+    click(browser, "#token-close")  # dismissed without a token
+    until(browser, lambda: not css(browser, "#token-dialog.open"), "dialog dismissed")
+
+    _edit(browser, "airhub_app", "description", "refused without a token")
+    until(
+        browser,
+        lambda: "admin token" in css(browser, "#projects-message .alert.error")[0].text,
+        "the refusal says why",
     )
+    until(browser, lambda: css(browser, "#token-dialog.open"), "asked again on a refused write")
+    assert stack.client.get("/api/v1/projects/airhub_app").json()["description"] in (None, "")
+
+    css(browser, "#token-input")[0].send_keys(ADMIN_TOKEN)
+    click(browser, "#token-save")
+    until(browser, lambda: not css(browser, "#token-dialog.open"), "dialog closes")
+    stored = browser.execute_script("return localStorage.getItem('token-store')")
+    assert json.loads(stored) == ADMIN_TOKEN
+    _edit(browser, "airhub_app", "description", "Flutter app")
+    until(browser, lambda: css(browser, "#projects-message .saved"), "saved with the token")
+    assert stack.client.get("/api/v1/projects/airhub_app").json()["description"] == "Flutter app"
+
     browser.refresh()
     until(browser, lambda: css(browser, "#token-state")[0].text == "token set", "kept")
     assert not css(browser, "#token-dialog.open")
