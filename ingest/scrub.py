@@ -8,6 +8,7 @@ than rejected, so the error still lands.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from config.settings import Limits
@@ -40,8 +41,19 @@ _BEARER = re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9\-._~+/]{8,}=*")
 _ELLIPSIS = "…[truncated {n} bytes]…"
 
 
+def _normalize(key: str) -> str:
+    return key.lower().replace("-", "_")
+
+
+@lru_cache(maxsize=16)
+def effective_keys(configured: frozenset[str]) -> frozenset[str]:
+    """The default keys plus the configured ones (LOGCENTER_SCRUB_KEYS adds, never replaces),
+    spelled the way `_sensitive` compares them."""
+    return frozenset(_normalize(k) for k in DEFAULT_SCRUB_KEYS | configured)
+
+
 def _sensitive(key: str, keys: frozenset[str]) -> bool:
-    k = key.lower().replace("-", "_")
+    k = _normalize(key)
     return k in keys or any(part in k for part in keys if len(part) > 4)
 
 
@@ -84,6 +96,7 @@ def scrub_value(value: Any, keys: frozenset[str], depth: int = 0) -> Any:
 
 
 def scrub(report: ReportIn, keys: frozenset[str] = DEFAULT_SCRUB_KEYS) -> None:
+    keys = effective_keys(keys)
     if report.context:
         report.context = scrub_value(report.context, keys)
     report.error.message = _mask(report.error.message)
