@@ -131,16 +131,26 @@ def clamp(report: ReportIn, limits: Limits) -> None:
         report.context = _clamp_context(report.context, limits)
 
 
+_MAX_ITEMS = 200
+
+
 def _clamp_context(context: dict[str, Any], limits: Limits) -> dict[str, Any]:
     def walk(value: Any, depth: int) -> Any:
         if isinstance(value, dict):
             if depth >= limits.max_context_depth:
                 return "[depth limit]"
-            return {str(k)[:256]: walk(v, depth + 1) for k, v in list(value.items())[:200]}
+            items = list(value.items())
+            out = {str(k)[:256]: walk(v, depth + 1) for k, v in items[:_MAX_ITEMS]}
+            if len(items) > _MAX_ITEMS:
+                out["…"] = f"[{len(items) - _MAX_ITEMS} more keys]"
+            return out
         if isinstance(value, list):
             if depth >= limits.max_context_depth:
                 return "[depth limit]"
-            return [walk(v, depth + 1) for v in value[:200]]
+            kept = [walk(v, depth + 1) for v in value[:_MAX_ITEMS]]
+            if len(value) > _MAX_ITEMS:
+                kept.append(f"[{len(value) - _MAX_ITEMS} more items]")
+            return kept
         if isinstance(value, str):
             return truncate(value, 4096)
         if isinstance(value, int) and not -(2**63) <= value < 2**63:
