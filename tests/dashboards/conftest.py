@@ -86,7 +86,9 @@ def screenshot(browser: object, tmp_path: Path) -> Callable[[str], Path]:
     def take(name: str) -> Path:
         path = tmp_path / f"{name}.png"
         driver: Any = browser
-        height = driver.execute_script("return document.documentElement.scrollHeight")
+        height = driver.execute_script(
+            "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight"
+        )
         driver.set_window_size(WIDTH, min(max(height, HEIGHT), 3000))  # the whole page
         try:
             driver.save_screenshot(str(path))
