@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs outside Python: redis-server, Chromium + chromedriver (Debian),
+# Installs what the test suite needs outside Python: redis-server, Chromium + chromedriver, wrk and a
+# CJK font (Debian),
 # and the Elasticsearch test distribution from Maven Central (cached in ~/.m2).
 set -euo pipefail
 ES_VERSION=${1:-9.2.0}
@@ -9,6 +10,8 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v wrk >/dev/null || missing+=(wrk)
+# A CJK font, so the dashboard's Chinese text renders in browser screenshots.
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: please install: ${missing[*]} (apt-get install needs root)" >&2
