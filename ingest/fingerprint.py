@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from ingest.report import ReportIn
 
-
-def _context_str(context: dict[str, Any] | None, key: str) -> str:
-    value = (context or {}).get(key)
-    return "" if value is None else str(value)
+#: For cicd and deployment reports, the context keys that name where it failed.
+_CONTEXT_PARTS = {
+    "cicd": ("job_name", "step_name"),
+    "deployment": ("namespace", "deployment_name"),
+}
 
 
 def fingerprint(report: ReportIn) -> str:
     err = report.error
-    if report.source == "cicd":
+    if report.source in _CONTEXT_PARTS:
+        context = report.context or {}
+        names = [context.get(key) for key in _CONTEXT_PARTS[report.source]]
         parts = [
             report.project_id,
-            "cicd",
+            report.source,
             err.type,
-            _context_str(report.context, "job_name"),
-            _context_str(report.context, "step_name"),
-        ]
-    elif report.source == "deployment":
-        parts = [
-            report.project_id,
-            "deployment",
-            err.type,
-            _context_str(report.context, "namespace"),
-            _context_str(report.context, "deployment_name"),
+            *("" if n is None else str(n) for n in names),
         ]
     else:
         parts = [report.project_id, err.type, err.file_path or "", str(err.line_number)]

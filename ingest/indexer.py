@@ -208,47 +208,32 @@ def _payload(fields: dict[bytes, bytes]) -> dict[str, Any]:
     return rep
 
 
-def _bug_create(bug_id: int, rep: dict[str, Any]) -> BugCreate:
+def _fields(rep: dict[str, Any]) -> dict[str, Any]:
+    """What a bug's first occurrence and every event take from a normalized report."""
     err = rep["error"]
-    return BugCreate(
-        id=bug_id,
-        fingerprint=rep["fingerprint"],
-        project_id=rep["project_id"],
-        source=rep["source"],
-        environment=rep["environment"],
-        level=rep["level"],
-        error_type=err["type"],
-        message=err["message"],
-        file_path=err.get("file_path"),
-        line_number=err.get("line_number"),
-        stack_trace=err["stack_trace"],
-        context=rep.get("context") or {},
-        version=rep.get("version"),
-        commit_hash=rep.get("commit_hash"),
-        first_seen=rep["timestamp"],
-    )
+    return {
+        "fingerprint": rep["fingerprint"],
+        "project_id": rep["project_id"],
+        "source": rep["source"],
+        "environment": rep["environment"],
+        "level": rep["level"],
+        "error_type": err["type"],
+        "message": err["message"],
+        "file_path": err.get("file_path"),
+        "line_number": err.get("line_number"),
+        "stack_trace": err["stack_trace"],
+        "context": rep.get("context") or {},
+        "version": rep.get("version"),
+        "commit_hash": rep.get("commit_hash"),
+    }
+
+
+def _bug_create(bug_id: int, rep: dict[str, Any]) -> BugCreate:
+    return BugCreate(id=bug_id, first_seen=rep["timestamp"], **_fields(rep))
 
 
 def _event(event_id: str, bug_id: int, rep: dict[str, Any]) -> Event:
-    err = rep["error"]
-    return Event(
-        id=event_id,
-        bug_id=bug_id,
-        fingerprint=rep["fingerprint"],
-        timestamp=rep["timestamp"],
-        project_id=rep["project_id"],
-        environment=rep["environment"],
-        level=rep["level"],
-        source=rep["source"],
-        version=rep.get("version"),
-        commit_hash=rep.get("commit_hash"),
-        error_type=err["type"],
-        message=err["message"],
-        file_path=err.get("file_path"),
-        line_number=err.get("line_number"),
-        context=rep.get("context") or {},
-        stack_trace=err["stack_trace"],
-    )
+    return Event(id=event_id, bug_id=bug_id, timestamp=rep["timestamp"], **_fields(rep))
 
 
 def main(settings: Any = None) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from store.models import Bug, Event, Project, RepairReport, Status
+from store.models import Bug, Event, Project, RepairReport, RepairRound, Status
 from store.search import FacetValue, HistogramBucket
 
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:[\w./~-]+$")
@@ -138,24 +138,8 @@ class RepairEnqueued(BaseModel):
     bug_id: int
 
 
-class RepairReportBody(BaseModel):
+class RepairReportBody(RepairRound):
     """One repair round (the bug id comes from the path)."""
-
-    round: int = Field(default=1, ge=1, le=1000)
-    phase: str | None = Field(default=None, examples=["FIXING"])
-    analysis: str = ""
-    changed_files: list[str] = Field(default_factory=list)
-    diff: str = ""
-    test_command: str | None = None
-    test_output: str = ""
-    passed: bool = False
-    failure_reason: str | None = None
-    model: str | None = None
-    tokens: int = Field(default=0, ge=0)
-    cost: float = Field(default=0.0, ge=0)
-    duration: float = Field(default=0.0, ge=0)
-    branch: str | None = None
-    commit: str | None = None
 
 
 class RepairReportList(BaseModel):

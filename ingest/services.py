@@ -13,9 +13,10 @@ from ingest.metrics import Latencies
 from ingest.scrub import DEFAULT_SCRUB_KEYS
 from store.base import Store
 
-# Redis must answer fast or the API answers 503: never hang a client on a dead Redis.
-_CONNECT_TIMEOUT = 0.25
-_TIMEOUT = 2.0
+# A dead Redis refuses connections at once (503 right away); these bound a Redis that hangs,
+# without failing a healthy one on a busy machine.
+_CONNECT_TIMEOUT = 1.0
+_TIMEOUT = 5.0
 
 
 @dataclass

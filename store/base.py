@@ -96,8 +96,9 @@ class Store(Protocol):
         its returned occurrence only when it was actually reopened).
         """
 
-    def get_events(self, bug_id: int, *, page: int = 1, size: int = 50,
-                   cursor: str | None = None) -> EventPage:
+    def get_events(
+        self, bug_id: int, *, page: int = 1, size: int = 50, cursor: str | None = None
+    ) -> EventPage:
         """A bug's occurrences, newest first."""
 
     def purge_events(self, older_than: datetime) -> int:

@@ -59,8 +59,16 @@ _BULK_CHUNK = 1000
 class ElasticsearchStore:
     """Store backend over an Elasticsearch 8/9 cluster; satisfies store.base.Store."""
 
-    def __init__(self, url: str, *, index_prefix: str = "logcenter-", shards: int = 1,
-                 replicas: int = 0, request_timeout: float = 30.0, **options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        index_prefix: str = "logcenter-",
+        shards: int = 1,
+        replicas: int = 0,
+        request_timeout: float = 30.0,
+        **options: Any,
+    ) -> None:
         self.url = url.replace("elasticsearch://", "http://", 1)
         self.names = IndexNames(index_prefix)
         self.shards = shards
@@ -96,8 +104,9 @@ class ElasticsearchStore:
     def _upgrade_mapping(self, pattern: str, mapping: dict[str, Any]) -> None:
         """Add new fields to indices made by an older template (mappings only grow)."""
         if self.es.indices.exists(index=pattern):
-            self.es.indices.put_mapping(index=pattern, properties=mapping["properties"],
-                                        meta=mapping["_meta"])
+            self.es.indices.put_mapping(
+                index=pattern, properties=mapping["properties"], meta=mapping["_meta"]
+            )
 
     def ping(self) -> bool:
         try:
@@ -110,10 +119,9 @@ class ElasticsearchStore:
 
     def drop(self) -> None:
         """Delete every index and template under this prefix (tests, uninstall)."""
-        indices = list(self.es.indices.get(index=f"{self.names.prefix}*",
-                                           expand_wildcards="all"))
+        indices = list(self.es.indices.get(index=f"{self.names.prefix}*", expand_wildcards="all"))
         for start in range(0, len(indices), 50):
-            self.es.indices.delete(index=",".join(indices[start:start + 50]))
+            self.es.indices.delete(index=",".join(indices[start : start + 50]))
         for name in self.names.templates(self.shards, self.replicas):
             self.es.options(ignore_status=404).indices.delete_index_template(name=name)
 
@@ -166,9 +174,14 @@ class ElasticsearchStore:
         return {d.fingerprint: d.bug.id for d in read_bugs(self.es, self.names, set(fingerprints))}
 
     @translated
-    def update_bug(self, bug_id: int, changes: Mapping[str, Any], *,
-                   expected_revision: int | None = None,
-                   history: StatusChange | None = None) -> Bug:
+    def update_bug(
+        self,
+        bug_id: int,
+        changes: Mapping[str, Any],
+        *,
+        expected_revision: int | None = None,
+        history: StatusChange | None = None,
+    ) -> Bug:
         bad = sorted(k for k in changes if k in _READONLY_BUG_FIELDS or k not in Bug.model_fields)
         if bad:
             raise ValueError(f"update_bug: cannot change {', '.join(bad)}")
@@ -177,8 +190,10 @@ class ElasticsearchStore:
             if doc is None:
                 raise NotFound(f"bug {bug_id} not found")
             if expected_revision is not None and doc.bug.revision != expected_revision:
-                raise Conflict(f"bug {bug_id} changed since it was read "
-                               f"(revision {doc.bug.revision}, expected {expected_revision})")
+                raise Conflict(
+                    f"bug {bug_id} changed since it was read "
+                    f"(revision {doc.bug.revision}, expected {expected_revision})"
+                )
             data = doc.bug.model_dump(by_alias=True)
             data.update(changes)
             if history is not None:
@@ -190,11 +205,14 @@ class ElasticsearchStore:
             # A count set by hand keeps `count = count_base + stored events` true.
             base = doc.count_base + bug.count - doc.bug.count
             try:
-                self.es.index(index=self.names.bugs, id=doc.fingerprint,
-                              document=bug_doc(bug, count_base=base,
-                                               purged_before=doc.purged_before),
-                              if_seq_no=doc.seq_no, if_primary_term=doc.primary_term,
-                              refresh=True)
+                self.es.index(
+                    index=self.names.bugs,
+                    id=doc.fingerprint,
+                    document=bug_doc(bug, count_base=base, purged_before=doc.purged_before),
+                    if_seq_no=doc.seq_no,
+                    if_primary_term=doc.primary_term,
+                    refresh=True,
+                )
             except ConflictError:
                 continue  # a concurrent write: re-read and check the revision again
             return bug
@@ -208,20 +226,30 @@ class ElasticsearchStore:
                 doc = self._bug_doc(occ.bug_id)
                 if doc is None:
                     break
-                bug = doc.bug.model_copy(update={
-                    "count": doc.bug.count + occ.count,
-                    "first_seen": min(doc.bug.first_seen, occ.first_seen),
-                    "last_seen": max(doc.bug.last_seen, occ.last_seen),
-                })
+                bug = doc.bug.model_copy(
+                    update={
+                        "count": doc.bug.count + occ.count,
+                        "first_seen": min(doc.bug.first_seen, occ.first_seen),
+                        "last_seen": max(doc.bug.last_seen, occ.last_seen),
+                    }
+                )
                 if occ.reopen and bug.status in REGRESSION_STATUSES:
                     bug = reopen(bug, utcnow()).model_copy(
-                        update={"revision": bug.revision + 1, "updated_at": utcnow()})
+                        update={"revision": bug.revision + 1, "updated_at": utcnow()}
+                    )
                 try:
-                    self.es.index(index=self.names.bugs, id=doc.fingerprint,
-                                  document=bug_doc(bug, count_base=doc.count_base + occ.count,
-                                                   purged_before=doc.purged_before),
-                                  if_seq_no=doc.seq_no, if_primary_term=doc.primary_term,
-                                  refresh=True)
+                    self.es.index(
+                        index=self.names.bugs,
+                        id=doc.fingerprint,
+                        document=bug_doc(
+                            bug,
+                            count_base=doc.count_base + occ.count,
+                            purged_before=doc.purged_before,
+                        ),
+                        if_seq_no=doc.seq_no,
+                        if_primary_term=doc.primary_term,
+                        refresh=True,
+                    )
                 except ConflictError:
                     continue
                 break
@@ -230,8 +258,13 @@ class ElasticsearchStore:
     def iter_bug_keys(self) -> Iterator[tuple[str, int, str]]:
         after: list[Any] | None = None
         while True:
-            resp = self.es.search(index=self.names.bugs, size=1000, sort=[{"id": "asc"}],
-                                  source_includes=["id", "status"], search_after=after)
+            resp = self.es.search(
+                index=self.names.bugs,
+                size=1000,
+                sort=[{"id": "asc"}],
+                source_includes=["id", "status"],
+                search_after=after,
+            )
             hits = resp["hits"]["hits"]
             for h in hits:
                 yield h["_id"], int(h["_source"]["id"]), str(h["_source"]["status"])
@@ -252,18 +285,20 @@ class ElasticsearchStore:
     def reserve_bug_ids(self, block: int) -> int:
         if block < 1:
             raise ValueError(f"reserve_bug_ids: block must be positive, not {block}")
-        return next_counter(self.es, self.names.meta, "bug_ids", block,
-                            floor=self._max_stored_bug_id)
+        return next_counter(
+            self.es, self.names.meta, "bug_ids", block, floor=self._max_stored_bug_id
+        )
 
     # -- events ----------------------------------------------------------------------------
     @translated
-    def add_events(self, events: list[Event],
-                   reopen_bug_ids: AbstractSet[int] = frozenset()) -> list[BugOccurrences]:
+    def add_events(
+        self, events: list[Event], reopen_bug_ids: AbstractSet[int] = frozenset()
+    ) -> list[BugOccurrences]:
         if not events:
             return []
         new: list[Event] = []
         for start in range(0, len(events), _BULK_CHUNK):
-            new.extend(self._create_events(events[start:start + _BULK_CHUNK]))
+            new.extend(self._create_events(events[start : start + _BULK_CHUNK]))
         # Counts come from the stored events, including those of an earlier crashed attempt.
         self.es.indices.refresh(index=self.names.events_pattern)
         new_ids = {e.bug_id for e in new}
@@ -280,8 +315,9 @@ class ElasticsearchStore:
         return [e for e, (_, conflict) in zip(events, results, strict=True) if not conflict]
 
     @translated
-    def get_events(self, bug_id: int, *, page: int = 1, size: int = 50,
-                   cursor: str | None = None) -> EventPage:
+    def get_events(
+        self, bug_id: int, *, page: int = 1, size: int = 50, cursor: str | None = None
+    ) -> EventPage:
         query = EventQuery(page=page, size=size, cursor=cursor)
         with query_errors("events"):
             return EventSearch(self.es, self.names, query).run(lq.Term("bug_id", bug_id))
@@ -297,7 +333,7 @@ class ElasticsearchStore:
             return 0
         bug_ids = self._bug_ids_with_events(old)
         for start in range(0, len(bug_ids), _BULK_CHUNK):
-            move_to_base(self.es, self.names, bug_ids[start:start + _BULK_CHUNK], cutoff)
+            move_to_base(self.es, self.names, bug_ids[start : start + _BULK_CHUNK], cutoff)
         self._delete_events_before(cutoff, old)
         return total
 
@@ -305,12 +341,18 @@ class ElasticsearchStore:
         ids: list[int] = []
         after: dict[str, Any] | None = None
         while True:
-            composite: dict[str, Any] = {"size": 1000,
-                                         "sources": [{"b": {"terms": {"field": "bug_id"}}}]}
+            composite: dict[str, Any] = {
+                "size": 1000,
+                "sources": [{"b": {"terms": {"field": "bug_id"}}}],
+            }
             if after:
                 composite["after"] = after
-            resp = self.es.search(index=self.names.events_pattern, size=0, query=query,
-                                  aggs={"bugs": {"composite": composite}})
+            resp = self.es.search(
+                index=self.names.events_pattern,
+                size=0,
+                query=query,
+                aggs={"bugs": {"composite": composite}},
+            )
             agg = resp["aggregations"]["bugs"]
             ids.extend(int(b["key"]["b"]) for b in agg["buckets"])
             after = agg.get("after_key")
@@ -323,16 +365,19 @@ class ElasticsearchStore:
         indices = self.es.indices.get(index=self.names.events_pattern)
         doomed = [i for i in indices if (d := self.names.day_of(i)) is not None and d < day]
         for start in range(0, len(doomed), 50):
-            self.es.indices.delete(index=",".join(doomed[start:start + 50]))
+            self.es.indices.delete(index=",".join(doomed[start : start + 50]))
         rest = ",".join(i for i in indices if i not in doomed)
         # No _delete_by_query (the reindex module may be absent): search and bulk-delete.
         while rest:
-            hits = self.es.search(index=rest, query=old, size=_BULK_CHUNK, source=False,
-                                  sort=["_doc"])["hits"]["hits"]
+            hits = self.es.search(
+                index=rest, query=old, size=_BULK_CHUNK, source=False, sort=["_doc"]
+            )["hits"]["hits"]
             if not hits:
                 return
-            self.es.bulk(operations=[{"delete": {"_index": h["_index"], "_id": h["_id"]}}
-                                     for h in hits], refresh=True)
+            self.es.bulk(
+                operations=[{"delete": {"_index": h["_index"], "_id": h["_id"]}} for h in hits],
+                refresh=True,
+            )
 
     # -- search ----------------------------------------------------------------------------
     @translated
@@ -351,21 +396,20 @@ class ElasticsearchStore:
         def change(project: Project) -> dict[str, Any]:
             return {"repo_url": repo_url} if repo_url and not project.repo_url else {}
 
-        return self._upsert_project(project_id, {"repo_url": repo_url} if repo_url else {},
-                                    change)
+        return self._upsert_project(project_id, {"repo_url": repo_url} if repo_url else {}, change)
 
     @translated
     def get_project(self, project_id: str) -> Project | None:
         try:
-            return project_from_doc(self.es.get(index=self.names.projects,
-                                                id=project_id)["_source"])
+            return project_from_doc(
+                self.es.get(index=self.names.projects, id=project_id)["_source"]
+            )
         except NotFoundError:
             return None
 
     @translated
     def list_projects(self) -> list[Project]:
-        resp = self.es.search(index=self.names.projects, size=10000,
-                              sort=[{"project_id": "asc"}])
+        resp = self.es.search(index=self.names.projects, size=10000, sort=[{"project_id": "asc"}])
         return [project_from_doc(h["_source"]) for h in resp["hits"]["hits"]]
 
     @translated
@@ -375,19 +419,29 @@ class ElasticsearchStore:
             raise ValueError(f"update_project: cannot change {', '.join(bad)}")
         return self._upsert_project(project_id, dict(changes), lambda _: dict(changes))
 
-    def _upsert_project(self, project_id: str, initial: dict[str, Any],
-                        change: Any) -> Project:
+    def _upsert_project(self, project_id: str, initial: dict[str, Any], change: Any) -> Project:
         for _ in range(OCC_RETRIES):
             try:
                 got = self.es.get(index=self.names.projects, id=project_id)
             except NotFoundError:
                 now = utcnow()
                 pid = next_counter(self.es, self.names.meta, "project_ids", 1)
-                project = Project.model_validate({**initial, "id": pid, "project_id": project_id,
-                                                  "created_at": now, "updated_at": now})
+                project = Project.model_validate(
+                    {
+                        **initial,
+                        "id": pid,
+                        "project_id": project_id,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
                 try:
-                    self.es.create(index=self.names.projects, id=project_id, refresh=True,
-                                   document=project.model_dump(mode="json"))
+                    self.es.create(
+                        index=self.names.projects,
+                        id=project_id,
+                        refresh=True,
+                        document=project.model_dump(mode="json"),
+                    )
                 except ConflictError:
                     continue
                 return project
@@ -395,12 +449,18 @@ class ElasticsearchStore:
             updates = change(project)
             if not updates:
                 return project
-            project = Project.model_validate({**project.model_dump(), **updates,
-                                              "updated_at": utcnow()})
+            project = Project.model_validate(
+                {**project.model_dump(), **updates, "updated_at": utcnow()}
+            )
             try:
-                self.es.index(index=self.names.projects, id=project_id, refresh=True,
-                              document=project.model_dump(mode="json"),
-                              if_seq_no=got["_seq_no"], if_primary_term=got["_primary_term"])
+                self.es.index(
+                    index=self.names.projects,
+                    id=project_id,
+                    refresh=True,
+                    document=project.model_dump(mode="json"),
+                    if_seq_no=got["_seq_no"],
+                    if_primary_term=got["_primary_term"],
+                )
             except ConflictError:
                 continue
             return project
@@ -413,26 +473,45 @@ class ElasticsearchStore:
         if bug is None:
             raise NotFound(f"bug {report.bug_id} not found")
         rid = next_counter(self.es, self.names.meta, "repair_ids", 1)
-        stored = RepairReport(**report.model_dump(), id=rid, project_id=bug.project_id,
-                              created_at=utcnow())
-        self.es.index(index=self.names.repairs, id=str(rid), refresh=True,
-                      document=stored.model_dump(mode="json"))
+        stored = RepairReport(
+            **report.model_dump(), id=rid, project_id=bug.project_id, created_at=utcnow()
+        )
+        self.es.index(
+            index=self.names.repairs,
+            id=str(rid),
+            refresh=True,
+            document=stored.model_dump(mode="json"),
+        )
         return stored
 
     @translated
-    def list_repair_reports(self, *, bug_id: int | None = None, project_id: str | None = None,
-                            passed: bool | None = None, page: int = 1,
-                            size: int = 50) -> tuple[int, list[RepairReport]]:
+    def list_repair_reports(
+        self,
+        *,
+        bug_id: int | None = None,
+        project_id: str | None = None,
+        passed: bool | None = None,
+        page: int = 1,
+        size: int = 50,
+    ) -> tuple[int, list[RepairReport]]:
         filters: list[dict[str, Any]] = []
         for field, value in (("bug_id", bug_id), ("project_id", project_id), ("passed", passed)):
             if value is not None:
                 filters.append({"term": {field: value}})
         order = "asc" if bug_id is not None else "desc"
-        sort = [{"round": order}, {"id": order}] if bug_id is not None \
+        sort = (
+            [{"round": order}, {"id": order}]
+            if bug_id is not None
             else [{"created_at": order}, {"id": order}]
-        resp = self.es.search(index=self.names.repairs, query={"bool": {"filter": filters}},
-                              sort=sort, from_=max(page - 1, 0) * size, size=size,
-                              track_total_hits=True)
+        )
+        resp = self.es.search(
+            index=self.names.repairs,
+            query={"bool": {"filter": filters}},
+            sort=sort,
+            from_=max(page - 1, 0) * size,
+            size=size,
+            track_total_hits=True,
+        )
         items = [repair_from_doc(h["_source"]) for h in resp["hits"]["hits"]]
         return int(resp["hits"]["total"]["value"]), items
 
@@ -442,10 +521,12 @@ def _occurrences(new: list[Event], reopened: set[int]) -> list[BugOccurrences]:
     for e in new:
         by_bug.setdefault(e.bug_id, []).append(e)
     return [
-        BugOccurrences(bug_id=bug_id, count=len(evs),
-                       first_seen=min(e.timestamp for e in evs),
-                       last_seen=max(e.timestamp for e in evs),
-                       reopen=bug_id in reopened)
+        BugOccurrences(
+            bug_id=bug_id,
+            count=len(evs),
+            first_seen=min(e.timestamp for e in evs),
+            last_seen=max(e.timestamp for e in evs),
+            reopen=bug_id in reopened,
+        )
         for bug_id, evs in sorted(by_bug.items())
     ]
-

@@ -101,8 +101,9 @@ def bug_doc_from_hit(hit: dict[str, Any]) -> BugDoc:
     )
 
 
-def bulk_conflicts(es: Elasticsearch, operations: list[dict[str, Any]],
-                   refresh: bool = False) -> list[tuple[str, bool]]:
+def bulk_conflicts(
+    es: Elasticsearch, operations: list[dict[str, Any]], refresh: bool = False
+) -> list[tuple[str, bool]]:
     """Run a bulk request; per item (_id, True when it hit a version or create conflict).
 
     Any other item failure raises StoreError: a conflict is an expected answer, not a failure.
@@ -118,8 +119,9 @@ def bulk_conflicts(es: Elasticsearch, operations: list[dict[str, Any]],
     return out
 
 
-def next_counter(es: Elasticsearch, index: str, name: str, block: int,
-                 floor: Callable[[], int] = lambda: 0) -> int:
+def next_counter(
+    es: Elasticsearch, index: str, name: str, block: int, floor: Callable[[], int] = lambda: 0
+) -> int:
     """Advance the counter document `name` by `block` under OCC; return its new value.
 
     The counter never falls behind `floor()` (e.g. the highest id already stored).
@@ -136,8 +138,14 @@ def next_counter(es: Elasticsearch, index: str, name: str, block: int,
             return value
         value = max(int(doc["_source"]["value"]), floor()) + block
         try:
-            es.index(index=index, id=name, document={"value": value}, refresh=True,
-                     if_seq_no=doc["_seq_no"], if_primary_term=doc["_primary_term"])
+            es.index(
+                index=index,
+                id=name,
+                document={"value": value},
+                refresh=True,
+                if_seq_no=doc["_seq_no"],
+                if_primary_term=doc["_primary_term"],
+            )
         except ConflictError:
             continue
         return value

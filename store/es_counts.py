@@ -32,8 +32,9 @@ def fingerprints_of(es: Elasticsearch, names: IndexNames, bug_ids: Iterable[int]
     ids = sorted(set(bug_ids))
     if not ids:
         return {}
-    resp = es.search(index=names.bugs, query={"terms": {"id": ids}}, size=len(ids),
-                     source_includes=["id"])
+    resp = es.search(
+        index=names.bugs, query={"terms": {"id": ids}}, size=len(ids), source_includes=["id"]
+    )
     return {int(h["_source"]["id"]): h["_id"] for h in resp["hits"]["hits"]}
 
 
@@ -46,8 +47,12 @@ def read_bugs(es: Elasticsearch, names: IndexNames, fingerprints: Iterable[str])
     return [bug_doc_from_hit(d) for d in resp["docs"] if d.get("found")]
 
 
-def update_bugs(es: Elasticsearch, names: IndexNames, fingerprints: Iterable[str],
-                change: Callable[[list[BugDoc]], Change]) -> None:
+def update_bugs(
+    es: Elasticsearch,
+    names: IndexNames,
+    fingerprints: Iterable[str],
+    change: Callable[[list[BugDoc]], Change],
+) -> None:
     """Apply `change` to each bug under optimistic concurrency, retrying the ones that raced.
 
     `change` is called with the current documents of every attempt, so it can compute what
@@ -63,8 +68,16 @@ def update_bugs(es: Elasticsearch, names: IndexNames, fingerprints: Iterable[str
             if result is None:
                 continue
             bug, base, purged = result
-            ops.append({"index": {"_index": names.bugs, "_id": doc.fingerprint,
-                                  "if_seq_no": doc.seq_no, "if_primary_term": doc.primary_term}})
+            ops.append(
+                {
+                    "index": {
+                        "_index": names.bugs,
+                        "_id": doc.fingerprint,
+                        "if_seq_no": doc.seq_no,
+                        "if_primary_term": doc.primary_term,
+                    }
+                }
+            )
             ops.append(bug_doc(bug, count_base=base, purged_before=purged))
         if not ops:
             return
@@ -87,13 +100,18 @@ def event_counts(es: Elasticsearch, names: IndexNames, docs: list[BugDoc]) -> di
     return counts
 
 
-def count_by_bug(es: Elasticsearch, names: IndexNames, ids: list[int],
-                 window: dict[str, str] | None) -> dict[int, int]:
+def count_by_bug(
+    es: Elasticsearch, names: IndexNames, ids: list[int], window: dict[str, str] | None
+) -> dict[int, int]:
     filters: list[dict[str, Any]] = [{"terms": {"bug_id": ids}}]
     if window:
         filters.append({"range": {"@timestamp": window}})
-    resp = es.search(index=names.events_pattern, size=0, query={"bool": {"filter": filters}},
-                     aggs={"bugs": {"terms": {"field": "bug_id", "size": max(len(ids), 1)}}})
+    resp = es.search(
+        index=names.events_pattern,
+        size=0,
+        query={"bool": {"filter": filters}},
+        aggs={"bugs": {"terms": {"field": "bug_id", "size": max(len(ids), 1)}}},
+    )
     aggs = resp.get("aggregations")
     if not aggs:
         return {}
@@ -102,19 +120,31 @@ def count_by_bug(es: Elasticsearch, names: IndexNames, ids: list[int],
 
 def reopen(bug: Bug, now: datetime) -> Bug:
     """A regression: a new occurrence of a bug believed fixed moves it back to NEW."""
-    entry = StatusChange.model_validate({
-        "from": bug.status.value, "to": Status.NEW.value, "at": now, "by": "ingest",
-        "reason": f"regression: new occurrence after {bug.status.value}",
-    })
-    return bug.model_copy(update={
-        "status": Status.NEW,
-        "regression_count": bug.regression_count + 1,
-        "status_history": [*bug.status_history, entry],
-    })
+    entry = StatusChange.model_validate(
+        {
+            "from": bug.status.value,
+            "to": Status.NEW.value,
+            "at": now,
+            "by": "ingest",
+            "reason": f"regression: new occurrence after {bug.status.value}",
+        }
+    )
+    return bug.model_copy(
+        update={
+            "status": Status.NEW,
+            "regression_count": bug.regression_count + 1,
+            "status_history": [*bug.status_history, entry],
+        }
+    )
 
 
-def sync_counts(es: Elasticsearch, names: IndexNames, events: list[Event],
-                new_ids: set[int], reopen_ids: AbstractSet[int]) -> set[int]:
+def sync_counts(
+    es: Elasticsearch,
+    names: IndexNames,
+    events: list[Event],
+    new_ids: set[int],
+    reopen_ids: AbstractSet[int],
+) -> set[int]:
     """Bring the bugs of `events` up to date with the stored events; return reopened bug ids."""
     seen: dict[int, tuple[datetime, datetime]] = {}
     for e in events:
@@ -130,14 +160,16 @@ def sync_counts(es: Elasticsearch, names: IndexNames, events: list[Event],
             bug = doc.bug
             computed = doc.count_base + counts.get(bug.id, 0)
             first, last = seen[bug.id]
-            update = {"count": max(bug.count, computed), "first_seen": min(bug.first_seen, first),
-                      "last_seen": max(bug.last_seen, last)}
+            update = {
+                "count": max(bug.count, computed),
+                "first_seen": min(bug.first_seen, first),
+                "last_seen": max(bug.last_seen, last),
+            }
             grew = bug.id in new_ids or computed > bug.count
             regress = bug.id in reopen_ids and grew and bug.status in REGRESSION_STATUSES
             if not regress and all(getattr(bug, k) == v for k, v in update.items()):
                 return None
-            new = bug.model_copy(update={**update, "revision": bug.revision + 1,
-                                         "updated_at": now})
+            new = bug.model_copy(update={**update, "revision": bug.revision + 1, "updated_at": now})
             if regress:
                 new = reopen(new, now)
                 reopened.add(bug.id)
@@ -149,8 +181,9 @@ def sync_counts(es: Elasticsearch, names: IndexNames, events: list[Event],
     return reopened
 
 
-def move_to_base(es: Elasticsearch, names: IndexNames, bug_ids: list[int],
-                 cutoff: datetime) -> None:
+def move_to_base(
+    es: Elasticsearch, names: IndexNames, bug_ids: list[int], cutoff: datetime
+) -> None:
     """Before purging, add each bug's events in [purged_before, cutoff) to its count_base."""
 
     def change(docs: list[BugDoc]) -> Change:

@@ -49,8 +49,21 @@ BUG_MAPPING: dict[str, Any] = {
     "_meta": {"logcenter_version": TEMPLATE_VERSION},
     "properties": {
         "id": _LONG,
-        **{k: _KEYWORD for k in ("fingerprint", "project_id", "source", "environment", "level",
-                                 "error_type", "file_path", "version", "commit_hash", "status")},
+        **{
+            k: _KEYWORD
+            for k in (
+                "fingerprint",
+                "project_id",
+                "source",
+                "environment",
+                "level",
+                "error_type",
+                "file_path",
+                "version",
+                "commit_hash",
+                "status",
+            )
+        },
         "message": _STORED_TEXT,
         "failure_reason": _STORED_TEXT,
         "stack_trace": _STORED_TEXT,
@@ -58,8 +71,10 @@ BUG_MAPPING: dict[str, Any] = {
         "context": _OPAQUE,
         "status_history": _OPAQUE,
         **{k: _LONG for k in ("count", "count_base", "regression_count", "revision")},
-        **{k: _DATE for k in ("first_seen", "last_seen", "created_at", "updated_at",
-                              "purged_before")},
+        **{
+            k: _DATE
+            for k in ("first_seen", "last_seen", "created_at", "updated_at", "purged_before")
+        },
         "tokens": _tokens(BUG_TOKEN_FIELDS),
     },
 }
@@ -70,11 +85,11 @@ EVENT_MAPPING: dict[str, Any] = {
     "properties": {
         "@timestamp": _DATE,
         "event": {"properties": {"id": _KEYWORD}},
-        "error": {"properties": {"type": _KEYWORD, "message": _STORED_TEXT,
-                                 "stack_trace": _STORED_TEXT}},
+        "error": {
+            "properties": {"type": _KEYWORD, "message": _STORED_TEXT, "stack_trace": _STORED_TEXT}
+        },
         "log": {"properties": {"level": _KEYWORD}},
-        "service": {"properties": {"name": _KEYWORD, "environment": _KEYWORD,
-                                   "version": _KEYWORD}},
+        "service": {"properties": {"name": _KEYWORD, "environment": _KEYWORD, "version": _KEYWORD}},
         "bug_id": _LONG,
         **{k: _KEYWORD for k in ("fingerprint", "source", "commit_hash", "file_path")},
         "line_number": _LONG,
@@ -88,8 +103,17 @@ PROJECT_MAPPING: dict[str, Any] = {
     "_meta": {"logcenter_version": TEMPLATE_VERSION},
     "properties": {
         "id": _LONG,
-        **{k: _KEYWORD for k in ("project_id", "name", "repo_url", "local_path",
-                                 "default_branch", "ingest_key")},
+        **{
+            k: _KEYWORD
+            for k in (
+                "project_id",
+                "name",
+                "repo_url",
+                "local_path",
+                "default_branch",
+                "ingest_key",
+            )
+        },
         "description": _STORED_TEXT,
         "test_command": _STORED_TEXT,
         "auto_repair": {"type": "boolean"},
@@ -104,8 +128,10 @@ REPAIR_MAPPING: dict[str, Any] = {
     "properties": {
         **{k: _LONG for k in ("id", "bug_id", "round", "tokens")},
         **{k: _KEYWORD for k in ("project_id", "model", "branch", "commit", "phase")},
-        **{k: _STORED_TEXT for k in ("analysis", "diff", "test_command", "test_output",
-                                     "failure_reason")},
+        **{
+            k: _STORED_TEXT
+            for k in ("analysis", "diff", "test_command", "test_output", "failure_reason")
+        },
         "changed_files": _KEYWORD,
         "passed": {"type": "boolean"},
         "cost": {"type": "double"},
@@ -139,8 +165,9 @@ class IndexNames:
     def day_of(self, index: str) -> datetime | None:
         """The UTC day of a daily events index name (None when it is not one)."""
         try:
-            return datetime.strptime(index.removeprefix(f"{self.prefix}events-"), "%Y.%m.%d")\
-                .replace(tzinfo=UTC)
+            return datetime.strptime(
+                index.removeprefix(f"{self.prefix}events-"), "%Y.%m.%d"
+            ).replace(tzinfo=UTC)
         except ValueError:
             return None
 
@@ -191,8 +218,13 @@ def bug_doc(bug: Bug, *, count_base: int, purged_before: datetime | None) -> dic
 
 
 def new_bug(create: BugCreate, now: datetime) -> Bug:
-    return Bug(**create.model_dump(), last_seen=create.first_seen, created_at=now, updated_at=now,
-               revision=1)
+    return Bug(
+        **create.model_dump(),
+        last_seen=create.first_seen,
+        created_at=now,
+        updated_at=now,
+        revision=1,
+    )
 
 
 def bug_from_doc(source: dict[str, Any]) -> Bug:

@@ -44,8 +44,12 @@ class Compiler:
         if isinstance(node, q.And):
             return {"bool": {"filter": [self.compile(c) for c in node.children]}}
         if isinstance(node, q.Or):
-            return {"bool": {"should": [self.compile(c) for c in node.children],
-                             "minimum_should_match": 1}}
+            return {
+                "bool": {
+                    "should": [self.compile(c) for c in node.children],
+                    "minimum_should_match": 1,
+                }
+            }
         if isinstance(node, q.Not):
             return {"bool": {"must": [{"match_all": {}}], "must_not": [self.compile(node.child)]}}
         raise QueryError(f"q: unsupported query node {node!r}")
@@ -64,8 +68,11 @@ class Compiler:
             return {"match_phrase": {path: {"query": text, "analyzer": "whitespace"}}}
         if len(tokens) == 1:
             return {"prefix": {path: {"value": tokens[0]}}}
-        return {"match_phrase_prefix": {path: {"query": text, "analyzer": "whitespace",
-                                               "max_expansions": MAX_EXPANSIONS}}}
+        return {
+            "match_phrase_prefix": {
+                path: {"query": text, "analyzer": "whitespace", "max_expansions": MAX_EXPANSIONS}
+            }
+        }
 
     def _term(self, field: str, value: q.Value) -> Dsl:
         if isinstance(value, datetime):
@@ -101,13 +108,15 @@ class Compiler:
                 raise QueryError(f"filters: unknown or unfilterable field '{field}'")
             if not values:
                 continue
-            terms: list[Any] = [_int_value(name, v) for v in values] if kind == "int" \
+            terms: list[Any] = (
+                [_int_value(name, v) for v in values]
+                if kind == "int"
                 else [str(v).upper() if name in UPPER_FIELDS else str(v) for v in values]
+            )
             out[name] = {"terms": {self.path(name): terms}}
         return out
 
-    def facet_aggs(self, facets: tuple[str, ...], filters: dict[str, Dsl],
-                   size: int) -> Dsl:
+    def facet_aggs(self, facets: tuple[str, ...], filters: dict[str, Dsl], size: int) -> Dsl:
         """Multi-select facets: each facet's counts apply every filter but its own."""
         aggs: Dsl = {}
         for facet in facets:
@@ -116,13 +125,17 @@ class Compiler:
             others = [dsl for field, dsl in filters.items() if field != facet]
             aggs[f"facet_{facet}"] = {
                 "filter": {"bool": {"filter": others}},
-                "aggs": {"values": {"terms": {
-                    "field": self.path(facet),
-                    "size": size,
-                    "order": [{"_count": "desc"}, {"_key": "asc"}],
-                    # An empty keyword means "no value": it is not a facet value.
-                    "exclude": [""],
-                }}},
+                "aggs": {
+                    "values": {
+                        "terms": {
+                            "field": self.path(facet),
+                            "size": size,
+                            "order": [{"_count": "desc"}, {"_key": "asc"}],
+                            # An empty keyword means "no value": it is not a facet value.
+                            "exclude": [""],
+                        }
+                    }
+                },
             }
         return aggs
 

@@ -34,8 +34,15 @@ from store.search import (
 _BUG_SOURCE_EXCLUDES = ["tokens", "count_base", "purged_before"]
 
 
-def _request(compiler: Compiler, node: lq.Node, filters: dict[str, Dsl], sort: list[Dsl],
-             page: int, size: int, cursor: str | None) -> dict[str, Any]:
+def _request(
+    compiler: Compiler,
+    node: lq.Node,
+    filters: dict[str, Dsl],
+    sort: list[Dsl],
+    page: int,
+    size: int,
+    cursor: str | None,
+) -> dict[str, Any]:
     """The shared part of a paged search; fetches one extra hit to know if more follow."""
     body: dict[str, Any] = {
         "query": compiler.compile(node),
@@ -68,17 +75,24 @@ class BugSearch:
         query = self.query
         field = query.sort.removeprefix("-")
         if field not in BUG_SORTS:
-            raise QueryError(f"sort: unknown sort '{query.sort}' "
-                             f"(use {', '.join(BUG_SORTS)}, '-' = desc)")
+            raise QueryError(
+                f"sort: unknown sort '{query.sort}' (use {', '.join(BUG_SORTS)}, '-' = desc)"
+            )
         order = "desc" if query.sort.startswith("-") else "asc"
         check_paging(query.page, query.size)
         check_facets(query.facets, FACET_FIELDS)
         filters = self.compiler.filters(query.filters)
-        body = _request(self.compiler, lq.parse(query.q, lq.BUG_FIELDS), filters,
-                        [{field: order}, {"id": order}], query.page, query.size, query.cursor)
+        body = _request(
+            self.compiler,
+            lq.parse(query.q, lq.BUG_FIELDS),
+            filters,
+            [{field: order}, {"id": order}],
+            query.page,
+            query.size,
+            query.cursor,
+        )
         body["aggs"] = self.compiler.facet_aggs(query.facets, filters, query.facet_size)
-        resp = self.es.search(index=self.names.bugs, source_excludes=_BUG_SOURCE_EXCLUDES,
-                              **body)
+        resp = self.es.search(index=self.names.bugs, source_excludes=_BUG_SOURCE_EXCLUDES, **body)
         hits, next_cursor = _page(resp["hits"]["hits"], query.size)
         return BugPage(
             total=int(resp["hits"]["total"]["value"]),
@@ -108,16 +122,28 @@ class EventSearch:
             node = lq.And((node, lq.Range("timestamp", query.start, query.end, True, False)))
         filters = self.compiler.filters(query.filters)
         order = "desc" if query.sort.startswith("-") else "asc"
-        body = _request(self.compiler, node, filters,
-                        [{"@timestamp": order}, {"event.id": order}],
-                        query.page, query.size, query.cursor)
+        body = _request(
+            self.compiler,
+            node,
+            filters,
+            [{"@timestamp": order}, {"event.id": order}],
+            query.page,
+            query.size,
+            query.cursor,
+        )
         aggs = self.compiler.facet_aggs(query.facets, filters, query.facet_size)
         if query.interval_seconds is not None:
             aggs["histogram"] = {
                 "filter": body["post_filter"],
-                "aggs": {"buckets": {"date_histogram": {
-                    "field": "@timestamp", "fixed_interval": f"{query.interval_seconds}s",
-                    "min_doc_count": 1}}},
+                "aggs": {
+                    "buckets": {
+                        "date_histogram": {
+                            "field": "@timestamp",
+                            "fixed_interval": f"{query.interval_seconds}s",
+                            "min_doc_count": 1,
+                        }
+                    }
+                },
             }
         body["aggs"] = aggs
         resp = self.es.search(index=self.names.events_pattern, **body)

@@ -140,9 +140,11 @@ PROJECT_EDITABLE = (
 )
 
 
-class RepairReportIn(BaseModel):
-    bug_id: int
-    round: int = 1
+class RepairRound(BaseModel):
+    """One round of a repair: what was tried, what the tests said, what it cost."""
+
+    round: int = Field(default=1, ge=1, le=1000)
+    phase: str | None = Field(default=None, examples=["FIXING"])
     analysis: str = ""
     changed_files: list[str] = Field(default_factory=list)
     diff: str = ""
@@ -151,12 +153,15 @@ class RepairReportIn(BaseModel):
     passed: bool = False
     failure_reason: str | None = None
     model: str | None = None
-    tokens: int = 0
-    cost: float = 0.0
-    duration: float = 0.0
+    tokens: int = Field(default=0, ge=0)
+    cost: float = Field(default=0.0, ge=0)
+    duration: float = Field(default=0.0, ge=0)
     branch: str | None = None
     commit: str | None = None
-    phase: str | None = None
+
+
+class RepairReportIn(RepairRound):
+    bug_id: int
 
 
 class RepairReport(RepairReportIn):

@@ -281,11 +281,17 @@ def _unescape(value: str) -> str:
     return _ESCAPED.sub(r"\1", value)
 
 
+_INT_MAX = 2**63 - 1
+
+
 def _int(field: str, raw: str) -> int:
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise QueryError(f"q: field '{field}' takes whole numbers, not '{raw}'") from None
+    if not -_INT_MAX <= value <= _INT_MAX:
+        raise QueryError(f"q: '{raw}' is out of range for field '{field}' (64-bit integers)")
+    return value
 
 
 _NOW = re.compile(r"now(?:-(\d+)([smhdw]))?")
@@ -293,16 +299,29 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 
 def _date(field: str, raw: str) -> datetime:
+    try:
+        return _parse_date(raw)
+    except ValueError:
+        raise QueryError(
+            f"q: field '{field}' takes ISO 8601 dates or now-<n><s|m|h|d|w>, not '{raw}'"
+        ) from None
+    except OverflowError:
+        raise QueryError(f"q: date '{raw}' is out of range for field '{field}'") from None
+
+
+def _parse_date(raw: str) -> datetime:
     m = _NOW.fullmatch(raw)
     if m:
         now = datetime.now(UTC)
         if m.group(1):
             now -= timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
         return now
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise QueryError(
-            f"q: field '{field}' takes ISO 8601 dates or now-<n><s|m|h|d|w>, not '{raw}'"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    # A whole day is matched as [day, day + 1): that end must exist too.
+    if value > _LAST_DAY:
+        raise OverflowError(raw)
+    return value
+
+
+_LAST_DAY = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)

@@ -64,9 +64,9 @@ _PROJECT_SELECT = "SELECT " + ", ".join(("id", *PROJECT_COLUMNS)) + " FROM proje
 def path_from_url(url: str) -> Path:
     """`sqlite:///abs/path.db` (or `sqlite:////abs/path.db`) -> /abs/path.db."""
     prefix = "sqlite://"
-    if not url.startswith(prefix) or not url[len(prefix):].startswith("/"):
+    if not url.startswith(prefix) or not url[len(prefix) :].startswith("/"):
         raise ValueError(f"store URL {url!r}: expected sqlite:///absolute/path.db")
-    return Path("/" + url[len(prefix):].lstrip("/"))
+    return Path("/" + url[len(prefix) :].lstrip("/"))
 
 
 class SQLiteStore:
@@ -133,8 +133,9 @@ class SQLiteStore:
             for new in bugs:
                 fingerprints.append(new.fingerprint)
                 fields = new.model_dump(include=set(BugCreate.model_fields))
-                bug = Bug(**fields, last_seen=new.first_seen, created_at=now, updated_at=now,
-                          revision=1)
+                bug = Bug(
+                    **fields, last_seen=new.first_seen, created_at=now, updated_at=now, revision=1
+                )
                 try:
                     inserted = conn.execute(_INSERT_BUG, bug_values(bug)).rowcount == 1
                 except sqlite3.IntegrityError as exc:
@@ -170,8 +171,10 @@ class SQLiteStore:
             if bug is None:
                 raise NotFound(f"bug {bug_id} not found")
             if expected_revision is not None and expected_revision != bug.revision:
-                raise Conflict(f"bug {bug_id} changed since it was read "
-                               f"(revision {bug.revision}, expected {expected_revision})")
+                raise Conflict(
+                    f"bug {bug_id} changed since it was read "
+                    f"(revision {bug.revision}, expected {expected_revision})"
+                )
             data = {**bug.model_dump(), "updated_at": utcnow(), **changes}
             if history is not None:
                 data["status_history"] = [*bug.status_history, history]
@@ -190,7 +193,8 @@ class SQLiteStore:
             with self._read() as conn:
                 rows = conn.execute(
                     "SELECT fingerprint, id, status FROM bugs WHERE id > ? ORDER BY id LIMIT ?",
-                    (last_id, _CHUNK)).fetchall()
+                    (last_id, _CHUNK),
+                ).fetchall()
             for row in rows:
                 yield row["fingerprint"], row["id"], row["status"]
             if len(rows) < _CHUNK:
@@ -208,7 +212,9 @@ class SQLiteStore:
             last = _max_bug_id(conn) + block
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (_RESERVED_KEY, last))
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (_RESERVED_KEY, last),
+            )
             return last
 
     # -- events -------------------------------------------------------------------------------
@@ -220,16 +226,20 @@ class SQLiteStore:
             added = [event for event in events if _insert_event(conn, event)]
             return _apply_occurrences(conn, _occurrences(added, reopen))
 
-    def get_events(self, bug_id: int, *, page: int = 1, size: int = 50,
-                   cursor: str | None = None) -> EventPage:
+    def get_events(
+        self, bug_id: int, *, page: int = 1, size: int = 50, cursor: str | None = None
+    ) -> EventPage:
         with self._read() as conn:
             return bug_events(conn, bug_id, page, size, cursor)
 
     def purge_events(self, older_than: datetime) -> int:
         cutoff = to_micros(older_than)
         with self._write() as conn:
-            conn.execute("DELETE FROM events_fts WHERE rowid IN "
-                         "(SELECT seq FROM events WHERE timestamp < ?)", (cutoff,))
+            conn.execute(
+                "DELETE FROM events_fts WHERE rowid IN "
+                "(SELECT seq FROM events WHERE timestamp < ?)",
+                (cutoff,),
+            )
             return int(conn.execute("DELETE FROM events WHERE timestamp < ?", (cutoff,)).rowcount)
 
     # -- search -------------------------------------------------------------------------------
@@ -274,15 +284,23 @@ class SQLiteStore:
     def add_repair_report(self, report: RepairReportIn) -> RepairReport:
         now = to_micros(utcnow())
         with self._write() as conn:
-            row = conn.execute("SELECT project_id FROM bugs WHERE id = ?",
-                               (report.bug_id,)).fetchone()
+            row = conn.execute(
+                "SELECT project_id FROM bugs WHERE id = ?", (report.bug_id,)
+            ).fetchone()
             if row is None:
                 raise NotFound(f"bug {report.bug_id} not found")
             cur = conn.execute(
                 "INSERT INTO repair_reports (bug_id, project_id, round, passed, created_at, body) "
                 "VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
-                (report.bug_id, row["project_id"], report.round, int(report.passed), now,
-                 report_body(report)))
+                (
+                    report.bug_id,
+                    row["project_id"],
+                    report.round,
+                    int(report.passed),
+                    now,
+                    report_body(report),
+                ),
+            )
             return report_from_row(cur.fetchone())
 
     def list_repair_reports(
@@ -294,17 +312,22 @@ class SQLiteStore:
         page: int = 1,
         size: int = 50,
     ) -> tuple[int, list[RepairReport]]:
-        conditions = {"bug_id": bug_id, "project_id": project_id,
-                      "passed": None if passed is None else int(passed)}
+        conditions = {
+            "bug_id": bug_id,
+            "project_id": project_id,
+            "passed": None if passed is None else int(passed),
+        }
         used = {k: v for k, v in conditions.items() if v is not None}
         where = " AND ".join(f"{k} = ?" for k in used) or "1"
         order = "round, id" if bug_id is not None else "created_at DESC, id DESC"
         with self._read() as conn:
-            total = conn.execute(f"SELECT count(*) FROM repair_reports WHERE {where}",
-                                 list(used.values())).fetchone()[0]
+            total = conn.execute(
+                f"SELECT count(*) FROM repair_reports WHERE {where}", list(used.values())
+            ).fetchone()[0]
             rows = conn.execute(
                 f"SELECT * FROM repair_reports WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*used.values(), size, (max(page, 1) - 1) * size]).fetchall()
+                [*used.values(), size, (max(page, 1) - 1) * size],
+            ).fetchall()
         return int(total), [report_from_row(row) for row in rows]
 
 
@@ -329,10 +352,11 @@ def _ids_by_fingerprint(conn: sqlite3.Connection, fingerprints: list[str]) -> di
     found: dict[str, int] = {}
     unique = list(dict.fromkeys(fingerprints))
     for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start:start + _CHUNK]
+        chunk = unique[start : start + _CHUNK]
         marks = ", ".join("?" for _ in chunk)
-        rows = conn.execute(f"SELECT fingerprint, id FROM bugs WHERE fingerprint IN ({marks})",
-                            chunk).fetchall()
+        rows = conn.execute(
+            f"SELECT fingerprint, id FROM bugs WHERE fingerprint IN ({marks})", chunk
+        ).fetchall()
         found.update((row["fingerprint"], row["id"]) for row in rows)
     return found
 
@@ -340,7 +364,9 @@ def _ids_by_fingerprint(conn: sqlite3.Connection, fingerprints: list[str]) -> di
 def _max_bug_id(conn: sqlite3.Connection) -> int:
     row = conn.execute(
         "SELECT max(coalesce((SELECT max(id) FROM bugs), 0), "
-        "coalesce((SELECT value FROM meta WHERE key = ?), 0))", (_RESERVED_KEY,)).fetchone()
+        "coalesce((SELECT value FROM meta WHERE key = ?), 0))",
+        (_RESERVED_KEY,),
+    ).fetchone()
     return int(row[0])
 
 
@@ -358,8 +384,13 @@ def _occurrences(events: list[Event], reopen: frozenset[int]) -> list[BugOccurre
     for event in events:
         by_bug[event.bug_id].append(event.timestamp)
     return [
-        BugOccurrences(bug_id=bug_id, count=len(times), first_seen=min(times),
-                       last_seen=max(times), reopen=bug_id in reopen)
+        BugOccurrences(
+            bug_id=bug_id,
+            count=len(times),
+            first_seen=min(times),
+            last_seen=max(times),
+            reopen=bug_id in reopen,
+        )
         for bug_id, times in sorted(by_bug.items())
     ]
 
@@ -391,10 +422,15 @@ def _apply_occurrences(
 
 
 def _reopen_changes(bug: Bug, now: datetime) -> dict[str, Any]:
-    entry = StatusChange.model_validate({
-        "from": bug.status, "to": Status.NEW, "at": now, "by": "ingest",
-        "reason": f"regression: new occurrence after {bug.status}",
-    })
+    entry = StatusChange.model_validate(
+        {
+            "from": bug.status,
+            "to": Status.NEW,
+            "at": now,
+            "by": "ingest",
+            "reason": f"regression: new occurrence after {bug.status}",
+        }
+    )
     return {
         "status": Status.NEW,
         "regression_count": bug.regression_count + 1,
@@ -412,9 +448,11 @@ def _insert_project(
 ) -> Project:
     now = utcnow()
     project = Project.model_validate(
-        {**fields, "id": 0, "project_id": project_id, "created_at": now, "updated_at": now})
-    cur = conn.execute(insert_sql("projects", PROJECT_COLUMNS) + " RETURNING id",
-                       project_values(project))
+        {**fields, "id": 0, "project_id": project_id, "created_at": now, "updated_at": now}
+    )
+    cur = conn.execute(
+        insert_sql("projects", PROJECT_COLUMNS) + " RETURNING id", project_values(project)
+    )
     return project.model_copy(update={"id": int(cur.fetchone()[0])})
 
 
@@ -423,6 +461,7 @@ def _update_project(
 ) -> Project:
     updated = Project.model_validate({**project.model_dump(), **changes, "updated_at": utcnow()})
     assignments = ", ".join(f'"{c}" = ?' for c in PROJECT_COLUMNS)
-    conn.execute(f"UPDATE projects SET {assignments} WHERE id = ?",
-                 [*project_values(updated), project.id])
+    conn.execute(
+        f"UPDATE projects SET {assignments} WHERE id = ?", [*project_values(updated), project.id]
+    )
     return updated

@@ -108,6 +108,7 @@ def report_body(report: RepairReportIn) -> str:
 
 def report_from_row(row: sqlite3.Row) -> RepairReport:
     data = orjson.loads(row["body"])
-    data.update(id=row["id"], project_id=row["project_id"],
-                created_at=from_micros(row["created_at"]))
+    data.update(
+        id=row["id"], project_id=row["project_id"], created_at=from_micros(row["created_at"])
+    )
     return RepairReport.model_validate(data)

@@ -68,9 +68,7 @@ class _Request:
         return and_all(parts)
 
 
-def _compile_request(
-    table: Table, node: lq.Node, filters: Mapping[str, Sequence[str]]
-) -> _Request:
+def _compile_request(table: Table, node: lq.Node, filters: Mapping[str, Sequence[str]]) -> _Request:
     conditions = {f: compile_node(n, table) for f, n in filter_nodes(filters, table).items()}
     return _Request(table, compile_node(node, table), conditions)
 
@@ -81,8 +79,9 @@ def search_bugs(conn: sqlite3.Connection, query: BugQuery) -> BugPage:
     check_facets(query.facets, FACET_FIELDS)
     request = _compile_request(BUGS, lq.parse(query.q, lq.BUG_FIELDS), query.filters)
     total = _count(conn, request)
-    rows, next_cursor = _rows(conn, request, BUG_COLUMNS, order, query.page, query.size,
-                              query.cursor)
+    rows, next_cursor = _rows(
+        conn, request, BUG_COLUMNS, order, query.page, query.size, query.cursor
+    )
     items: list[Bug] = [bug_from_row(r) for r in rows]
     facets = _facets(conn, request, query.facets, query.facet_size)
     return BugPage(total=total, items=items, facets=facets, next_cursor=next_cursor)
@@ -136,8 +135,11 @@ def event_page(
 
 def _count(conn: sqlite3.Connection, request: _Request) -> int:
     where, params = request.where()
-    return int(conn.execute(f"SELECT count(*) FROM {request.table.name} WHERE {where}",
-                            params).fetchone()[0])
+    return int(
+        conn.execute(f"SELECT count(*) FROM {request.table.name} WHERE {where}", params).fetchone()[
+            0
+        ]
+    )
 
 
 def _rows(
@@ -157,8 +159,10 @@ def _rows(
         offset = 0
     where, params = and_all(parts)
     names = ", ".join(f'"{c}"' for c in columns)
-    sql = (f"SELECT {names} FROM {request.table.name} WHERE {where} "
-           f"ORDER BY {order.sql()} LIMIT ? OFFSET ?")
+    sql = (
+        f"SELECT {names} FROM {request.table.name} WHERE {where} "
+        f"ORDER BY {order.sql()} LIMIT ? OFFSET ?"
+    )
     rows = conn.execute(sql, [*params, size + 1, offset]).fetchall()
     if size == 0 or len(rows) <= size:
         return rows[:size], None
@@ -173,9 +177,11 @@ def _facets(
     out: dict[str, list[FacetValue]] = {}
     for field in fields:
         where, params = request.where(without=field)
-        sql = (f'SELECT "{field}" AS value, count(*) AS n FROM {request.table.name} '
-               f"WHERE {where} AND \"{field}\" IS NOT NULL AND \"{field}\" != '' "
-               f'GROUP BY "{field}" ORDER BY n DESC, "{field}" ASC LIMIT ?')
+        sql = (
+            f'SELECT "{field}" AS value, count(*) AS n FROM {request.table.name} '
+            f'WHERE {where} AND "{field}" IS NOT NULL AND "{field}" != \'\' '
+            f'GROUP BY "{field}" ORDER BY n DESC, "{field}" ASC LIMIT ?'
+        )
         rows = conn.execute(sql, [*params, max(size, 0)]).fetchall()
         out[field] = [FacetValue(value=str(r["value"]), count=r["n"]) for r in rows]
     return out
@@ -189,7 +195,9 @@ def _histogram(
         raise QueryError(f"interval_seconds: must be positive, not {interval_seconds}")
     width = interval_seconds * 1_000_000
     where, params = request.where()
-    sql = (f'SELECT ("timestamp" / ?) * ? AS k, count(*) AS n FROM {request.table.name} '
-           f"WHERE {where} GROUP BY k ORDER BY k")
+    sql = (
+        f'SELECT ("timestamp" / ?) * ? AS k, count(*) AS n FROM {request.table.name} '
+        f"WHERE {where} GROUP BY k ORDER BY k"
+    )
     rows = conn.execute(sql, [width, width, *params]).fetchall()
     return [HistogramBucket(key=from_micros(r["k"]), count=r["n"]) for r in rows]

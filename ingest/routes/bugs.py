@@ -27,6 +27,8 @@ from store.search import BugQuery
 router = APIRouter(prefix="/api/v1", tags=["bugs"])
 
 Multi = Annotated[list[str] | None, Query()]
+Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number")]
+Size = Annotated[int, Query(ge=1, le=500, description="items per page (max 500)")]
 SORT_PATTERN = r"^-?(last_seen|first_seen|count|id)$"
 
 
@@ -48,8 +50,8 @@ def search_bugs(
     environment: Multi = None,
     error_type: Multi = None,
     sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "-last_seen",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: Page = 1,
+    size: Size = 50,
     cursor: str | None = None,
 ) -> BugList:
     given = {
@@ -141,8 +143,8 @@ async def put_status(bug_id: int, body: StatusChangeIn, services: ServicesDep) -
 def bug_events(
     bug_id: int,
     store: StoreDep,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: Page = 1,
+    size: Size = 50,
     cursor: str | None = None,
 ) -> EventList:
     _bug(store, bug_id)
@@ -204,8 +206,8 @@ def repair_reports(
     store: StoreDep,
     project_id: str | None = None,
     passed: bool | None = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: Page = 1,
+    size: Size = 50,
 ) -> RepairReportPage:
     total, reports = store.list_repair_reports(
         project_id=project_id, passed=passed, page=page, size=size
