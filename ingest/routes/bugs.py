@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from ingest import workflow
@@ -27,12 +27,21 @@ from store.search import BugQuery
 router = APIRouter(prefix="/api/v1", tags=["bugs"])
 
 Multi = Annotated[list[str] | None, Query()]
+#: Ids are 64-bit in both stores: a larger number is a 422, not a database overflow.
+BugId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+NO_BUG = {404: {"description": "No such bug"}}
 Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number")]
 Size = Annotated[int, Query(ge=1, le=500, description="items per page (max 500)")]
 SORT_PATTERN = r"^-?(last_seen|first_seen|count|id)$"
 
 
-@router.get("/bugs", response_model=BugList, dependencies=[Reader], summary="Search bugs")
+@router.get(
+    "/bugs",
+    response_model=BugList,
+    dependencies=[Reader],
+    responses={400: {"description": "Bad query; the message names the problem"}},
+    summary="Search bugs",
+)
 def search_bugs(
     store: StoreDep,
     q: Annotated[
@@ -82,10 +91,10 @@ def _bug(store: StoreDep, bug_id: int) -> Bug:
     "/bugs/{bug_id}",
     response_model=Bug,
     dependencies=[Reader],
-    responses={404: {"description": "No such bug"}},
+    responses=NO_BUG,
     summary="Get a bug",
 )
-def get_bug(bug_id: int, store: StoreDep) -> Bug:
+def get_bug(bug_id: BugId, store: StoreDep) -> Bug:
     return _bug(store, bug_id)
 
 
@@ -93,9 +102,10 @@ def get_bug(bug_id: int, store: StoreDep) -> Bug:
     "/bugs/{bug_id}/transitions",
     response_model=Transitions,
     dependencies=[Reader],
+    responses=NO_BUG,
     summary="The statuses a bug may move to now",
 )
-def transitions(bug_id: int, store: StoreDep) -> Transitions:
+def transitions(bug_id: BugId, store: StoreDep) -> Transitions:
     bug = _bug(store, bug_id)
     return Transitions(status=bug.status, allowed=list(workflow.TRANSITIONS[bug.status]))
 
@@ -111,7 +121,7 @@ def transitions(bug_id: int, store: StoreDep) -> Transitions:
         422: {"description": "FIX_FAILED without failure_reason"},
     },
 )
-async def put_status(bug_id: int, body: StatusChangeIn, services: ServicesDep) -> Bug:
+async def put_status(bug_id: BugId, body: StatusChangeIn, services: ServicesDep) -> Bug:
     try:
         bug = await run_in_threadpool(
             workflow.change_status,
@@ -138,10 +148,11 @@ async def put_status(bug_id: int, body: StatusChangeIn, services: ServicesDep) -
     "/bugs/{bug_id}/events",
     response_model=EventList,
     dependencies=[Reader],
+    responses=NO_BUG,
     summary="A bug's occurrences, newest first",
 )
 def bug_events(
-    bug_id: int,
+    bug_id: BugId,
     store: StoreDep,
     page: Page = 1,
     size: Size = 50,
@@ -158,9 +169,9 @@ def bug_events(
     response_model=RepairEnqueued,
     dependencies=[Admin],
     summary="Queue an AI repair of the bug",
-    responses={409: {"description": "A repair is already queued or running"}},
+    responses={**NO_BUG, 409: {"description": "A repair is already queued or running"}},
 )
-def enqueue_repair(bug_id: int, services: ServicesDep) -> RepairEnqueued:
+def enqueue_repair(bug_id: BugId, services: ServicesDep) -> RepairEnqueued:
     from agent.queue import enqueue_repair as enqueue
 
     _bug(services.store, bug_id)
@@ -174,9 +185,10 @@ def enqueue_repair(bug_id: int, services: ServicesDep) -> RepairEnqueued:
     "/bugs/{bug_id}/repair-reports",
     response_model=RepairReportList,
     dependencies=[Reader],
+    responses=NO_BUG,
     summary="A bug's repair rounds, oldest first",
 )
-def bug_repair_reports(bug_id: int, store: StoreDep) -> RepairReportList:
+def bug_repair_reports(bug_id: BugId, store: StoreDep) -> RepairReportList:
     _bug(store, bug_id)
     _, reports = store.list_repair_reports(bug_id=bug_id, size=1000)
     return RepairReportList(reports=reports)
@@ -187,9 +199,10 @@ def bug_repair_reports(bug_id: int, store: StoreDep) -> RepairReportList:
     status_code=201,
     response_model=RepairReport,
     dependencies=[Admin],
+    responses=NO_BUG,
     summary="Record one repair round",
 )
-def add_repair_report(bug_id: int, body: RepairReportBody, store: StoreDep) -> RepairReport:
+def add_repair_report(bug_id: BugId, body: RepairReportBody, store: StoreDep) -> RepairReport:
     try:
         return store.add_repair_report(RepairReportIn(bug_id=bug_id, **body.model_dump()))
     except NotFound:
