@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
@@ -46,6 +46,13 @@ def require_reader(request: Request) -> None:
     if _services(request).settings.read_requires_token:
         _check_token(request)
 
+
+#: Replies any route behind `Admin`/`Reader` may give, published in the OpenAPI schema.
+GUARDED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed body, query or cursor; the message names it"},
+    401: {"description": "Token required (writes; reads with LOGCENTER_READ_REQUIRES_TOKEN)"},
+    403: {"description": "The token is not valid"},
+}
 
 ServicesDep = Annotated[Services, Depends(_services)]
 StoreDep = Annotated[Store, Depends(_store)]

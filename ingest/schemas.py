@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
+from fastapi import HTTPException
 from pydantic import BaseModel, Field, field_validator
 
 from store.models import Bug, Event, Project, RepairReport, RepairRound, Status
@@ -179,3 +180,8 @@ class EventSearchOut(BaseModel):
 
 def error_body(message: str, **extra: Any) -> dict[str, Any]:
     return {"detail": message, **extra}
+
+
+def invalid(where: str, field: str, message: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors (the schema's 422), naming the field."""
+    return HTTPException(422, [{"loc": [where, field], "msg": message, "type": "value_error"}])

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from ingest import workflow
-from ingest.deps import Admin, Reader, ServicesDep, StoreDep
+from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import STATUS_FIELD
 from ingest.schemas import (
     BugList,
@@ -19,12 +19,13 @@ from ingest.schemas import (
     RepairReportPage,
     StatusChangeIn,
     Transitions,
+    invalid,
 )
 from store.errors import NotFound
 from store.models import Bug, RepairReport, RepairReportIn
 from store.search import BugQuery
 
-router = APIRouter(prefix="/api/v1", tags=["bugs"])
+router = APIRouter(prefix="/api/v1", tags=["bugs"], responses=GUARDED_RESPONSES)
 
 Multi = Annotated[list[str] | None, Query()]
 #: Ids are 64-bit in both stores: a larger number is a 422, not a database overflow.
@@ -138,7 +139,7 @@ async def put_status(bug_id: BugId, body: StatusChangeIn, services: ServicesDep)
     except workflow.IllegalTransition as exc:
         raise HTTPException(409, str(exc)) from None
     except workflow.MissingFailureReason as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise invalid("body", "failure_reason", str(exc)) from None
     # Keep the gate's status cache in step, so deduplicated replies show the new status.
     await services.redis.hset(services.gate.keys.bug(bug_id), STATUS_FIELD, bug.status)
     return bug

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
-from ingest.deps import Reader, ServicesDep
-from ingest.schemas import EventSearchIn, EventSearchOut
+from ingest.deps import GUARDED_RESPONSES, Reader, ServicesDep
+from ingest.schemas import EventSearchIn, EventSearchOut, invalid
 from store.search import EVENT_FACET_FIELDS, EventQuery
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], responses=GUARDED_RESPONSES)
 
 _FIXED = {
     "1m": 60,
@@ -47,13 +47,15 @@ def pick_interval(name: str, start: datetime, end: datetime) -> tuple[str, int]:
 def search_events(body: EventSearchIn, services: ServicesDep) -> EventSearchOut:
     unknown = [f for f in body.facets if f not in EVENT_FACET_FIELDS]
     if unknown:
-        raise HTTPException(
-            422, f"facets: unknown field(s) {unknown}; available: {list(EVENT_FACET_FIELDS)}"
+        raise invalid(
+            "body",
+            "facets",
+            f"facets: unknown field(s) {unknown}; available: {list(EVENT_FACET_FIELDS)}",
         )
     end = body.to or datetime.now(UTC)
     start = body.from_ or end - timedelta(days=services.settings.retention_days)
     if start >= end:
-        raise HTTPException(422, "from must be earlier than to")
+        raise invalid("body", "from", "from must be earlier than to")
     label, seconds = pick_interval(body.interval, start, end)
     result = services.store.search_events(
         EventQuery(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from ingest.deps import Admin, Reader, ServicesDep, StoreDep
+from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import publish_ingest_key
-from ingest.schemas import ProjectList, ProjectOut, ProjectUpdate
+from ingest.schemas import ProjectList, ProjectOut, ProjectUpdate, invalid
 
-router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
+router = APIRouter(prefix="/api/v1/projects", tags=["projects"], responses=GUARDED_RESPONSES)
 
 
 @router.get("", response_model=ProjectList, dependencies=[Reader], summary="List projects")
@@ -38,8 +38,10 @@ def get_project(project_id: str, store: StoreDep) -> ProjectOut:
 )
 def put_project(project_id: str, body: ProjectUpdate, services: ServicesDep) -> ProjectOut:
     if not project_id or len(project_id) > 200:
-        raise HTTPException(422, "project_id must be 1-200 characters")
+        raise invalid("path", "project_id", "project_id must be 1-200 characters")
     changes = {k: (v if v != "" else None) for k, v in body.model_dump(exclude_unset=True).items()}
+    if "auto_repair" in changes and changes["auto_repair"] is None:
+        changes["auto_repair"] = False  # cleared: back to its default
     project = services.store.update_project(project_id, changes)
     if "ingest_key" in changes:
         publish_ingest_key(
