@@ -18,6 +18,16 @@ _URL = re.compile(r"^(https?|ssh|git|file)://[^\s]+$")
 _REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[\w./-]{1,200}(?<![./])$")
 
 
+def _host(url: str) -> str:
+    """The host part of a URL or of `user@host:path` ("" for a local path)."""
+    if "://" in url:
+        netloc = url.split("://", 1)[1].split("/", 1)[0]
+        return netloc.rsplit("@", 1)[-1]
+    if _SCP_LIKE.match(url):
+        return url.split("@", 1)[1].split(":", 1)[0]
+    return ""
+
+
 def _no_option(value: str, name: str) -> None:
     if value.startswith("-"):
         raise ValueError(f"{name} must not start with '-'")
@@ -60,6 +70,9 @@ class ProjectUpdate(BaseModel):
             )
         if value.startswith("/") and ".." in PurePosixPath(value).parts:
             raise ValueError("repo_url must not contain '..'")
+        if _host(value).startswith("-"):
+            # ssh would read `ssh://-oProxyCommand=...` as an option and run the command.
+            raise ValueError("repo_url: the host must not start with '-'")
         return value
 
     @field_validator("local_path")
