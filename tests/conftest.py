@@ -1,4 +1,5 @@
-"""Session-wide real services and per-test isolation (key prefixes, index prefixes, tmp dirs)."""
+"""Session-wide real services and per-test isolation (key prefixes, index prefixes, tmp dirs);
+the calc repositories and the scripted LLM server of the repair tests; headless Chromium."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.agent.llm_server import LLMServer
+from tests.repos import Repos, make_repos
 from tests.services import ElasticsearchNode, RedisServer
 from tests.stack import ApiHarness, settings_for
 
@@ -94,3 +97,39 @@ def drop_indices(es_url: str, prefix: str) -> None:
     store = ElasticsearchStore(es_url, index_prefix=prefix)
     store.drop()
     store.close()
+
+
+@pytest.fixture
+def repos(tmp_path: Path) -> Repos:
+    """The calc project: a bare `origin` and the user's checkout with uncommitted work."""
+    return make_repos(tmp_path)
+
+
+@pytest.fixture
+def llm() -> Iterator[LLMServer]:
+    """A scripted OpenAI-compatible model on 127.0.0.1 (script it with `llm.state.script`)."""
+    server = LLMServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from tests.browser import chromium
+
+    driver = chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def screenshot(browser: object, tmp_path: Path) -> Callable[[str], Path]:
+    """Save the page under the test's tmp dir and keep a copy in docs/screenshots/<name>.png."""
+    from tests.browser import save_screenshot
+
+    def take(name: str) -> Path:
+        return save_screenshot(browser, tmp_path / f"{name}.png")  # type: ignore[arg-type]
+
+    return take

@@ -163,6 +163,19 @@ class RunningStack:
     def ready(self) -> bool:
         return httpx.get(f"{self.api_url}/readyz", timeout=2).status_code == 200
 
+    def start_dashboard(self) -> str:
+        """`logcenter dashboard` on this stack's API (and admin token); its URL once it serves.
+        It stops with the stack."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        self.spawn("dashboard", "dashboard", "--host", "127.0.0.1", "--port", str(port))
+        wait_for(
+            lambda: httpx.get(url, timeout=2).status_code == 200,
+            60,
+            f"dashboard on {url} (log: {self.workdir / 'dashboard.log'})",
+        )
+        return url
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
         os.killpg(proc.pid, sig)

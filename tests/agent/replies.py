@@ -1,4 +1,4 @@
-"""Scripted model replies for the calc project of tests/agent/conftest.py."""
+"""Scripted model replies for the calc project of tests/repos.py."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 from agent.edits import apply_blocks, parse_blocks, replace_once
 from agent.errors import EditError, EditOutsideRepo
 from tests.agent import replies
-from tests.agent.conftest import OPS
+from tests.repos import OPS
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.agent import replies
-from tests.agent.conftest import Repos, git
 from tests.agent.llm_server import LLMServer, Reply
 from tests.agent.scenario import ADMIN_TOKEN, LLM_KEY, Scenario, WorkerPool, worker_env
+from tests.repos import Repos, git
 from tests.services import RedisServer
 from tests.stack import RunningStack, stack_env
 

@@ -14,9 +14,9 @@ from redis import Redis
 from agent.queue import enqueue_repair, repair_state
 from config.settings import Settings
 from tests.agent import replies
-from tests.agent.conftest import Repos
 from tests.agent.llm_server import LLMServer, Reply
 from tests.agent.scenario import ADMIN_TOKEN, Scenario, WorkerPool, worker_env
+from tests.repos import Repos
 from tests.services import RedisServer, wait_for
 from tests.stack import RunningStack, stack_env
 

@@ -6,7 +6,7 @@ import pytest
 
 from agent.errors import PushFailed, WorkspaceError
 from agent.workspace import RepoSource, Workspace
-from tests.agent.conftest import Repos, git
+from tests.repos import Repos, git
 
 
 def _fix(ws: Workspace) -> str:

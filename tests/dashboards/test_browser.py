@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser import click, css, sign_in, until
 from tests.dashboards.conftest import ADMIN_TOKEN
 from tests.dashboards.seed import Seeded
 from tests.stack import RunningStack
@@ -23,36 +22,6 @@ from tests.stack import RunningStack
 pytestmark = pytest.mark.browser
 
 Shot = Callable[[str], Path]
-
-
-def until(browser: WebDriver, check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
-    """Wait for `check()` to be truthy (DOM churn while Dash re-renders counts as not yet)."""
-
-    def probe(_: WebDriver) -> Any:
-        try:
-            return check()
-        except Exception:  # stale or not yet rendered elements
-            return False
-
-    try:
-        return WebDriverWait(browser, timeout, poll_frequency=0.1).until(probe, what)
-    except TimeoutException:
-        page = browser.find_element(By.TAG_NAME, "body").text[:1500]
-        raise TimeoutException(f"{what}; the page shows:\n{page}") from None
-
-
-def click(browser: WebDriver, selector: str) -> None:
-    """Click the first match, retrying while Dash replaces the element."""
-
-    def attempt() -> bool:
-        css(browser, selector)[0].click()
-        return True
-
-    until(browser, attempt, f"click {selector}")
-
-
-def css(browser: WebDriver, selector: str) -> list[WebElement]:
-    return browser.find_elements(By.CSS_SELECTOR, selector)
 
 
 def bug_rows(browser: WebDriver) -> list[int]:
@@ -79,13 +48,7 @@ def assert_healthy_page(browser: WebDriver, base: str) -> None:
 @pytest.fixture
 def signed_in(browser: WebDriver, dashboard: str) -> WebDriver:
     """A browser that already holds the admin token, in English."""
-    browser.get(dashboard + "/_dash-layout")
-    browser.execute_script(
-        "localStorage.setItem('token-store', arguments[0]);"
-        "localStorage.setItem('lang-store', JSON.stringify('en'));",
-        json.dumps(ADMIN_TOKEN),
-    )
-    return browser
+    return sign_in(browser, dashboard, ADMIN_TOKEN)
 
 
 def test_search_and_facets_change_the_table_and_the_url(

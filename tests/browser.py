@@ -1,0 +1,106 @@
+"""Headless Chromium for dashboard tests: the driver, waiting helpers that survive Dash
+re-renders, signing in, and full-page screenshots (kept in docs/screenshots/ for the README)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.stack import ROOT
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+WIDTH, HEIGHT = 1440, 1000
+#: The tallest screenshot: a bug page with its repair timeline is about 3,300 px.
+MAX_HEIGHT = 4000
+
+
+def chromium() -> WebDriver:
+    """Debian's chromium and chromedriver, headless, logging the browser console."""
+    os.environ.setdefault("SE_OFFLINE", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--window-size={WIDTH},{HEIGHT}",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def save_screenshot(driver: WebDriver, path: Path) -> Path:
+    """Save the whole page (not just the window; from the top down to MAX_HEIGHT) to `path` and
+    copy it to docs/screenshots/."""
+    driver.execute_script("window.scrollTo(0, 0)")
+    height = driver.execute_script(
+        "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight"
+    )
+    driver.set_window_size(WIDTH, min(max(height, HEIGHT), MAX_HEIGHT))
+    try:
+        driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(WIDTH, HEIGHT)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, SCREENSHOTS / path.name)
+    return path
+
+
+def sign_in(driver: WebDriver, dashboard: str, token: str, lang: str = "en") -> WebDriver:
+    """Store the admin token and the language the way the dashboard's own dialogs do."""
+    driver.get(dashboard + "/_dash-layout")
+    driver.execute_script(
+        "localStorage.setItem('token-store', arguments[0]);"
+        "localStorage.setItem('lang-store', arguments[1]);",
+        json.dumps(token),
+        json.dumps(lang),
+    )
+    return driver
+
+
+def until(browser: WebDriver, check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+    """Wait for `check()` to be truthy (DOM churn while Dash re-renders counts as not yet)."""
+
+    def probe(_: WebDriver) -> Any:
+        try:
+            return check()
+        except Exception:  # stale or not yet rendered elements
+            return False
+
+    try:
+        return WebDriverWait(browser, timeout, poll_frequency=0.1).until(probe, what)
+    except TimeoutException:
+        page = browser.find_element(By.TAG_NAME, "body").text[:1500]
+        raise TimeoutException(f"{what}; the page shows:\n{page}") from None
+
+
+def click(browser: WebDriver, selector: str) -> None:
+    """Click the first match, retrying while Dash replaces the element."""
+
+    def attempt() -> bool:
+        css(browser, selector)[0].click()
+        return True
+
+    until(browser, attempt, f"click {selector}")
+
+
+def css(browser: WebDriver, selector: str) -> list[WebElement]:
+    return browser.find_elements(By.CSS_SELECTOR, selector)
