@@ -52,6 +52,9 @@ DISCOVER_FIELDS = (
 )
 #: A repair counts as running this long after it was enqueued, until a new report arrives.
 REPAIR_WAIT = timedelta(minutes=15)
+#: A repair job posts its verification report while VERIFYING, then moves on through
+#: PENDING_FIX to FIXING: a new report in these statuses is not the end of the repair.
+REPAIR_STEPS = frozenset({"VERIFYING", "PENDING_FIX"})
 
 
 # --- statuses ---------------------------------------------------------------------------------
@@ -264,7 +267,7 @@ def repair_in_progress(
     status: str | None, pending: Mapping[str, Any] | None, n_reports: int, now: datetime
 ) -> bool:
     """Poll for new repair rounds while the bug is FIXING, or shortly after a Repair click until
-    a new report shows up."""
+    a new report shows up and the job has left the statuses it passes through on its way."""
     if status == "FIXING":
         return True
     if not pending:
@@ -272,7 +275,7 @@ def repair_in_progress(
     since = parse_time(pending.get("at"))
     if since is None or now - since > REPAIR_WAIT:
         return False
-    return n_reports <= int(pending.get("reports", 0))
+    return status in REPAIR_STEPS or n_reports <= int(pending.get("reports", 0))
 
 
 # --- times and Discover ----------------------------------------------------------------------

@@ -171,9 +171,21 @@ def test_repair_polling() -> None:
     assert logic.repair_in_progress("FIXING", None, 0, NOW)
     assert not logic.repair_in_progress("NEW", None, 0, NOW)
     assert logic.repair_in_progress("PENDING_FIX", pending, 2, NOW)
-    assert not logic.repair_in_progress("PENDING_FIX", pending, 3, NOW)  # a new round arrived
+    assert not logic.repair_in_progress("FIXED", pending, 3, NOW)  # a new round ended it
+    assert not logic.repair_in_progress("CANNOT_REPRODUCE", pending, 3, NOW)
     stale = {"at": logic.iso(NOW - timedelta(hours=1)), "reports": 2}
     assert not logic.repair_in_progress("PENDING_FIX", stale, 2, NOW)
+
+
+def test_repair_polling_follows_the_job_to_its_end() -> None:
+    """Every (status, reports) a repair job shows after a click keeps the page polling until
+    it ends, including its verification report seen before the move to FIXING."""
+    pending = {"at": logic.iso(NOW - timedelta(seconds=5)), "reports": 1}
+    steps = [("FIXED", 1), ("NEW", 1), ("VERIFYING", 1), ("VERIFYING", 2), ("PENDING_FIX", 2)]
+    steps += [("FIXING", 2), ("FIXING", 3)]
+    for status, reports in steps:
+        assert logic.repair_in_progress(status, pending, reports, NOW), (status, reports)
+    assert not logic.repair_in_progress("FIXED", pending, 3, NOW)
 
 
 # --- time ranges and Discover ---------------------------------------------------------------
