@@ -7,7 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from ingest.validation import check_repo_url
+
 Source = Literal["runtime", "cicd", "deployment"]
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class ErrorIn(BaseModel):
@@ -59,7 +63,28 @@ class ReportIn(BaseModel):
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            value = datetime.min.replace(tzinfo=UTC)
+        if not EARLIEST <= value < LATEST:
+            raise ValueError(
+                f"timestamp must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+            )
+        return value
+
+    @field_validator("repo_url")
+    @classmethod
+    def _safe_repo_url(cls, value: str | None) -> str | None:
+        """A report never carries a repository address git should not be given: an unsafe or
+        malformed one is dropped (the report itself still lands; projects are configured
+        through the projects API, which says what is wrong)."""
+        if not value:
+            return None
+        try:
+            return check_repo_url(value)
+        except ValueError:
+            return None
 
 
 def parse_report(body: bytes | str) -> ReportIn:

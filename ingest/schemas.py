@@ -10,29 +10,11 @@ from typing import Any, Literal
 from fastapi import HTTPException
 from pydantic import BaseModel, Field, field_validator
 
+from ingest.validation import check_repo_url, no_option
 from store.models import Bug, Event, Project, RepairReport, RepairRound, Status
 from store.search import FacetValue, HistogramBucket
 
-_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:[\w./~-]+$")
-_URL = re.compile(r"^(https?|ssh|git|file)://[^\s]+$")
 _REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[\w./-]{1,200}(?<![./])$")
-
-
-def _host(url: str) -> str:
-    """The host part of a URL or of `user@host:path` ("" for a local path)."""
-    if "://" in url:
-        netloc = url.split("://", 1)[1].split("/", 1)[0]
-        return netloc.rsplit("@", 1)[-1]
-    if _SCP_LIKE.match(url):
-        return url.split("@", 1)[1].split(":", 1)[0]
-    return ""
-
-
-def _no_option(value: str, name: str) -> None:
-    if value.startswith("-"):
-        raise ValueError(f"{name} must not start with '-'")
-    if any(ch in value for ch in "\x00\n\r"):
-        raise ValueError(f"{name} must not contain control characters")
 
 
 class ProjectUpdate(BaseModel):
@@ -58,29 +40,14 @@ class ProjectUpdate(BaseModel):
     @field_validator("repo_url")
     @classmethod
     def _repo_url(cls, value: str | None) -> str | None:
-        if not value:
-            return value
-        _no_option(value, "repo_url")
-        if "::" in value:
-            raise ValueError("repo_url: git transport syntax '<transport>::' is not allowed")
-        if not (_URL.match(value) or _SCP_LIKE.match(value) or value.startswith("/")):
-            raise ValueError(
-                "repo_url must be an http(s)://, ssh://, git:// or file:// URL, "
-                "user@host:path, or an absolute path"
-            )
-        if value.startswith("/") and ".." in PurePosixPath(value).parts:
-            raise ValueError("repo_url must not contain '..'")
-        if _host(value).startswith("-"):
-            # ssh would read `ssh://-oProxyCommand=...` as an option and run the command.
-            raise ValueError("repo_url: the host must not start with '-'")
-        return value
+        return check_repo_url(value) if value else value
 
     @field_validator("local_path")
     @classmethod
     def _local_path(cls, value: str | None) -> str | None:
         if not value:
             return value
-        _no_option(value, "local_path")
+        no_option(value, "local_path")
         path = PurePosixPath(value)
         if not path.is_absolute():
             raise ValueError("local_path must be an absolute path")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["bugs"], responses=GUARDED_RESPONSES)
 Multi = Annotated[list[str] | None, Query()]
 #: Ids are 64-bit in both stores: a larger number is a 422, not a database overflow.
 BugId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-NO_BUG = {404: {"description": "No such bug"}}
+NO_BUG: dict[int | str, dict[str, Any]] = {404: {"description": "No such bug"}}
 Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number")]
 Size = Annotated[int, Query(ge=1, le=500, description="items per page (max 500)")]
 SORT_PATTERN = r"^-?(last_seen|first_seen|count|id)$"
