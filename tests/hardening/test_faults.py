@@ -212,3 +212,42 @@ def test_api_restarted_under_load(
         assert sum(counts.values()) - load.ok <= load.failed
         if sig == signal.SIGTERM:
             assert sum(counts.values()) == load.ok
+
+
+@pytest.mark.es
+def test_elasticsearch_down_for_10_seconds(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, redis_prefix: str
+) -> None:
+    """A node of this test's own (the session node is shared), stopped and started again on
+    the same data directory and port."""
+    import shutil
+    import tempfile
+
+    from tests.conftest import ES_VERSION
+    from tests.services import ElasticsearchNode
+
+    # Not under pytest's tmp dir: the node runs as its own user (see tests/conftest.py).
+    workdir = Path(tempfile.mkdtemp(prefix="logcenter-es-down-"))
+    node = ElasticsearchNode(workdir, ES_VERSION).start()
+    tmp_path = tmp_path_factory.mktemp("es-down")
+    env = stack_env(redis_url, redis_prefix, store_url=node.url, indexer_claim_idle_ms="1500")
+    try:
+        with running_stack(tmp_path / "s", env) as stack:
+            with Load(stack.api_url) as load:
+                load.wait_ok(100)
+                node.stop()
+                stopped = time.monotonic()
+                before = load.ok
+                time.sleep(10)
+                assert load.ok - before > 100, "reports accepted into the stream meanwhile"
+                assert load.codes.keys() == {200}
+                node.start()
+                assert time.monotonic() - stopped >= 10
+                load.wait_ok(100)
+            counts = wait_indexed(stack, load, timeout=120)
+            assert counts == load.acked
+        log = (tmp_path / "s" / "indexer0.log").read_text()
+        assert "retrying in" in log
+    finally:
+        node.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
