@@ -39,16 +39,22 @@ def redis_prefix() -> str:
 
 
 @pytest.fixture(scope="session")
-def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def es_node() -> Iterator[ElasticsearchNode | None]:
+    """The session's Elasticsearch node (None when LOGCENTER_TEST_ES_URL names another)."""
     if os.environ.get("LOGCENTER_TEST_ES_URL"):
-        yield os.environ["LOGCENTER_TEST_ES_URL"]
+        yield None
         return
     # Not under pytest's tmp dir: that is private to root, and the node runs as its own user.
     workdir = Path(tempfile.mkdtemp(prefix="logcenter-es-"))
     node = ElasticsearchNode(workdir, ES_VERSION).start()
-    yield node.url
+    yield node
     node.stop()
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def es_url(es_node: ElasticsearchNode | None) -> str:
+    return es_node.url if es_node else os.environ["LOGCENTER_TEST_ES_URL"]
 
 
 @pytest.fixture

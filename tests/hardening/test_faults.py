@@ -20,8 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import drop_indices
 from tests.ingest.test_pipeline import bug_counts
-from tests.services import RedisServer, wait_for
+from tests.services import ElasticsearchNode, RedisServer, wait_for
 from tests.stack import RunningStack, guide_payload, running_stack, stack_env
 
 pytestmark = pytest.mark.slow
@@ -216,21 +217,19 @@ def test_api_restarted_under_load(
 
 @pytest.mark.es
 def test_elasticsearch_down_for_10_seconds(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str, redis_prefix: str
+    tmp_path: Path,
+    es_node: ElasticsearchNode | None,
+    es_prefix: str,
+    redis_url: str,
+    redis_prefix: str,
 ) -> None:
-    """A node of this test's own (the session node is shared), stopped and started again on
-    the same data directory and port."""
-    import shutil
-    import tempfile
-
-    from tests.conftest import ES_VERSION
-    from tests.services import ElasticsearchNode
-
-    # Not under pytest's tmp dir: the node runs as its own user (see tests/conftest.py).
-    workdir = Path(tempfile.mkdtemp(prefix="logcenter-es-down-"))
-    node = ElasticsearchNode(workdir, ES_VERSION).start()
-    tmp_path = tmp_path_factory.mktemp("es-down")
-    env = stack_env(redis_url, redis_prefix, store_url=node.url, indexer_claim_idle_ms="1500")
+    """The session node, stopped and started again on the same data directory and port."""
+    if es_node is None:
+        pytest.skip("SKIPPED: needs the session's own Elasticsearch node to stop it, but "
+                    "LOGCENTER_TEST_ES_URL points at an external one")
+    node = es_node
+    env = stack_env(redis_url, redis_prefix, store_url=node.url, es_index_prefix=es_prefix,
+                    indexer_claim_idle_ms="1500")
     try:
         with running_stack(tmp_path / "s", env) as stack:
             with Load(stack.api_url) as load:
@@ -249,5 +248,6 @@ def test_elasticsearch_down_for_10_seconds(
         log = (tmp_path / "s" / "indexer0.log").read_text()
         assert "retrying in" in log
     finally:
-        node.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if node.proc is None or node.proc.poll() is not None:
+            node.start()
+        drop_indices(node.url, es_prefix)
