@@ -21,7 +21,7 @@ test-deps: venv
 	bash scripts/test-deps.sh $(ES_VERSION)
 
 test: test-deps
-	LOGCENTER_TEST_ES_VERSION=$(ES_VERSION) $(BIN)/pytest -q
+	LOGCENTER_TEST_ES_VERSION=$(ES_VERSION) $(BIN)/pytest -q --durations=25
 
 lint: venv
 	$(BIN)/ruff check config store ingest agent dashboards tests
