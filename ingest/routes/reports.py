@@ -11,11 +11,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ingest.body import read_body
-from ingest.deps import ServicesDep
 from ingest.gate import BacklogFull, IngestKeyRequired, RateLimited
 from ingest.pipeline import InvalidJSON, accept, parse_report
 from ingest.report import ReportIn
 from ingest.responses import FastJSON
+from ingest.services import Services
 
 router = APIRouter(tags=["reports"])
 
@@ -76,7 +76,10 @@ def validation_detail(exc: ValidationError) -> dict[str, Any]:
         503: {"description": "Backlog full or Redis unreachable; retry after Retry-After"},
     },
 )
-async def report(request: Request, services: ServicesDep) -> FastJSON:
+async def report(request: Request) -> FastJSON:
+    # Not through ServicesDep: FastAPI runs a sync dependency in a worker thread, a thread
+    # hop (and a worker wake-up) per report on the hottest path.
+    services: Services = request.app.state.services
     body = await read_body(request, services.settings.limits.max_body_bytes)
     try:
         parsed: ReportIn = parse_report(body)
@@ -110,7 +113,7 @@ async def report(request: Request, services: ServicesDep) -> FastJSON:
     )
 
 
-async def _count_rejected(services: ServicesDep) -> None:
+async def _count_rejected(services: Services) -> None:
     # A metric is not worth failing the (already failed) request for.
     with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
         await services.redis.hincrby(services.gate.keys.metrics, "rejected", 1)
