@@ -37,6 +37,7 @@ DEFAULT_SCRUB_KEYS = frozenset(
     }
 )
 _CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+_CARD_HINT = re.compile(r"[0-9][0-9 -]{11}")
 _BEARER = re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9\-._~+/]{8,}=*")
 _ELLIPSIS = "…[truncated {n} bytes]…"
 
@@ -57,8 +58,24 @@ def _sensitive(key: str, keys: frozenset[str]) -> bool:
     return k in keys or any(part in k for part in keys if len(part) > 4)
 
 
+def _may_hold_card(text: str) -> bool:
+    """A cheap necessary condition for `_CARD` (13 digits with single separators): its
+    backtracking costs ~150 us on a 2 KB stack, this scan ~15 us. ASCII only; other digits
+    that `\\d` matches go to the full pattern."""
+    if text.isascii():
+        return _CARD_HINT.search(text) is not None
+    return _CARD.search(text) is not None
+
+
+def _maskable(text: str) -> bool:
+    """Whether `_mask` could change `text`."""
+    if _may_hold_card(text):
+        return True
+    return ("earer" in text or "oken" in text) and _BEARER.search(text) is not None
+
+
 def _mask(text: str) -> str:
-    if any(ch.isdigit() for ch in text):
+    if _may_hold_card(text):
         text = _CARD.sub(_card_mask, text)
     if "earer" in text or "oken" in text:
         text = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
@@ -102,7 +119,9 @@ def scrub(report: ReportIn, keys: frozenset[str] = DEFAULT_SCRUB_KEYS) -> None:
     report.error.message = _mask(report.error.message)
     stack = report.error.stack_trace
     assert isinstance(stack, list)
-    report.error.stack_trace = [_mask(line) for line in stack]
+    # One scan of the whole stack: a mask never spans lines, and nearly no stack has one.
+    if _maskable("\n".join(stack)):
+        report.error.stack_trace = [_mask(line) for line in stack]
 
 
 def truncate(text: str, max_bytes: int) -> str:
