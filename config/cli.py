@@ -61,6 +61,9 @@ def cmd_api(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        # Longer than the idle timeout of the proxies and clients in front of us, so a reused
+        # keep-alive connection is never closed under a request in flight.
+        timeout_keep_alive=75,
     )
     return 0
 
