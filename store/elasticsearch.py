@@ -301,8 +301,7 @@ class ElasticsearchStore:
             new.extend(self._create_events(events[start : start + _BULK_CHUNK]))
         # Counts come from the stored events, including those of an earlier crashed attempt.
         self.es.indices.refresh(index=self.names.events_pattern)
-        new_ids = {e.bug_id for e in new}
-        reopened = sync_counts(self.es, self.names, events, new_ids, reopen_bug_ids)
+        reopened = sync_counts(self.es, self.names, events, new, reopen_bug_ids)
         return _occurrences(new, reopened)
 
     def _create_events(self, events: list[Event]) -> list[Event]:

@@ -142,10 +142,19 @@ def sync_counts(
     es: Elasticsearch,
     names: IndexNames,
     events: list[Event],
-    new_ids: set[int],
+    new: list[Event],
     reopen_ids: AbstractSet[int],
 ) -> set[int]:
-    """Bring the bugs of `events` up to date with the stored events; return reopened bug ids."""
+    """Bring the bugs of `events` up to date with the stored events; return reopened bug ids.
+
+    `new` are the events this call stored. Those older than a bug's `purged_before` (late
+    arrivals behind the retention cutoff) are not in the counted window: they go into
+    `count_base` directly.
+    """
+    new_ids = {e.bug_id for e in new}
+    new_stamps: dict[int, list[datetime]] = defaultdict(list)
+    for e in new:
+        new_stamps[e.bug_id].append(e.timestamp)
     seen: dict[int, tuple[datetime, datetime]] = {}
     for e in events:
         low, high = seen.get(e.bug_id, (e.timestamp, e.timestamp))
@@ -158,7 +167,10 @@ def sync_counts(
 
         def apply(doc: BugDoc) -> tuple[Bug, int, datetime | None] | None:
             bug = doc.bug
-            computed = doc.count_base + counts.get(bug.id, 0)
+            cutoff = doc.purged_before
+            late = sum(1 for t in new_stamps[bug.id] if cutoff and t < cutoff)
+            base = doc.count_base + late
+            computed = base + counts.get(bug.id, 0)
             first, last = seen[bug.id]
             update = {
                 "count": max(bug.count, computed),
@@ -167,13 +179,16 @@ def sync_counts(
             }
             grew = bug.id in new_ids or computed > bug.count
             regress = bug.id in reopen_ids and grew and bug.status in REGRESSION_STATUSES
-            if not regress and all(getattr(bug, k) == v for k, v in update.items()):
+            unchanged = all(getattr(bug, k) == v for k, v in update.items())
+            if not regress and not late and unchanged:
                 return None
-            new = bug.model_copy(update={**update, "revision": bug.revision + 1, "updated_at": now})
+            changed = bug.model_copy(
+                update={**update, "revision": bug.revision + 1, "updated_at": now}
+            )
             if regress:
-                new = reopen(new, now)
+                changed = reopen(changed, now)
                 reopened.add(bug.id)
-            return new, doc.count_base, doc.purged_before
+            return changed, base, doc.purged_before
 
         return apply
 

@@ -284,6 +284,16 @@ class EventContract:
         assert store.get_bug(1).count == 5  # type: ignore[union-attr]
         assert store.purge_events(T0) == 0
 
+    def test_late_event_behind_the_purge_cutoff_still_counts(self, store: Store) -> None:
+        seed_bug(store, 1)
+        store.add_events([new_event("e0", 1, T0 + timedelta(days=5))])
+        store.purge_events(T0 + timedelta(days=3))
+        # An occurrence stamped before the cutoff arrives after the purge (a client's clock,
+        # a replay): it is a new occurrence all the same, counted once, even if redelivered.
+        store.add_events([new_event("late", 1, T0)])
+        store.add_events([new_event("late", 1, T0)])
+        assert store.get_bug(1).count == 2  # type: ignore[union-attr]
+
 
 class RegressionContract:
     def _fixed_bug(self, store: Store, status: str = "FIXED") -> None:
