@@ -1,5 +1,5 @@
 """Headless Chromium for dashboard tests: the driver, waiting helpers that survive Dash
-re-renders, signing in, and full-page screenshots (kept in docs/screenshots/ for the README)."""
+re-renders, signing in, and full-page screenshots (copied to docs/screenshots/ on request)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,10 @@ def chromium() -> WebDriver:
 
 
 def save_screenshot(driver: WebDriver, path: Path) -> Path:
-    """Save the whole page (not just the window; from the top down to MAX_HEIGHT) to `path` and
-    copy it to docs/screenshots/."""
+    """Save the whole page (not just the window; from the top down to MAX_HEIGHT) to `path`.
+
+    With LOGCENTER_UPDATE_SCREENSHOTS=1 it is also copied to docs/screenshots/ (the README's
+    pictures); a plain test run leaves the checkout as it found it."""
     driver.execute_script("window.scrollTo(0, 0)")
     height = driver.execute_script(
         "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight"
@@ -59,8 +61,9 @@ def save_screenshot(driver: WebDriver, path: Path) -> Path:
         driver.save_screenshot(str(path))
     finally:
         driver.set_window_size(WIDTH, HEIGHT)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, SCREENSHOTS / path.name)
+    if os.environ.get("LOGCENTER_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOTS / path.name)
     return path
 
 

@@ -132,7 +132,8 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def screenshot(browser: object, tmp_path: Path) -> Callable[[str], Path]:
-    """Save the page under the test's tmp dir and keep a copy in docs/screenshots/<name>.png."""
+    """Save the page under the test's tmp dir (and, with LOGCENTER_UPDATE_SCREENSHOTS=1, in
+    docs/screenshots/<name>.png)."""
     from tests.browser import save_screenshot
 
     def take(name: str) -> Path:
