@@ -109,6 +109,11 @@ def write(kind: str, figures: dict[str, Any], *, started: datetime, **extra: str
         "versions": versions(**extra),
         "figures": figures,
     }
-    path = RESULTS / f"{kind}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    stem = f"{kind}-{started.strftime('%Y%m%dT%H%M%SZ')}"
+    path = RESULTS / f"{stem}.json"
+    n = 1
+    while path.exists():  # two runs started in the same second
+        n += 1
+        path = RESULTS / f"{stem}-{n}.json"
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
     return path

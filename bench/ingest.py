@@ -123,9 +123,8 @@ def run(argv: list[str]) -> int:
     print(render(results))
     record = {"targets": TARGETS, "options": vars(args), "bodies": len(bodies),
               "body_bytes_avg": round(avg), "backends": results}
-    path = figures.write("ingest", record,
-                         started=started, elasticsearch=es_version, redis=redis_version,
-                         wrk=_wrk_version())
+    path = figures.write("ingest", record, started=started, elasticsearch_server=es_version,
+                         redis_server=redis_version, wrk=_wrk_version())
     print(f"\nfigures written to {path.relative_to(ROOT)}")
     return 0
 
@@ -401,8 +400,10 @@ def profile(
     for name, path in files.items():
         top = top_frames(path)
         print(f"\nprofile of {name} ({backend}), share of samples: {path.relative_to(ROOT)}")
-        print(figures.table(["own %", "incl %", "frame"],
-                            [[s, i, f] for f, s, i in top["rows"][:20]]))
+        ours = [r for r in top["rows"] if "(ingest/" in r[0] or "(store/" in r[0]]
+        by_own = sorted(top["rows"], key=lambda r: -r[1])
+        print(figures.table(["own %", "incl %", "frame (largest own share, then ours)"],
+                            [[s, i, f] for f, s, i in by_own[:10] + ours[:12]]))
         out[name] = {"file": str(path.relative_to(ROOT)), "top": top["rows"][:40]}
     return out
 

@@ -133,6 +133,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="query data seeded by an earlier run with the same sizes")
     p.add_argument("--iterations", type=int, default=40, help="timed queries per shape (40)")
     p.add_argument("--warmup", type=int, default=3, help="untimed queries per shape first (3)")
+    p.add_argument("--shapes", default="",
+                   help="only the shapes whose names contain one of these comma-separated words")
     p.add_argument("--cursor-depth", type=int, default=10_000,
                    help="events skipped before the deep pages (10,000)")
     p.add_argument("--es-version", default=os.environ.get("LOGCENTER_TEST_ES_VERSION", "9.2.0"))
@@ -161,7 +163,7 @@ def run(argv: list[str]) -> int:
     path = figures.write("search", {"target_p95_ms": TARGET_P95_MS, "options": vars(args),
                                     "events": args.events, "bugs": bugs,
                                     "projects": args.projects, "backends": results},
-                         started=started, elasticsearch=es_version)
+                         started=started, elasticsearch_server=es_version)
     print(f"\nfigures written to {path.relative_to(ROOT)}")
     return 0
 
@@ -292,7 +294,10 @@ def _cursors(store: Store, depth: int, pages: int) -> list[str]:
 def time_shapes(store: Store, spec: seed.Spec, args: argparse.Namespace) -> dict[str, Any]:
     ctx = _context(store, spec, args)
     shapes: dict[str, Any] = {}
+    wanted = [w.strip().lower() for w in args.shapes.split(",") if w.strip()]
     for name, shape in SHAPES.items():
+        if wanted and not any(w in name.lower() for w in wanted):
+            continue
         for i in range(args.iterations, args.iterations + args.warmup):
             shape(store, ctx, i)
         times = []
@@ -326,6 +331,8 @@ def render(results: dict[str, Any]) -> str:
     for name in SHAPES:
         row: list[Any] = [name]
         misses = []
+        if not all(name in results[b]["shapes"] for b in backends):
+            continue
         for b in backends:
             s = results[b]["shapes"][name]
             row += [s["p50_ms"], s["p95_ms"]]
