@@ -367,9 +367,10 @@ def _consistent(redis: Redis, store: Store, extra: dict[str, Any], timeout: floa
     _, accepted = drained_after(time.monotonic(), redis, store, timeout)
     events = store.search_events(EventQuery(size=0)).total
     bugs = store.search_bugs(BugQuery(size=0, facets=())).total
+    counted = bug_count_sum(store)
     extra.update(accepted_total=accepted, events_stored=events, bugs_stored=bugs,
-                 bug_count_sum=bug_count_sum(store))
-    return events == accepted == extra["bug_count_sum"]
+                 bug_count_sum=counted)
+    return bool(events == accepted == counted)
 
 
 # -- profile ---------------------------------------------------------------------------------

