@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,38 +21,28 @@ from store.base import Store
 from store.search import BugQuery, EventQuery
 from tests.conftest import drop_indices
 from tests.services import free_port, wait_for
-from tests.stack import ROOT, guide_payload
+from tests.stack import RunningStack, guide_payload
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]
 
 FINGERPRINTS = 500
 
 
-class Topology:
+class Topology(RunningStack):
+    """Two API processes, two indexers and a pool of two repair workers."""
+
     def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.workdir = workdir
-        self.env = {**os.environ, **env, "LOGCENTER_DATA_DIR": str(workdir)}
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        super().__init__(workdir, env)
         self.api_urls: list[str] = []
 
-    def spawn(self, name: str, *args: str) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "config.cli", *args],
-            env=self.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def start(self) -> Topology:
+    def start(self, *, indexers: int = 2, api_workers: int = 1) -> Topology:
+        self.workdir.mkdir(parents=True, exist_ok=True)
         for n in range(2):
             port = free_port()
             self.api_urls.append(f"http://127.0.0.1:{port}")
             self.spawn(f"api{n}", "api", "--host", "127.0.0.1", "--port", str(port))
         self.env["LOGCENTER_API_URL"] = self.api_urls[0]
-        for n in range(2):
+        for n in range(indexers):
             self.spawn(f"indexer{n}", "indexer")
         self.spawn("workers", "worker", "--workers", "2")
         for url in self.api_urls:
@@ -66,22 +52,6 @@ class Topology:
                 f"API {url}",
             )
         return self
-
-    def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 @pytest.fixture
