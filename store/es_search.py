@@ -146,7 +146,8 @@ class EventSearch:
                 },
             }
         body["aggs"] = aggs
-        resp = self.es.search(index=self.names.events_pattern, **body)
+        # The token strings are for matching only: never ship them back (~40% of a document).
+        resp = self.es.search(index=self.names.events_pattern, source_excludes=["tokens"], **body)
         hits, next_cursor = _page(resp["hits"]["hits"], query.size)
         aggregations = resp.get("aggregations", {})
         return EventPage(
