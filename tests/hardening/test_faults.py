@@ -132,7 +132,11 @@ def test_redis_restarted_under_load(tmp_path: Path) -> None:
                 load.wait_ok(150, timeout=30)  # recovered by itself
             assert load.codes.keys() <= {200, 503}, load.codes
             counts = wait_indexed(stack, load)
-            assert counts == load.acked
+            # Every acknowledged report is stored. A report whose script ran just as Redis went
+            # down may be stored although its client got a 503 (the reply was lost with the
+            # connection): the surplus is bounded by the refusals.
+            assert all(counts[bug] >= n for bug, n in load.acked.items()), (counts, load.acked)
+            assert 0 <= sum(counts.values()) - load.ok <= len(load.refused)
     finally:
         server.stop()
 
