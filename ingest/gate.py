@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -213,8 +214,6 @@ def rebuild(redis: Redis, store: Store, prefix: str, *, wait: float = 60.0) -> N
 
 
 def _wait_loaded(redis: Redis, keys: Keys, wait: float) -> None:
-    import time
-
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if redis.exists(keys.loaded):
