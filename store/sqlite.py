@@ -395,29 +395,46 @@ def _occurrences(events: list[Event], reopen: frozenset[int]) -> list[BugOccurre
     ]
 
 
+_ADD_OCCURRENCES = (
+    "UPDATE bugs SET count = count + ?, first_seen = min(first_seen, ?), "
+    "last_seen = max(last_seen, ?), updated_at = ?, revision = revision + 1 WHERE id = ?"
+)
+
+
 def _apply_occurrences(
     conn: sqlite3.Connection, occurrences: Iterable[BugOccurrences]
 ) -> list[BugOccurrences]:
-    """Apply counters (and reopen) per bug; return them with `reopen` as actually applied."""
+    """Apply counters (and reopen) per bug; return them with `reopen` as actually applied.
+
+    Counters are one UPDATE of the columns that change: rewriting the whole row touched every
+    index of `bugs` and was a fifth of the indexer's time."""
     now = utcnow()
     applied: list[BugOccurrences] = []
     for occ in occurrences:
-        bug = _get_bug(conn, occ.bug_id)
-        if bug is None:
-            applied.append(occ.model_copy(update={"reopen": False}))
+        bug = _get_bug(conn, occ.bug_id) if occ.reopen else None
+        if bug is not None and bug.status in REGRESSION_STATUSES:
+            changes: dict[str, Any] = {
+                "count": bug.count + occ.count,
+                "first_seen": min(bug.first_seen, occ.first_seen),
+                "last_seen": max(bug.last_seen, occ.last_seen),
+                "updated_at": now,
+                "revision": bug.revision + 1,
+                **_reopen_changes(bug, now),
+            }
+            _write_bug(conn, bug.model_copy(update=changes), text=False)
+            applied.append(occ)
             continue
-        reopen = occ.reopen and bug.status in REGRESSION_STATUSES
-        changes: dict[str, Any] = {
-            "count": bug.count + occ.count,
-            "first_seen": min(bug.first_seen, occ.first_seen),
-            "last_seen": max(bug.last_seen, occ.last_seen),
-            "updated_at": now,
-            "revision": bug.revision + 1,
-        }
-        if reopen:
-            changes.update(_reopen_changes(bug, now))
-        _write_bug(conn, bug.model_copy(update=changes), text=False)
-        applied.append(occ.model_copy(update={"reopen": reopen}))
+        conn.execute(
+            _ADD_OCCURRENCES,
+            (
+                occ.count,
+                to_micros(occ.first_seen),
+                to_micros(occ.last_seen),
+                to_micros(now),
+                occ.bug_id,
+            ),
+        )
+        applied.append(occ.model_copy(update={"reopen": False}) if occ.reopen else occ)
     return applied
 
 
