@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config.settings import Settings, get_settings
+from ingest import fastpath
 from ingest.report import ReportIn
 from ingest.routes import bugs, events, health, projects, reports
 from ingest.services import Services
@@ -57,7 +58,27 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         max_age=86400,
     )
     app.add_middleware(LatencyMiddleware)
+    _answer_reports_first(app)
     return app
+
+
+def _answer_reports_first(app: FastAPI) -> None:
+    """Put `ingest.fastpath` in front of the whole middleware stack."""
+    build = app.build_middleware_stack
+
+    def build_with_reports() -> ASGIApp:
+        inner = build()
+
+        async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+            services = getattr(app.state, "services", None)
+            if services is not None and fastpath.handles(scope):
+                await fastpath.serve_report(services, scope, receive, send)
+            else:
+                await inner(scope, receive, send)
+
+        return asgi
+
+    app.build_middleware_stack = build_with_reports  # type: ignore[method-assign]
 
 
 class LatencyMiddleware:

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterable
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(
+    chunks: AsyncIterable[bytes], limit: int, declared_length: str | None, encoding: str
+) -> bytes:
     """The request body, decompressed when gzip-encoded; 413 past `limit` bytes either way."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared_length and declared_length.isdigit() and int(declared_length) > limit:
         raise _too_large(limit)
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "").lower()
+        parts.append(chunk)
+    body = parts[0] if len(parts) == 1 else b"".join(parts)
+    encoding = encoding.lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
         body = _inflate(body, limit, gzip=encoding != "deflate")
     elif encoding not in ("", "identity"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -99,8 +100,19 @@ class Keys:
         return "indexers"
 
 
+Pending = tuple[str, str, str, bytes, str]  # project, fingerprint, timestamp, payload, key
+
+
 class Gate:
-    """Admits reports on the hot path (async) and repairs its own state from the store."""
+    """Admits reports on the hot path (async) and repairs its own state from the store.
+
+    Reports that reach `admit` in the same event-loop tick go to Redis together, as one script
+    call: under load an API process sends one round trip per tick instead of one per report,
+    and each report is still admitted exactly as if it had come alone.
+    """
+
+    #: Reports per script call at most (a call blocks Redis while it runs: ~20 us a report).
+    max_batch = 64
 
     def __init__(
         self,
@@ -120,6 +132,11 @@ class Gate:
         self.rate = rate
         self.burst = max(burst, 1)
         self._script = redis.register_script(_SCRIPT)
+        self._pending: list[tuple[Pending, asyncio.Future[list[object]]]] = []
+        self._flush_scheduled = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._repairing: asyncio.Future[None] | None = None
+        self._repairs = 0
 
     async def admit(
         self,
@@ -129,29 +146,10 @@ class Gate:
         payload: bytes,
         ingest_key: str = "",
     ) -> Admission:
-        keys = self.keys
-        script_keys = [
-            keys.fingerprint(fingerprint),
-            keys.sequence,
-            keys.limit,
-            keys.stream,
-            keys.loaded,
-            keys.ingest_key(project_id),
-            keys.bucket(project_id),
-        ]
-        args: list[str | bytes | int | float] = [
-            fingerprint,
-            timestamp,
-            payload,
-            self.max_backlog,
-            keys.prefix,
-            ingest_key,
-            self.rate,
-            self.burst,
-        ]
         for _ in range(5):
-            result = await self._script(keys=script_keys, args=args)
-            code = int(result[0])
+            seen = self._repairs
+            result = await self._submit((project_id, fingerprint, timestamp, payload, ingest_key))
+            code = int(result[0])  # type: ignore[call-overload]
             if code > 0:
                 status = result[2].decode() if isinstance(result[2], bytes) else str(result[2])
                 return Admission(code, bool(result[1]), status, bool(result[3]))
@@ -160,12 +158,76 @@ class Gate:
             if code in (-4, -5):
                 raise IngestKeyRequired(project_id, given=code == -5)
             if code == -6:
-                raise RateLimited(project_id, int(result[1]))
-            # Blocking store work, off the event loop; rare (once per 1000 new bugs, or after
-            # Redis lost its keys).
-            repair = rebuild if code == -1 else extend_ids
-            await asyncio.to_thread(repair, self.sync_redis, self.store, keys.prefix)
+                raise RateLimited(project_id, int(result[1]))  # type: ignore[call-overload]
+            await self._repair(rebuild if code == -1 else extend_ids, seen)
         raise RuntimeError("ingest gate could not admit the report after reloading its state")
+
+    async def _repair(self, repair: Callable[[Redis, Store, str], None], seen: int) -> None:
+        """Blocking store work, off the event loop; rare (once per 1000 new bugs, or after
+        Redis lost its keys). The reports refused for it wait for one repair together (and
+        are sent again together); one sent before a repair finished just tries again."""
+        if self._repairs != seen:
+            return
+        if self._repairing is None:
+            self._repairing = asyncio.ensure_future(self._run_repair(repair))
+        await asyncio.shield(self._repairing)
+
+    async def _run_repair(self, repair: Callable[[Redis, Store, str], None]) -> None:
+        try:
+            await asyncio.to_thread(repair, self.sync_redis, self.store, self.keys.prefix)
+        finally:
+            self._repairs += 1
+            self._repairing = None
+
+    def _submit(self, report: Pending) -> asyncio.Future[list[object]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[object]] = loop.create_future()
+        self._pending.append((report, future))
+        if len(self._pending) >= self.max_batch:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._pending = self._pending, []
+        if batch:
+            task = asyncio.ensure_future(self._send(batch))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _send(self, batch: list[tuple[Pending, asyncio.Future[list[object]]]]) -> None:
+        keys = self.keys
+        script_keys: list[str] = [keys.sequence, keys.limit, keys.stream, keys.loaded]
+        args: list[str | bytes | int | float] = [
+            self.max_backlog,
+            keys.prefix,
+            self.rate,
+            self.burst,
+        ]
+        for (project_id, fingerprint, timestamp, payload, ingest_key), _ in batch:
+            script_keys += (
+                keys.fingerprint(fingerprint),
+                keys.ingest_key(project_id),
+                keys.bucket(project_id),
+            )
+            args += (fingerprint, timestamp, payload, ingest_key)
+        try:
+            replies = await self._script(keys=script_keys, args=args)
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # the same failure for every report of the batch
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), reply in zip(batch, replies, strict=True):
+            if not future.done():
+                future.set_result(reply)
 
 
 _RAISE_LIMIT = """

@@ -53,7 +53,9 @@ def effective_keys(configured: frozenset[str]) -> frozenset[str]:
     return frozenset(_normalize(k) for k in DEFAULT_SCRUB_KEYS | configured)
 
 
+@lru_cache(maxsize=4096)
 def _sensitive(key: str, keys: frozenset[str]) -> bool:
+    # Cached: clients send the same few context keys again and again.
     k = _normalize(key)
     return k in keys or any(part in k for part in keys if len(part) > 4)
 
@@ -72,6 +74,13 @@ def _maskable(text: str) -> bool:
     if _may_hold_card(text):
         return True
     return ("earer" in text or "oken" in text) and _BEARER.search(text) is not None
+
+
+@lru_cache(maxsize=2048)
+def _stack_maskable(stack: str) -> bool:
+    """`_maskable` for a whole stack trace, cached: every occurrence of a bug sends the same
+    stack, and hashing it costs a fraction of scanning it."""
+    return _maskable(stack)
 
 
 def _mask(text: str) -> str:
@@ -120,7 +129,7 @@ def scrub(report: ReportIn, keys: frozenset[str] = DEFAULT_SCRUB_KEYS) -> None:
     stack = report.error.stack_trace
     assert isinstance(stack, list)
     # One scan of the whole stack: a mask never spans lines, and nearly no stack has one.
-    if _maskable("\n".join(stack)):
+    if _stack_maskable("\n".join(stack)):
         report.error.stack_trace = [_mask(line) for line in stack]
 
 

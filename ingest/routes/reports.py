@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -14,10 +18,11 @@ from ingest.body import read_body
 from ingest.gate import BacklogFull, IngestKeyRequired, RateLimited
 from ingest.pipeline import InvalidJSON, accept, parse_report
 from ingest.report import ReportIn
-from ingest.responses import FastJSON
 from ingest.services import Services
 
 router = APIRouter(tags=["reports"])
+
+REPORT_PATH = "/api/v1/logs/report"
 
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -50,7 +55,7 @@ def validation_detail(exc: ValidationError) -> dict[str, Any]:
 
 
 @router.post(
-    "/api/v1/logs/report",
+    REPORT_PATH,
     summary="Report an error",
     openapi_extra=_BODY_DOC,
     responses={
@@ -76,40 +81,78 @@ def validation_detail(exc: ValidationError) -> dict[str, Any]:
         503: {"description": "Backlog full or Redis unreachable; retry after Retry-After"},
     },
 )
-async def report(request: Request) -> FastJSON:
-    # Not through ServicesDep: FastAPI runs a sync dependency in a worker thread, a thread
-    # hop (and a worker wake-up) per report on the hottest path.
+async def report(request: Request) -> Response:
+    # The application answers this path ahead of FastAPI's routing (`ingest.app.LogCenterAPI`);
+    # this route documents the operation and serves it when that shortcut does not apply.
     services: Services = request.app.state.services
-    body = await read_body(request, services.settings.limits.max_body_bytes)
+    headers = request.headers
+    reply = await respond(
+        services,
+        request.stream(),
+        headers.get("content-length"),
+        headers.get("content-encoding", ""),
+        headers.get("x-logcenter-key") or request.query_params.get("key") or "",
+    )
+    return Response(
+        reply.body,
+        reply.status,
+        headers={k.decode("latin-1"): v.decode("latin-1") for k, v in reply.headers},
+        media_type="application/json",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+def _error(status: int, detail: str, retry_after: int | None = None) -> Reply:
+    headers = () if retry_after is None else ((b"retry-after", str(retry_after).encode()),)
+    return Reply(status, orjson.dumps({"detail": detail}), headers)
+
+
+async def respond(
+    services: Services,
+    chunks: AsyncIterable[bytes],
+    declared_length: str | None,
+    encoding: str,
+    ingest_key: str,
+) -> Reply:
+    """Read, validate and admit one report; the reply the guide promises, or the error."""
+    try:
+        body = await read_body(
+            chunks, services.settings.limits.max_body_bytes, declared_length, encoding
+        )
+    except HTTPException as exc:
+        return _error(exc.status_code, str(exc.detail))
     try:
         parsed: ReportIn = parse_report(body)
     except InvalidJSON as exc:
         await _count_rejected(services)
-        raise HTTPException(400, str(exc)) from None
+        return _error(400, str(exc))
     except ValidationError as exc:
         await _count_rejected(services)
-        return FastJSON(validation_detail(exc), status_code=422)
-    key = request.headers.get("x-logcenter-key") or request.query_params.get("key") or ""
+        return Reply(422, orjson.dumps(validation_detail(exc)))
     try:
         admitted = await accept(
-            services.gate, parsed, services.settings.limits, services.scrub_keys, key
+            services.gate, parsed, services.settings.limits, services.scrub_keys, ingest_key
         )
     except IngestKeyRequired as exc:
-        raise HTTPException(403 if exc.given else 401, str(exc)) from None
+        return _error(403 if exc.given else 401, str(exc))
     except RateLimited as exc:
-        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
+        return _error(429, str(exc), exc.retry_after)
     except BacklogFull:
-        raise HTTPException(
-            503, "ingest backlog is full; retry later", headers={"Retry-After": "5"}
-        ) from None
+        return _error(503, "ingest backlog is full; retry later", 5)
     except (RedisConnectionError, RedisTimeoutError, OSError):
-        raise HTTPException(
-            503, "ingest buffer (Redis) is unreachable; retry later", headers={"Retry-After": "2"}
-        ) from None
+        return _error(503, "ingest buffer (Redis) is unreachable; retry later", 2)
     if admitted.is_new:
-        return FastJSON({"message": "Log reported", "id": admitted.bug_id})
-    return FastJSON(
-        {"message": "Log deduplicated", "id": admitted.bug_id, "status": admitted.status}
+        return Reply(200, b'{"message":"Log reported","id":%d}' % admitted.bug_id)
+    return Reply(
+        200,
+        b'{"message":"Log deduplicated","id":%d,"status":"%s"}'
+        % (admitted.bug_id, admitted.status.encode()),
     )
 
 
