@@ -52,7 +52,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     _embedded_redis_if_needed()
     settings = get_settings()
     uvicorn.run(
-        "ingest.app:create_app",
+        "ingest.app:create_served",
         factory=True,
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from redis import Redis
 
 from config.settings import Settings
-from ingest.app import create_app
+from ingest.app import create_served
 from ingest.indexer import Indexer
 from store import open_store
 from store.base import Store
@@ -74,7 +74,7 @@ class ApiHarness:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.app = create_app(settings)
+        self.app = create_served(settings)
         self.client = TestClient(self.app)
         self.redis = Redis.from_url(settings.redis_url)
         self.store: Store = open_store(settings.resolved_store_url(), **_store_options(settings))

@@ -82,7 +82,7 @@ def validation_detail(exc: ValidationError) -> dict[str, Any]:
     },
 )
 async def report(request: Request) -> Response:
-    # The application answers this path ahead of FastAPI's routing (`ingest.app.LogCenterAPI`);
+    # The application answers this path ahead of FastAPI's routing (`ingest.app.Served`);
     # this route documents the operation and serves it when that shortcut does not apply.
     services: Services = request.app.state.services
     headers = request.headers

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.stack import ApiHarness, guide_payload
+from ingest.app import create_app
+from tests.stack import ApiHarness, guide_payload, settings_for
 
 
 def md5(*parts: object) -> str:
@@ -112,6 +115,77 @@ def test_cors_preflight_allows_cross_origin_fetch(sqlite_api: ApiHarness) -> Non
     assert reply.headers["access-control-allow-origin"] in ("*", "https://app.example.com")
     assert "POST" in reply.headers["access-control-allow-methods"]
     assert "content-type" in reply.headers["access-control-allow-headers"].lower()
+
+
+def test_cors_on_the_report_itself(sqlite_api: ApiHarness) -> None:
+    reply = sqlite_api.client.post(
+        "/api/v1/logs/report", json=guide_payload(), headers={"Origin": "https://app.example.com"}
+    )
+    assert reply.status_code == 200
+    assert reply.headers["access-control-allow-origin"] == "*"
+    # A request with credentials (cookies) may not be answered with the wildcard.
+    reply = sqlite_api.client.post(
+        "/api/v1/logs/report",
+        json=guide_payload(),
+        headers={"Origin": "https://app.example.com", "Cookie": "sid=1"},
+    )
+    assert reply.headers["access-control-allow-origin"] == "https://app.example.com"
+    no_origin = sqlite_api.client.post("/api/v1/logs/report", json=guide_payload())
+    assert "access-control-allow-origin" not in no_origin.headers
+
+
+def test_cors_with_a_list_of_origins(tmp_path: Path, redis_url: str, redis_prefix: str) -> None:
+    settings = settings_for(
+        tmp_path,
+        redis_url,
+        redis_prefix,
+        store_url=f"sqlite:///{tmp_path / 'cors.db'}",
+        cors_origins=["https://app.example.com"],
+    )
+    with ApiHarness(settings) as api:
+        allowed = api.client.post(
+            "/api/v1/logs/report",
+            json=guide_payload(),
+            headers={"Origin": "https://app.example.com"},
+        )
+        other = api.client.post(
+            "/api/v1/logs/report", json=guide_payload(), headers={"Origin": "https://evil.example"}
+        )
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert allowed.headers["vary"] == "Origin"
+    assert other.status_code == 200
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_served_shortcut_answers_as_the_documented_route(
+    sqlite_api: ApiHarness, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """`logcenter api` answers reports ahead of FastAPI (ingest.fastpath); the FastAPI route
+    (create_app alone, on its own empty store and keys) must give byte-identical replies for
+    every kind of request."""
+    other = settings_for(
+        tmp_path, redis_url, f"{redis_prefix}route:", store_url=f"sqlite:///{tmp_path / 'r.db'}"
+    )
+    big = orjson.dumps(guide_payload(message="x" * (1024 * 1024 + 10)))
+    cases: list[tuple[bytes, dict[str, str]]] = [
+        (orjson.dumps(guide_payload(line_number=901)), {}),
+        (orjson.dumps(guide_payload(line_number=901)), {}),
+        (b"{not json", {}),
+        (orjson.dumps(guide_payload(level=3)), {}),
+        (big, {}),
+        (gzip.compress(orjson.dumps(guide_payload(line_number=902))), {"Content-Encoding": "gzip"}),
+        (b"{}", {"Content-Encoding": "br"}),
+        (orjson.dumps(guide_payload(line_number=901)), {"Content-Type": "text/plain"}),
+    ]
+    statuses = set()
+    with TestClient(create_app(other)) as route:
+        for body, headers in cases:
+            served = sqlite_api.client.post("/api/v1/logs/report", content=body, headers=headers)
+            plain = route.post("/api/v1/logs/report", content=body, headers=headers)
+            assert (served.status_code, served.content) == (plain.status_code, plain.content)
+            assert served.headers["content-type"] == plain.headers["content-type"]
+            statuses.add(served.status_code)
+    assert statuses == {200, 400, 413, 415, 422}
 
 
 def test_gzip_body(sqlite_api: ApiHarness) -> None:
