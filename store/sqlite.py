@@ -32,6 +32,7 @@ from store.models import (
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
+from store.sqlite_event_text import event_text_id, purge_unused_texts
 from store.sqlite_rows import (
     BUG_COLUMNS,
     EVENT_COLUMNS,
@@ -39,7 +40,6 @@ from store.sqlite_rows import (
     bug_from_row,
     bug_fts_values,
     bug_values,
-    event_fts_values,
     event_values,
     insert_sql,
     project_from_row,
@@ -47,7 +47,7 @@ from store.sqlite_rows import (
     report_body,
     report_from_row,
 )
-from store.sqlite_schema import BUG_FTS_COLUMNS, EVENT_FTS_COLUMNS, connect, migrate, to_micros
+from store.sqlite_schema import BUG_FTS_COLUMNS, connect, migrate, to_micros
 from store.sqlite_search import bug_events, search_bugs, search_events
 
 _CHUNK = 500
@@ -55,8 +55,7 @@ _RESERVED_KEY = "bug_id_reserved"
 _BUG_FIXED = frozenset({"id", "fingerprint", "revision"})
 _INSERT_BUG = insert_sql("bugs", BUG_COLUMNS) + " ON CONFLICT(fingerprint) DO NOTHING"
 _INSERT_BUG_FTS = insert_sql("bugs_fts", ("rowid", *BUG_FTS_COLUMNS))
-_INSERT_EVENT = insert_sql("events", EVENT_COLUMNS, "INSERT OR IGNORE")
-_INSERT_EVENT_FTS = insert_sql("events_fts", ("rowid", *EVENT_FTS_COLUMNS))
+_INSERT_EVENT = insert_sql("events", (*EVENT_COLUMNS, "text_id"), "INSERT OR IGNORE")
 _BUG_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in BUG_COLUMNS) + " FROM bugs"
 _PROJECT_SELECT = "SELECT " + ", ".join(("id", *PROJECT_COLUMNS)) + " FROM projects"
 
@@ -235,12 +234,9 @@ class SQLiteStore:
     def purge_events(self, older_than: datetime) -> int:
         cutoff = to_micros(older_than)
         with self._write() as conn:
-            conn.execute(
-                "DELETE FROM events_fts WHERE rowid IN "
-                "(SELECT seq FROM events WHERE timestamp < ?)",
-                (cutoff,),
-            )
-            return int(conn.execute("DELETE FROM events WHERE timestamp < ?", (cutoff,)).rowcount)
+            deleted = conn.execute("DELETE FROM events WHERE timestamp < ?", (cutoff,)).rowcount
+            purge_unused_texts(conn)
+            return int(deleted)
 
     # -- search -------------------------------------------------------------------------------
     def search_bugs(self, query: BugQuery) -> BugPage:
@@ -372,11 +368,8 @@ def _max_bug_id(conn: sqlite3.Connection) -> int:
 
 def _insert_event(conn: sqlite3.Connection, event: Event) -> bool:
     """Store one event unless its id is known; True when it was new."""
-    cur = conn.execute(_INSERT_EVENT, event_values(event))
-    if cur.rowcount != 1:
-        return False
-    conn.execute(_INSERT_EVENT_FTS, [cur.lastrowid, *event_fts_values(event)])
-    return True
+    cur = conn.execute(_INSERT_EVENT, [*event_values(event), event_text_id(conn, event)])
+    return bool(cur.rowcount == 1)
 
 
 def _occurrences(events: list[Event], reopen: frozenset[int]) -> list[BugOccurrences]:

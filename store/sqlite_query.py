@@ -27,7 +27,7 @@ class Table:
 
     name: str
     fts: str
-    #: The column that equals the FTS rowid.
+    #: The column that holds the FTS rowid.
     rowid: str
     fields: Mapping[str, FieldType]
     #: Columns stored as JSON lists (empty list = field absent).
@@ -35,29 +35,38 @@ class Table:
 
 
 BUGS = Table("bugs", "bugs_fts", "id", lq.BUG_FIELDS, frozenset({"stack_trace"}))
-EVENTS = Table("events", "events_fts", "seq", lq.EVENT_FIELDS, frozenset({"stack_trace"}))
+#: Events are full-text indexed once per distinct text (store/sqlite_event_text.py).
+EVENTS = Table("events", "event_texts_fts", "text_id", lq.EVENT_FIELDS, frozenset({"stack_trace"}))
 
 #: Keyword fields whose stored values are upper-case (as store.query normalizes them).
 
 
-def compile_node(node: lq.Node, table: Table) -> tuple[str, Params]:
-    """SQL boolean expression (over `table`'s columns) matching `node`, and its parameters."""
+def compile_node(
+    node: lq.Node, table: Table, matches: Mapping[lq.Text, str] | None = None
+) -> tuple[str, Params]:
+    """SQL boolean expression (over `table`'s columns) matching `node`, and its parameters.
+
+    `matches` names, per full-text node, a table of the FTS rowids it matches, evaluated
+    beforehand; other full-text nodes become MATCH sub-selects.
+    """
     params: Params = []
-    return _compile(node, table, params), params
+    return _compile(node, table, params, matches or {}), params
 
 
-def _compile(node: lq.Node, table: Table, params: Params) -> str:
+def _compile(node: lq.Node, table: Table, params: Params, matches: Mapping[lq.Text, str]) -> str:
     if isinstance(node, lq.MatchAll):
         return "1"
     if isinstance(node, lq.And | lq.Or):
         joiner = " AND " if isinstance(node, lq.And) else " OR "
-        parts = [_compile(child, table, params) for child in node.children]
+        parts = [_compile(child, table, params, matches) for child in node.children]
         return "(" + joiner.join(parts) + ")" if parts else "1"
     if isinstance(node, lq.Not):
         # NULL (a comparison on a missing value) counts as "no match", so NOT must see 0.
-        return f"NOT coalesce({_compile(node.child, table, params)}, 0)"
+        return f"NOT coalesce({_compile(node.child, table, params, matches)}, 0)"
     if isinstance(node, lq.Text):
-        params.append(_match_expression(node))
+        if node in matches:
+            return f'"{table.rowid}" IN {matches[node]}'
+        params.append(match_expression(node))
         return f'"{table.rowid}" IN (SELECT rowid FROM {table.fts} WHERE {table.fts} MATCH ?)'
     return _compile_leaf(node, table, params)
 
@@ -120,7 +129,7 @@ def _successor(value: str) -> str | None:
     return value[:-1] + chr(code)
 
 
-def _match_expression(node: lq.Text) -> str:
+def match_expression(node: lq.Text) -> str:
     """An FTS5 query: the tokens as one phrase in the node's columns, `*` for a prefix."""
     columns = FULLTEXT_FIELDS if node.field is None else (node.field,)
     # Tokens are \w runs (store.text), so they never contain a double quote.

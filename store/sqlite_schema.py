@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 BUSY_TIMEOUT_MS = 10_000
+#: Page cache per connection, and how much of the file is memory-mapped (SQLite caps it at its
+#: compile-time limit, 2 GiB by default).
+CACHE_KIB = 64 * 1024
+MMAP_BYTES = 8 << 30
+
+#: A migration step: an SQL statement, or a function for what SQL alone cannot do (backfills).
+Step = str | Callable[[sqlite3.Connection], None]
 
 #: Full-text columns hold store.text.index_text() output, already tokenized and lowercased; the
 #: FTS5 tokenizer only has to split on spaces and keep '_' inside tokens.
@@ -123,6 +131,12 @@ _V1 = (
 #: Covering indexes for facets, counts and histograms: bug and event rows carry stack traces
 #: and context (kilobytes each), so a GROUP BY or count over them read every wide row; these
 #: let SQLite answer from the index alone (bench/search.py at 1M events).
+#: Columns of the bugs_facets index (with the rowid, `id`): a search reading only these can
+#: count and facet from the index alone.
+BUG_FACETS_INDEX_COLUMNS = frozenset(
+    ("status", "source", "level", "environment", "error_type", "project_id", "count", "last_seen",
+     "id")
+)  # fmt: skip
 _V2 = (
     "CREATE INDEX bugs_facets ON bugs (status, source, level, environment, error_type, "
     "project_id, count, last_seen)",
@@ -131,8 +145,39 @@ _V2 = (
     "version, source, error_type)",
 )
 
+
+def _backfill_event_texts(conn: sqlite3.Connection) -> None:
+    from store.sqlite_event_text import backfill  # imports this module
+
+    backfill(conn)
+
+
+#: Events are full-text indexed once per distinct text (store/sqlite_event_text.py) instead of
+#: once per event: the per-event index was most of the file, and a common word matched most
+#: events in every statement of a search.
+_V3: tuple[Step, ...] = (
+    "CREATE TABLE event_texts (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE)",
+    f"""
+    CREATE VIRTUAL TABLE event_texts_fts USING fts5(
+        {", ".join(EVENT_FTS_COLUMNS)}, tokenize = "{FTS_TOKENIZER}"
+    )
+    """,
+    "ALTER TABLE events ADD COLUMN text_id INTEGER",
+    _backfill_event_texts,
+    "DROP TABLE events_fts",
+    # Finds a text's events in a time window and covers what facets, histograms and pages
+    # read of them, so a search never reads the wide event rows of all its hits.
+    "CREATE INDEX events_text ON events (text_id, timestamp, id, level, project_id, "
+    "environment, version, source, error_type)",
+)
+#: Columns of the events_text index (with the rowid, `seq`).
+EVENT_TEXT_INDEX_COLUMNS = frozenset(
+    ("text_id", "timestamp", "id", "level", "project_id", "environment", "version", "source",
+     "error_type", "seq")
+)  # fmt: skip
+
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -146,6 +191,11 @@ def connect(path: str) -> sqlite3.Connection:
     _use_wal(conn, path)
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Searches read large index ranges and sort into temporary tables: keep those in memory,
+    # and read the file through a memory map instead of a read() per page.
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
     return conn
 
 
@@ -176,7 +226,10 @@ def migrate(conn: sqlite3.Connection) -> int:
             )
         for step in MIGRATIONS[version:]:
             for statement in step:
-                conn.execute(statement)
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

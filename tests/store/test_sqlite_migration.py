@@ -1,0 +1,85 @@
+"""SQLite schema v2 -> v3: events move from a per-event full-text index to one per distinct text.
+
+A v2 file is made from a seeded store by undoing v3 by hand (per-event `events_fts` rows, no
+`event_texts`), then opened again: the migration must rebuild what v3 holds and every event
+search must answer as before.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from store.search import EventQuery
+from store.sqlite import SQLiteStore
+from store.sqlite_schema import EVENT_FTS_COLUMNS, FTS_TOKENIZER, SCHEMA_VERSION
+from tests.store.datagen import START, generate
+
+QUERIES: list[dict[str, Any]] = [
+    {"q": "timeout", "facets": ("project_id", "environment"), "interval_seconds": 86400},
+    {"q": "连接 AND level:ERROR", "start": START, "end": START + timedelta(days=3)},
+    {"q": 'message:"connection refused"', "size": 7, "page": 2},
+    {"q": "stack_trace:handler* OR environment:dev", "facets": ("version",)},
+    {"q": "", "filters": {"project_id": ["shop-api"]}, "interval_seconds": 3600},
+]
+
+
+def _answers(store: SQLiteStore) -> list[dict[str, Any]]:
+    return [store.search_events(EventQuery(**q)).model_dump() for q in QUERIES]
+
+
+def _undo_v3(path: Path) -> None:
+    columns = ", ".join(EVENT_FTS_COLUMNS)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            f'CREATE VIRTUAL TABLE events_fts USING fts5({columns}, tokenize = "{FTS_TOKENIZER}")'
+        )
+        conn.execute(
+            f"INSERT INTO events_fts (rowid, {columns}) SELECT e.seq, "
+            + ", ".join(f"t.{c}" for c in EVENT_FTS_COLUMNS)
+            + " FROM events e JOIN event_texts_fts t ON t.rowid = e.text_id"
+        )
+        conn.execute("DROP INDEX events_text")
+        conn.execute("ALTER TABLE events DROP COLUMN text_id")
+        conn.execute("DROP TABLE event_texts_fts")
+        conn.execute("DROP TABLE event_texts")
+        conn.execute("PRAGMA user_version = 2")
+
+
+def test_v2_file_migrates_and_answers_alike(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    data = generate(n_bugs=100, n_events=1000)
+    store = SQLiteStore(f"sqlite:///{path}")
+    store.init()
+    data.seed(store)
+    before = _answers(store)
+    texts = store._connection().execute("SELECT count(*) FROM event_texts").fetchone()[0]
+    store.close()
+    assert 0 < texts < len(data.events)
+
+    _undo_v3(path)
+    store = SQLiteStore(f"sqlite:///{path}")
+    store.init()
+    conn = store._connection()
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("SELECT count(*) FROM event_texts").fetchone()[0] == texts
+    assert conn.execute("SELECT count(*) FROM events WHERE text_id IS NULL").fetchone()[0] == 0
+    assert _answers(store) == before
+    assert before[0]["total"] > 0 and before[2]["items"]
+    store.close()
+
+
+def test_purge_drops_texts_no_event_uses(tmp_path: Path) -> None:
+    data = generate(n_bugs=100, n_events=1000)
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'store.db'}")
+    store.init()
+    data.seed(store)
+    conn = store._connection()
+    store.purge_events(max(e.timestamp for e in data.events) + timedelta(seconds=1))
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM event_texts").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM event_texts_fts").fetchone()[0] == 0
+    assert store.search_events(EventQuery(q="timeout")).total == 0
+    store.close()
