@@ -106,13 +106,16 @@ Pending = tuple[str, str, str, bytes, str]  # project, fingerprint, timestamp, p
 class Gate:
     """Admits reports on the hot path (async) and repairs its own state from the store.
 
-    Reports that reach `admit` in the same event-loop tick go to Redis together, as one script
-    call: under load an API process sends one round trip per tick instead of one per report,
-    and each report is still admitted exactly as if it had come alone.
+    Reports go to Redis in batches, one script call each: those that reach `admit` in the same
+    event-loop tick, or while `max_in_flight` calls are out. An idle process sends a report at
+    once; a busy one sends one round trip for many reports instead of one per report. Each
+    report is still admitted exactly as if it had come alone.
     """
 
     #: Reports per script call at most (a call blocks Redis while it runs: ~20 us a report).
     max_batch = 64
+    #: Script calls out at once per process; reports arriving meanwhile wait for the next.
+    max_in_flight = 2
 
     def __init__(
         self,
@@ -183,20 +186,25 @@ class Gate:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[object]] = loop.create_future()
         self._pending.append((report, future))
-        if len(self._pending) >= self.max_batch:
-            self._flush()
-        elif not self._flush_scheduled:
+        if not self._flush_scheduled and len(self._in_flight) < self.max_in_flight:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
         return future
 
     def _flush(self) -> None:
+        """Send what is pending, unless `max_in_flight` calls are out: then the first of
+        them to come back sends it, so the busier the process, the larger each batch."""
         self._flush_scheduled = False
-        batch, self._pending = self._pending, []
-        if batch:
+        while self._pending and len(self._in_flight) < self.max_in_flight:
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
             task = asyncio.ensure_future(self._send(batch))
             self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._flush()
 
     async def _send(self, batch: list[tuple[Pending, asyncio.Future[list[object]]]]) -> None:
         keys = self.keys
