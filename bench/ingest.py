@@ -116,7 +116,8 @@ def run(argv: list[str]) -> int:
                                 / max(ours.cpu_us_per_request, 1e-9),
                                 **extra}
             print(f"{backend}: {ours.rate:,.0f} req/s, p50 {ours.p50_ms:.1f} ms, "
-                  f"p99 {ours.p99_ms:.1f} ms, drained in {extra['drain_s']:.2f} s")
+                  f"p99 {ours.p99_ms:.1f} ms, drained in {extra['drain_s']:.2f} s, "
+                  f"{extra['reports_per_gate_call']} reports per gate call")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print()
@@ -256,7 +257,9 @@ def measure_stack(
         if args.warmup:
             wrk(url, script, args, args.warmup)
             drained_after(time.monotonic(), redis, store, args.drain_timeout)
+        calls = gate_calls(redis)
         load = measured(url, script, args, stack.procs["api"].pid, stack.procs["indexer0"].pid)
+        extra["reports_per_gate_call"] = round(load.requests / max(gate_calls(redis) - calls, 1), 1)
         extra["drain_s"], _ = drained_after(time.monotonic(), redis, store, args.drain_timeout)
         extra["consistent"] = _consistent(redis, store, extra, args.drain_timeout)
         if args.profile:
@@ -321,6 +324,12 @@ def _shutdown_redis(url: str) -> None:
     with contextlib.suppress(RedisConnectionError):
         client.shutdown(nosave=True)
     client.close()
+
+
+def gate_calls(redis: Redis) -> int:
+    """Script calls the gate made so far (each admits a batch of reports)."""
+    stats = redis.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval"))
 
 
 def accepted_total(redis: Redis) -> int:
