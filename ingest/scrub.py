@@ -150,8 +150,13 @@ def clamp(report: ReportIn, limits: Limits) -> None:
     if len(stack) > limits.max_stack_lines:
         keep = limits.max_stack_lines // 2
         stack = [*stack[:keep], f"… {len(stack) - 2 * keep} lines trimmed …", *stack[-keep:]]
-    # Bytes, not characters: 200 K CJK characters are 600 KiB.
-    if sum(len(line.encode("utf-8")) for line in stack) > limits.max_stack_bytes:
+    # Bytes, not characters: 200 K CJK characters are 600 KiB. A character is at most 4 bytes,
+    # so counting characters settles nearly every stack without encoding it.
+    chars = sum(map(len, stack))
+    if chars * 4 > limits.max_stack_bytes and (
+        chars > limits.max_stack_bytes
+        or sum(len(line.encode("utf-8")) for line in stack) > limits.max_stack_bytes
+    ):
         per_line = max(limits.max_stack_bytes // max(len(stack), 1), 80)
         stack = [truncate(line, per_line) for line in stack]
     err.stack_trace = stack
