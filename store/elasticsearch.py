@@ -8,25 +8,35 @@ Every write refreshes what it touched, so it is visible to searches when the met
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import BadRequestError, ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from store import query as lq
 from store.errors import Conflict, NotFound
 from store.es_client import (
-    OCC_RETRIES,
     BugDoc,
+    bug_doc_from_hit,
     bulk_conflicts,
     counter_value,
     next_counter,
     query_errors,
+    serializers,
     translated,
+    with_occ,
 )
-from store.es_counts import fingerprints_of, move_to_base, read_bugs, reopen, sync_counts
+from store.es_counts import (
+    Batch,
+    count_batch,
+    counters_of_events,
+    fingerprints_of,
+    move_to_base,
+    reopen,
+)
 from store.es_mapping import (
     TEMPLATE_VERSION,
     IndexNames,
@@ -73,6 +83,7 @@ class ElasticsearchStore:
         self.names = IndexNames(index_prefix)
         self.shards = shards
         self.replicas = replicas
+        options.setdefault("serializers", serializers())
         self.es = Elasticsearch(self.url, request_timeout=request_timeout, **options)
         self._fingerprints: dict[int, str] = {}
 
@@ -142,10 +153,7 @@ class ElasticsearchStore:
         self._check_ids_free(wanted)
         results = bulk_conflicts(self.es, ops, refresh=True)
         existing = [fingerprint for fingerprint, conflict in results if conflict]
-        out = dict(wanted)
-        for doc in read_bugs(self.es, self.names, existing):
-            out[doc.fingerprint] = doc.bug.id
-        return out
+        return {**wanted, **self._ids_of(existing)}
 
     def _check_ids_free(self, wanted: dict[str, int]) -> None:
         """Refuse a bug id already held by another fingerprint (ids come from the gate)."""
@@ -166,12 +174,19 @@ class ElasticsearchStore:
             if fingerprint is None:
                 return None
             self._fingerprints[bug_id] = fingerprint
-        docs = read_bugs(self.es, self.names, [fingerprint])
-        return docs[0] if docs else None
+        found = self.es.mget(index=self.names.bugs, ids=[fingerprint])["docs"]
+        return bug_doc_from_hit(found[0]) if found and found[0].get("found") else None
 
     @translated
     def bug_ids_by_fingerprint(self, fingerprints: Iterable[str]) -> dict[str, int]:
-        return {d.fingerprint: d.bug.id for d in read_bugs(self.es, self.names, set(fingerprints))}
+        return self._ids_of(set(fingerprints))
+
+    def _ids_of(self, fingerprints: Iterable[str]) -> dict[str, int]:
+        fps = list(fingerprints)
+        if not fps:
+            return {}
+        found = self.es.mget(index=self.names.bugs, ids=fps, source_includes=["id"])["docs"]
+        return {d["_id"]: int(d["_source"]["id"]) for d in found if d.get("found")}
 
     @translated
     def update_bug(
@@ -185,7 +200,8 @@ class ElasticsearchStore:
         bad = sorted(k for k in changes if k in _READONLY_BUG_FIELDS or k not in Bug.model_fields)
         if bad:
             raise ValueError(f"update_bug: cannot change {', '.join(bad)}")
-        for _ in range(OCC_RETRIES):
+
+        def attempt() -> Bug:
             doc = self._bug_doc(bug_id)
             if doc is None:
                 raise NotFound(f"bug {bug_id} not found")
@@ -203,29 +219,32 @@ class ElasticsearchStore:
                 data["updated_at"] = utcnow()
             bug = Bug.model_validate(data)
             # A count set by hand keeps `count = count_base + stored events` true.
-            base = doc.count_base + bug.count - doc.bug.count
-            try:
-                self.es.index(
-                    index=self.names.bugs,
-                    id=doc.fingerprint,
-                    document=bug_doc(bug, count_base=base, purged_before=doc.purged_before),
-                    if_seq_no=doc.seq_no,
-                    if_primary_term=doc.primary_term,
-                    refresh=True,
-                )
-            except ConflictError:
-                continue  # a concurrent write: re-read and check the revision again
+            self._write_bug(doc, bug, doc.count_base + bug.count - doc.bug.count)
             return bug
-        raise Conflict(f"bug {bug_id}: too much contention, try again")
+
+        # A concurrent write makes the attempt re-read and check the revision again.
+        return with_occ(f"bug {bug_id}", attempt)
+
+    def _write_bug(self, doc: BugDoc, bug: Bug, count_base: int) -> None:
+        """Replace the stored `doc` by `bug` (ConflictError when it changed since read)."""
+        self.es.index(
+            index=self.names.bugs,
+            id=doc.fingerprint,
+            document=doc.document(bug, count_base=count_base),
+            if_seq_no=doc.seq_no,
+            if_primary_term=doc.primary_term,
+            refresh=True,
+        )
 
     @translated
     def apply_occurrences(self, occurrences: Iterable[BugOccurrences]) -> None:
         """Counters from events stored elsewhere: added to count_base, so they persist."""
         for occ in occurrences:
-            for _ in range(OCC_RETRIES):
+
+            def attempt(occ: BugOccurrences = occ) -> None:
                 doc = self._bug_doc(occ.bug_id)
                 if doc is None:
-                    break
+                    return
                 bug = doc.bug.model_copy(
                     update={
                         "count": doc.bug.count + occ.count,
@@ -237,22 +256,9 @@ class ElasticsearchStore:
                     bug = reopen(bug, utcnow()).model_copy(
                         update={"revision": bug.revision + 1, "updated_at": utcnow()}
                     )
-                try:
-                    self.es.index(
-                        index=self.names.bugs,
-                        id=doc.fingerprint,
-                        document=bug_doc(
-                            bug,
-                            count_base=doc.count_base + occ.count,
-                            purged_before=doc.purged_before,
-                        ),
-                        if_seq_no=doc.seq_no,
-                        if_primary_term=doc.primary_term,
-                        refresh=True,
-                    )
-                except ConflictError:
-                    continue
-                break
+                self._write_bug(doc, bug, doc.count_base + occ.count)
+
+            with_occ(f"bug {occ.bug_id}", attempt)
 
     @translated
     def iter_bug_keys(self) -> Iterator[tuple[str, int, str]]:
@@ -297,14 +303,31 @@ class ElasticsearchStore:
         if not events:
             return []
         new: list[Event] = []
+        reopened: set[int] = set()
+        touched: set[str] = set()
         for start in range(0, len(events), _BULK_CHUNK):
-            new.extend(self._create_events(events[start : start + _BULK_CHUNK]))
-        # Counts come from the stored events, including those of an earlier crashed attempt.
-        self.es.indices.refresh(index=self.names.events_pattern)
-        reopened = sync_counts(self.es, self.names, events, new, reopen_bug_ids)
+            chunk = events[start : start + _BULK_CHUNK]
+            indices = {self.names.events_for(e.timestamp) for e in chunk}
+            touched |= indices
+            # Counters are read before the events are stored (see store.es_counts).
+            before = counters_of_events(self.es, self.names, chunk, self._fingerprints)
+            created = self._create_events(chunk)
+            ids = {e.id for e in created}
+            conflicted = {e.bug_id for e in chunk if e.id not in ids}
+            batch = Batch(chunk, created, reopen_bug_ids)
+            refresh = functools.partial(self._refresh, indices)
+            count_batch(self.es, self.names, batch, before, conflicted, refresh)
+            new.extend(created)
+            reopened |= batch.reopened
+        # One refresh for the whole call: events and counts are searchable when it returns.
+        self._refresh({self.names.bugs, *touched})
         return _occurrences(new, reopened)
 
+    def _refresh(self, indices: Iterable[str]) -> None:
+        self.es.indices.refresh(index=",".join(sorted(indices)))
+
     def _create_events(self, events: list[Event]) -> list[Event]:
+        """Store `events` (without counting them); the ones not stored before."""
         ops: list[dict[str, Any]] = []
         for e in events:
             ops.append({"create": {"_index": self.names.events_for(e.timestamp), "_id": e.id}})
@@ -419,7 +442,7 @@ class ElasticsearchStore:
         return self._upsert_project(project_id, dict(changes), lambda _: dict(changes))
 
     def _upsert_project(self, project_id: str, initial: dict[str, Any], change: Any) -> Project:
-        for _ in range(OCC_RETRIES):
+        def attempt() -> Project:
             try:
                 got = self.es.get(index=self.names.projects, id=project_id)
             except NotFoundError:
@@ -434,15 +457,12 @@ class ElasticsearchStore:
                         "updated_at": now,
                     }
                 )
-                try:
-                    self.es.create(
-                        index=self.names.projects,
-                        id=project_id,
-                        refresh=True,
-                        document=project.model_dump(mode="json"),
-                    )
-                except ConflictError:
-                    continue
+                self.es.create(
+                    index=self.names.projects,
+                    id=project_id,
+                    refresh=True,
+                    document=project.model_dump(mode="json"),
+                )
                 return project
             project = project_from_doc(got["_source"])
             updates = change(project)
@@ -451,19 +471,17 @@ class ElasticsearchStore:
             project = Project.model_validate(
                 {**project.model_dump(), **updates, "updated_at": utcnow()}
             )
-            try:
-                self.es.index(
-                    index=self.names.projects,
-                    id=project_id,
-                    refresh=True,
-                    document=project.model_dump(mode="json"),
-                    if_seq_no=got["_seq_no"],
-                    if_primary_term=got["_primary_term"],
-                )
-            except ConflictError:
-                continue
+            self.es.index(
+                index=self.names.projects,
+                id=project_id,
+                refresh=True,
+                document=project.model_dump(mode="json"),
+                if_seq_no=got["_seq_no"],
+                if_primary_term=got["_primary_term"],
+            )
             return project
-        raise Conflict(f"project {project_id}: too much contention, try again")
+
+        return with_occ(f"project {project_id}", attempt)
 
     # -- repair reports --------------------------------------------------------------------
     @translated

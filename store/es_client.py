@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
+import orjson
 from elasticsearch import (
     ApiError,
     BadRequestError,
@@ -17,8 +18,10 @@ from elasticsearch import (
     NotFoundError,
     TransportError,
 )
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from store.errors import Conflict, QueryError, StoreError, Unavailable
+from store.es_mapping import bug_doc
 from store.models import Bug
 
 P = ParamSpec("P")
@@ -46,6 +49,22 @@ def reason(exc: ApiError) -> str:
                 continue
         return str(error.get("reason") or error.get("type") or exc.message)
     return str(exc.message)
+
+
+class _OrjsonNdjson(NdjsonSerializer):
+    """Bulk bodies (one JSON document a line) encoded with orjson."""
+
+    def json_dumps(self, data: Any) -> bytes:
+        return orjson.dumps(data, default=self.default)
+
+    def json_loads(self, data: bytes) -> Any:
+        return orjson.loads(data)
+
+
+def serializers() -> dict[str, Any]:
+    """orjson for requests and responses: bulk bodies and search answers are the bulk of the
+    indexer's and the API's client-side work (the client's default is the json module)."""
+    return {"application/json": OrjsonSerializer(), "application/x-ndjson": _OrjsonNdjson()}
 
 
 def translated(fn: Callable[P, R]) -> Callable[P, R]:
@@ -82,13 +101,24 @@ class BugDoc:
     bug: Bug
     count_base: int
     purged_before: datetime | None
+    count_epoch: int
     seq_no: int
     primary_term: int
+
+    def document(self, bug: Bug, *, count_base: int | None = None) -> dict[str, Any]:
+        """The full document of `bug` keeping this one's counting fields."""
+        return bug_doc(
+            bug,
+            count_base=self.count_base if count_base is None else count_base,
+            purged_before=self.purged_before,
+            count_epoch=self.count_epoch,
+        )
 
 
 def bug_doc_from_hit(hit: dict[str, Any]) -> BugDoc:
     source = dict(hit["_source"])
     count_base = int(source.pop("count_base", 0))
+    count_epoch = int(source.pop("count_epoch", 0))
     purged = source.pop("purged_before", None)
     source.pop("tokens", None)
     return BugDoc(
@@ -96,9 +126,24 @@ def bug_doc_from_hit(hit: dict[str, Any]) -> BugDoc:
         bug=Bug.model_validate(source),
         count_base=count_base,
         purged_before=datetime.fromisoformat(purged) if purged else None,
+        count_epoch=count_epoch,
         seq_no=int(hit["_seq_no"]),
         primary_term=int(hit["_primary_term"]),
     )
+
+
+def with_occ(what: str, attempt: Callable[[], R]) -> R:
+    """Run a read-modify-write `attempt` until it does not meet a concurrent write.
+
+    `attempt` reads what it needs and writes with if_seq_no (or create): a ConflictError
+    means another writer came first, so it runs again on fresh data.
+    """
+    for _ in range(OCC_RETRIES):
+        try:
+            return attempt()
+        except ConflictError:
+            continue
+    raise Conflict(f"{what}: too much contention, try again")
 
 
 def bulk_conflicts(
@@ -126,30 +171,26 @@ def next_counter(
 
     The counter never falls behind `floor()` (e.g. the highest id already stored).
     """
-    for _ in range(OCC_RETRIES):
+
+    def attempt() -> int:
         try:
             doc = es.get(index=index, id=name)
         except NotFoundError:
             value = floor() + block
-            try:
-                es.create(index=index, id=name, document={"value": value}, refresh=True)
-            except ConflictError:
-                continue
+            es.create(index=index, id=name, document={"value": value}, refresh=True)
             return value
         value = max(int(doc["_source"]["value"]), floor()) + block
-        try:
-            es.index(
-                index=index,
-                id=name,
-                document={"value": value},
-                refresh=True,
-                if_seq_no=doc["_seq_no"],
-                if_primary_term=doc["_primary_term"],
-            )
-        except ConflictError:
-            continue
+        es.index(
+            index=index,
+            id=name,
+            document={"value": value},
+            refresh=True,
+            if_seq_no=doc["_seq_no"],
+            if_primary_term=doc["_primary_term"],
+        )
         return value
-    raise Conflict(f"counter {name!r}: too much contention, try again")
+
+    return with_occ(f"counter {name!r}", attempt)
 
 
 def counter_value(es: Elasticsearch, index: str, name: str) -> int:

@@ -1,11 +1,20 @@
 """Exactly-once bug counters without transactions, for the Elasticsearch backend.
 
 A bug's `count` is `count_base` plus the number of its event documents at or after its
-`purged_before` (event _ids are the occurrence ids, so a redelivered event is never stored
-twice). Counts are recomputed from the events and written absolutely under if_seq_no, never
-lowered, so a crash between storing events and updating bugs is repaired by the redelivery, and
-a stale writer cannot undo a newer one. Purging moves the purged documents into `count_base`
-and advances `purged_before` in the same write, before any document is deleted.
+`purged_before`. Event _ids are the occurrence ids, so an event is stored once, and the request
+whose bulk `create` stored it (201) counts it: it reads the bugs' counters before creating the
+events and then adds what it created, under if_seq_no, without searching anything.
+
+A `create` answering 409 means an earlier attempt stored that event (a batch redelivered after a
+crash, or two indexers holding the same entries) and may or may not have counted it, so those
+bugs are recounted from the stored events instead and written absolutely, never lowered.
+
+A recount bumps the bug's `count_epoch` before it counts and again when it writes. An increment
+is applied only while the epoch is still the one read before its events were created: otherwise
+a recount may already include them, and the bug is recounted instead of incremented.
+
+Purging moves the purged documents into `count_base` and advances `purged_before` in the same
+write (bumping the epoch as a recount does), before any document is deleted.
 """
 
 from __future__ import annotations
@@ -13,19 +22,64 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from store.errors import Conflict
-from store.es_client import OCC_RETRIES, BugDoc, bug_doc_from_hit, bulk_conflicts
-from store.es_mapping import IndexNames, bug_doc
+from store.es_client import OCC_RETRIES, bulk_conflicts
+from store.es_mapping import IndexNames
 from store.es_query import es_date
 from store.models import REGRESSION_STATUSES, Bug, Event, Status, StatusChange, utcnow
 
-#: Returns the new Bug, count_base and purged_before for a stored bug, or None to leave it.
-Change = Callable[[BugDoc], tuple[Bug, int, datetime | None] | None]
+
+@dataclass
+class Counter:
+    """A stored bug's counting state with what optimistic concurrency needs."""
+
+    fingerprint: str
+    bug_id: int
+    status: Status
+    status_history: list[dict[str, Any]]
+    count: int
+    count_base: int
+    epoch: int
+    purged_before: datetime | None
+    regression_count: int
+    first_seen: datetime
+    last_seen: datetime
+    revision: int
+    seq_no: int
+    primary_term: int
+    source: dict[str, Any]
+
+    @classmethod
+    def from_hit(cls, hit: dict[str, Any]) -> Counter:
+        source = hit["_source"]
+        purged = source.get("purged_before")
+        return cls(
+            fingerprint=hit["_id"],
+            bug_id=int(source["id"]),
+            status=Status(source.get("status", Status.NEW)),
+            status_history=list(source.get("status_history") or []),
+            count=int(source.get("count", 0)),
+            count_base=int(source.get("count_base", 0)),
+            epoch=int(source.get("count_epoch", 0)),
+            purged_before=datetime.fromisoformat(purged) if purged else None,
+            regression_count=int(source.get("regression_count", 0)),
+            first_seen=datetime.fromisoformat(source["first_seen"]),
+            last_seen=datetime.fromisoformat(source["last_seen"]),
+            revision=int(source.get("revision", 0)),
+            seq_no=int(hit["_seq_no"]),
+            primary_term=int(hit["_primary_term"]),
+            source=source,
+        )
+
+
+#: Fields to set on a stored bug, or None to leave it as it is.
+Apply = Callable[[Counter], dict[str, Any] | None]
 
 
 def fingerprints_of(es: Elasticsearch, names: IndexNames, bug_ids: Iterable[int]) -> dict[int, str]:
@@ -38,36 +92,61 @@ def fingerprints_of(es: Elasticsearch, names: IndexNames, bug_ids: Iterable[int]
     return {int(h["_source"]["id"]): h["_id"] for h in resp["hits"]["hits"]}
 
 
-def read_bugs(es: Elasticsearch, names: IndexNames, fingerprints: Iterable[str]) -> list[BugDoc]:
-    """Current (real-time) bug documents with their sequence numbers."""
+def read_counters(
+    es: Elasticsearch, names: IndexNames, fingerprints: Iterable[str]
+) -> list[Counter]:
+    """Current (real-time) counting state of the bugs stored under `fingerprints`.
+
+    The whole documents are read and written back whole: Elasticsearch indexes a document
+    it is sent at about a third of the cost of a partial update (which reads it again)."""
     fps = list(fingerprints)
     if not fps:
         return []
     resp = es.mget(index=names.bugs, ids=fps)
-    return [bug_doc_from_hit(d) for d in resp["docs"] if d.get("found")]
+    return [Counter.from_hit(d) for d in resp["docs"] if d.get("found")]
 
 
-def update_bugs(
+def counters_of_events(
+    es: Elasticsearch, names: IndexNames, events: list[Event], known: dict[int, str]
+) -> dict[int, Counter]:
+    """{bug id: counter} of the stored bugs of `events` (events of unknown bugs are left out).
+
+    Events carry their bug's fingerprint, the bug document's _id; `known` ({bug id:
+    fingerprint}) is checked first and completed here, so a search by id is rarely needed.
+    """
+    wanted = {e.bug_id: known.get(e.bug_id, e.fingerprint) for e in events}
+    found = {c.bug_id: c for c in read_counters(es, names, set(wanted.values()))}
+    missing = [bug_id for bug_id in wanted if bug_id not in found]
+    if missing:
+        found.update(
+            (c.bug_id, c)
+            for c in read_counters(es, names, fingerprints_of(es, names, missing).values())
+        )
+    out = {bug_id: found[bug_id] for bug_id in wanted if bug_id in found}
+    known.update((bug_id, c.fingerprint) for bug_id, c in out.items())
+    return out
+
+
+def update_counters(
     es: Elasticsearch,
     names: IndexNames,
-    fingerprints: Iterable[str],
-    change: Callable[[list[BugDoc]], Change],
+    current: list[Counter],
+    change: Callable[[list[Counter]], Apply],
 ) -> None:
-    """Apply `change` to each bug under optimistic concurrency, retrying the ones that raced.
+    """Apply `change` to each bug under optimistic concurrency; the bugs that raced are read
+    again and retried.
 
-    `change` is called with the current documents of every attempt, so it can compute what
-    it needs (event counts) from a consistent read.
+    `change` is called with the current counters of every attempt, so it can compute what it
+    needs (event counts) from a consistent read.
     """
-    pending = set(fingerprints)
+    docs = current
     for _ in range(OCC_RETRIES):
-        docs = read_bugs(es, names, pending)
         apply = change(docs)
         ops: list[dict[str, Any]] = []
         for doc in docs:
-            result = apply(doc)
-            if result is None:
+            fields = apply(doc)
+            if fields is None:
                 continue
-            bug, base, purged = result
             ops.append(
                 {
                     "index": {
@@ -78,26 +157,14 @@ def update_bugs(
                     }
                 }
             )
-            ops.append(bug_doc(bug, count_base=base, purged_before=purged))
+            ops.append({**doc.source, **fields})
         if not ops:
             return
-        results = bulk_conflicts(es, ops, refresh=True)
-        pending = {fingerprint for fingerprint, conflict in results if conflict}
-        if not pending:
+        raced = [fingerprint for fingerprint, conflict in bulk_conflicts(es, ops) if conflict]
+        if not raced:
             return
+        docs = read_counters(es, names, raced)
     raise Conflict("bugs: too much contention while updating counters, try again")
-
-
-def event_counts(es: Elasticsearch, names: IndexNames, docs: list[BugDoc]) -> dict[int, int]:
-    """Stored events per bug at or after each bug's purged_before (one search per cutoff)."""
-    by_cutoff: dict[datetime | None, list[int]] = defaultdict(list)
-    for doc in docs:
-        by_cutoff[doc.purged_before].append(doc.bug.id)
-    counts: dict[int, int] = {}
-    for cutoff, ids in by_cutoff.items():
-        window = None if cutoff is None else {"gte": es_date(cutoff)}
-        counts.update(count_by_bug(es, names, ids, window))
-    return counts
 
 
 def count_by_bug(
@@ -118,17 +185,21 @@ def count_by_bug(
     return {int(b["key"]): int(b["doc_count"]) for b in aggs["bugs"]["buckets"]}
 
 
+def event_counts(es: Elasticsearch, names: IndexNames, docs: list[Counter]) -> dict[int, int]:
+    """Stored events per bug at or after each bug's purged_before (one search per cutoff)."""
+    by_cutoff: dict[datetime | None, list[int]] = defaultdict(list)
+    for doc in docs:
+        by_cutoff[doc.purged_before].append(doc.bug_id)
+    counts: dict[int, int] = {}
+    for cutoff, ids in by_cutoff.items():
+        window = None if cutoff is None else {"gte": es_date(cutoff)}
+        counts.update(count_by_bug(es, names, ids, window))
+    return counts
+
+
 def reopen(bug: Bug, now: datetime) -> Bug:
     """A regression: a new occurrence of a bug believed fixed moves it back to NEW."""
-    entry = StatusChange.model_validate(
-        {
-            "from": bug.status.value,
-            "to": Status.NEW.value,
-            "at": now,
-            "by": "ingest",
-            "reason": f"regression: new occurrence after {bug.status.value}",
-        }
-    )
+    entry = _regression(bug.status, now)
     return bug.model_copy(
         update={
             "status": Status.NEW,
@@ -138,62 +209,126 @@ def reopen(bug: Bug, now: datetime) -> Bug:
     )
 
 
-def sync_counts(
+def _regression(status: Status, now: datetime) -> StatusChange:
+    return StatusChange.model_validate(
+        {
+            "from": status.value,
+            "to": Status.NEW.value,
+            "at": now,
+            "by": "ingest",
+            "reason": f"regression: new occurrence after {status.value}",
+        }
+    )
+
+
+@dataclass
+class Batch:
+    """What one add_events chunk stored, per bug."""
+
+    events: list[Event]
+    new: list[Event]
+    reopen_ids: AbstractSet[int]
+    new_stamps: dict[int, list[datetime]] = field(default_factory=dict)
+    seen: dict[int, tuple[datetime, datetime]] = field(default_factory=dict)
+    reopened: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for e in self.new:
+            self.new_stamps.setdefault(e.bug_id, []).append(e.timestamp)
+        for e in self.events:
+            low, high = self.seen.get(e.bug_id, (e.timestamp, e.timestamp))
+            self.seen[e.bug_id] = (min(low, e.timestamp), max(high, e.timestamp))
+
+    def fields(
+        self, doc: Counter, now: datetime, epoch: int, stored: int | None = None
+    ) -> dict[str, Any] | None:
+        """The update of `doc` for this batch; None when it changes nothing.
+
+        Without `stored`, the batch's new events are added to the count; with it, the count
+        becomes count_base plus `stored` (the bug's events at or after purged_before). New
+        events stamped before purged_before (late arrivals) go into count_base either way.
+        """
+        stamps = self.new_stamps.get(doc.bug_id, [])
+        cutoff = doc.purged_before
+        late = sum(1 for t in stamps if cutoff and t < cutoff)
+        base = doc.count_base + late
+        count = doc.count + len(stamps) if stored is None else max(doc.count, base + stored)
+        first, last = self.seen[doc.bug_id]
+        update: dict[str, Any] = {}
+        if count != doc.count:
+            update["count"] = count
+        if first < doc.first_seen:
+            update["first_seen"] = es_date(first)
+        if last > doc.last_seen:
+            update["last_seen"] = es_date(last)
+        grew = bool(stamps) or count > doc.count
+        if doc.bug_id in self.reopen_ids and grew and doc.status in REGRESSION_STATUSES:
+            update["status"] = Status.NEW.value
+            update["regression_count"] = doc.regression_count + 1
+            update["status_history"] = [*doc.status_history, _regression(doc.status, now).dump()]
+            self.reopened.add(doc.bug_id)
+        if not update and not late and epoch == doc.epoch:
+            return None
+        return {
+            **update,
+            "count_base": base,
+            "count_epoch": epoch,
+            "revision": doc.revision + 1,
+            "updated_at": es_date(now),
+        }
+
+
+def count_batch(
     es: Elasticsearch,
     names: IndexNames,
-    events: list[Event],
-    new: list[Event],
-    reopen_ids: AbstractSet[int],
-) -> set[int]:
-    """Bring the bugs of `events` up to date with the stored events; return reopened bug ids.
+    batch: Batch,
+    before: dict[int, Counter],
+    conflicted: AbstractSet[int],
+    refresh: Callable[[], None],
+) -> None:
+    """Bring the bugs of `batch` up to date; `before` are their counters read before the
+    batch's events were created, `conflicted` the bugs with an event stored before (409).
 
-    `new` are the events this call stored. Those older than a bug's `purged_before` (late
-    arrivals behind the retention cutoff) are not in the counted window: they go into
-    `count_base` directly.
+    `refresh` makes every event of the batch searchable (a recount needs it).
     """
-    new_ids = {e.bug_id for e in new}
-    new_stamps: dict[int, list[datetime]] = defaultdict(list)
-    for e in new:
-        new_stamps[e.bug_id].append(e.timestamp)
-    seen: dict[int, tuple[datetime, datetime]] = {}
-    for e in events:
-        low, high = seen.get(e.bug_id, (e.timestamp, e.timestamp))
-        seen[e.bug_id] = (min(low, e.timestamp), max(high, e.timestamp))
-    reopened: set[int] = set()
+    start_epoch = {bug_id: doc.epoch for bug_id, doc in before.items()}
+    recount = {bug_id for bug_id in conflicted if bug_id in before}
+    increments = [doc for bug_id, doc in before.items() if bug_id not in recount]
 
-    def change(docs: list[BugDoc]) -> Change:
-        counts = event_counts(es, names, docs)
+    def add(docs: list[Counter]) -> Apply:
         now = utcnow()
 
-        def apply(doc: BugDoc) -> tuple[Bug, int, datetime | None] | None:
-            bug = doc.bug
-            cutoff = doc.purged_before
-            late = sum(1 for t in new_stamps[bug.id] if cutoff and t < cutoff)
-            base = doc.count_base + late
-            computed = base + counts.get(bug.id, 0)
-            first, last = seen[bug.id]
-            update = {
-                "count": max(bug.count, computed),
-                "first_seen": min(bug.first_seen, first),
-                "last_seen": max(bug.last_seen, last),
-            }
-            grew = bug.id in new_ids or computed > bug.count
-            regress = bug.id in reopen_ids and grew and bug.status in REGRESSION_STATUSES
-            unchanged = all(getattr(bug, k) == v for k, v in update.items())
-            if not regress and not late and unchanged:
+        def apply(doc: Counter) -> dict[str, Any] | None:
+            if doc.epoch != start_epoch[doc.bug_id]:
+                recount.add(doc.bug_id)  # a recount ran meanwhile: it may hold our events
                 return None
-            changed = bug.model_copy(
-                update={**update, "revision": bug.revision + 1, "updated_at": now}
-            )
-            if regress:
-                changed = reopen(changed, now)
-                reopened.add(bug.id)
-            return changed, base, doc.purged_before
+            return batch.fields(doc, now, doc.epoch)
 
         return apply
 
-    update_bugs(es, names, fingerprints_of(es, names, seen).values(), change)
-    return reopened
+    update_counters(es, names, increments, add)
+    if recount:
+        recount_bugs(es, names, batch, [before[b].fingerprint for b in sorted(recount)], refresh)
+
+
+def recount_bugs(
+    es: Elasticsearch,
+    names: IndexNames,
+    batch: Batch,
+    fingerprints: list[str],
+    refresh: Callable[[], None],
+) -> None:
+    """Count the bugs' stored events and write the counts absolutely (never lowering them)."""
+    docs = read_counters(es, names, fingerprints)
+    update_counters(es, names, docs, lambda _: lambda doc: {"count_epoch": doc.epoch + 1})
+    refresh()
+
+    def change(docs: list[Counter]) -> Apply:
+        counts = event_counts(es, names, docs)
+        now = utcnow()
+        return lambda doc: batch.fields(doc, now, doc.epoch + 1, counts.get(doc.bug_id, 0))
+
+    update_counters(es, names, read_counters(es, names, fingerprints), change)
 
 
 def move_to_base(
@@ -201,12 +336,12 @@ def move_to_base(
 ) -> None:
     """Before purging, add each bug's events in [purged_before, cutoff) to its count_base."""
 
-    def change(docs: list[BugDoc]) -> Change:
+    def change(docs: list[Counter]) -> Apply:
         todo = [d for d in docs if d.purged_before is None or d.purged_before < cutoff]
-        todo_fps = {d.fingerprint for d in todo}
+        todo_ids = {d.bug_id for d in todo}
         by_start: dict[datetime | None, list[int]] = defaultdict(list)
         for doc in todo:
-            by_start[doc.purged_before].append(doc.bug.id)
+            by_start[doc.purged_before].append(doc.bug_id)
         purged: dict[int, int] = {}
         for start, ids in by_start.items():
             window = {"lt": es_date(cutoff)}
@@ -214,11 +349,16 @@ def move_to_base(
                 window["gte"] = es_date(start)
             purged.update(count_by_bug(es, names, ids, window))
 
-        def apply(doc: BugDoc) -> tuple[Bug, int, datetime | None] | None:
-            if doc.fingerprint not in todo_fps:
+        def apply(doc: Counter) -> dict[str, Any] | None:
+            if doc.bug_id not in todo_ids:
                 return None
-            return doc.bug, doc.count_base + purged.get(doc.bug.id, 0), cutoff
+            return {
+                "count_base": doc.count_base + purged.get(doc.bug_id, 0),
+                "purged_before": es_date(cutoff),
+                "count_epoch": doc.epoch + 1,
+            }
 
         return apply
 
-    update_bugs(es, names, fingerprints_of(es, names, bug_ids).values(), change)
+    fingerprints = fingerprints_of(es, names, bug_ids).values()
+    update_counters(es, names, read_counters(es, names, fingerprints), change)

@@ -14,7 +14,7 @@ from store.models import Bug, BugCreate, Event, Project, RepairReport
 from store.text import index_text
 
 #: Bump when a mapping or setting changes; templates with a lower version are replaced at init.
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 
 #: Model field -> event document path (ECS where ECS has a name for it).
 EVENT_PATHS: dict[str, str] = {
@@ -71,6 +71,8 @@ BUG_MAPPING: dict[str, Any] = {
         "context": _OPAQUE,
         "status_history": _OPAQUE,
         **{k: _LONG for k in ("count", "count_base", "regression_count", "revision")},
+        # Bumped by every recount of the bug's events (store.es_counts); never searched.
+        "count_epoch": {"type": "long", "index": False, "doc_values": False},
         **{
             k: _DATE
             for k in ("first_seen", "last_seen", "created_at", "updated_at", "purged_before")
@@ -208,9 +210,12 @@ def _token_fields(values: dict[str, Any], fields: tuple[str, ...]) -> dict[str, 
     return {name: text for name, text in out.items() if text}
 
 
-def bug_doc(bug: Bug, *, count_base: int, purged_before: datetime | None) -> dict[str, Any]:
+def bug_doc(
+    bug: Bug, *, count_base: int, purged_before: datetime | None, count_epoch: int = 0
+) -> dict[str, Any]:
     doc = bug.model_dump(mode="json", by_alias=True)
     doc["count_base"] = count_base
+    doc["count_epoch"] = count_epoch
     if purged_before is not None:
         doc["purged_before"] = _iso(purged_before)
     doc["tokens"] = _token_fields(doc, BUG_TOKEN_FIELDS)

@@ -31,7 +31,7 @@ from store.search import (
     encode_cursor,
 )
 
-_BUG_SOURCE_EXCLUDES = ["tokens", "count_base", "purged_before"]
+_BUG_SOURCE_EXCLUDES = ["tokens", "count_base", "count_epoch", "purged_before"]
 
 
 def _request(
