@@ -2,14 +2,21 @@
 
 Facets use multi-select semantics: a facet's counts apply the query and every filter except the
 facet's own, so a UI can offer the other values of a field that is already filtered.
+
+A search runs few statements over what its query matches: each full-text node is matched once
+into a temporary id set; the total, the histogram and the facets of unfiltered fields come from
+one pass (plus one per filtered facet field); a page selects its keys, then reads those rows.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+import orjson
 
 from store import query as lq
 from store.errors import QueryError
@@ -66,20 +73,14 @@ class _Request:
     """A compiled search: the query condition and one condition per filtered field.
 
     `source` is what the statements read: the table, or the table pinned to a covering index
-    when the planner would otherwise pick an index that makes it read every wide row."""
+    where the planner, which has no statistics, might pick one that reads every wide row."""
 
     table: Table
     base: _Condition
     filters: dict[str, _Condition]
     source: str
-    #: True when `source` is a temporary table of the hits (see _materialize).
-    materialized: bool = False
-
-    @property
-    def page_source(self) -> str:
-        """What a page's keys are read from: the hits, else the table (the planner picks the
-        index that yields rows in page order)."""
-        return self.source if self.materialized else self.table.name
+    #: What a page's keys are read from (see _page_source).
+    page_source: str
 
     def where(self, *, without: str | None = None) -> _Condition:
         parts = [self.base, *(c for f, c in self.filters.items() if f != without)]
@@ -100,64 +101,39 @@ def _compiled(
     table: Table,
     node: lq.Node,
     filters: Mapping[str, Sequence[str]],
-    *,
     reads: Sequence[str] = (),
-    materialize: bool = False,
+    order: str | None = None,
 ) -> Iterator[_Request]:
     """Compile a search whose statements read the condition's columns and `reads`.
 
-    Each full-text node is evaluated once into a temporary id set that every statement (count,
-    page, facets, histogram) reuses. With `materialize`, a search with full text also collects
-    its hits once (the columns the statements read) so that each statement scans only those.
-    Temporary tables are dropped afterwards.
+    Each full-text node is matched once into a temporary id set that every statement reuses
+    (the MATCH is most of a statement's cost); the sets are dropped afterwards.
     """
     field_nodes = filter_nodes(filters, table)
-    temps: list[str] = []
+    matches: dict[lq.Text, str] = {}
     try:
-        matches: dict[lq.Text, str] = {}
-        sizes: list[int] = []
+        sizes = []
         for text in _text_nodes(node):
-            matches[text] = _temp(conn, temps, "id INTEGER PRIMARY KEY")
+            matches[text] = name = f"temp.search_match_{len(matches)}"
+            conn.execute(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY)")
             cur = conn.execute(
-                f"INSERT INTO {matches[text]} SELECT rowid FROM {table.fts} "
-                f"WHERE {table.fts} MATCH ?",
+                f"INSERT INTO {name} SELECT rowid FROM {table.fts} WHERE {table.fts} MATCH ?",
                 [match_expression(text)],
             )
             sizes.append(cur.rowcount)
-        filtered = _fields(*field_nodes.values())
-        columns = _fields(node) | filtered | set(reads) | ({table.rowid} if matches else set())
-        index = _covering_index(table, node, columns, sizes)
-        request = _Request(
+        columns = _fields(node, *field_nodes.values()) | set(reads)
+        index = _covering_index(table, node, columns | ({table.rowid} if matches else set()), sizes)
+        source = table.name if index is None else f"{table.name} INDEXED BY {index}"
+        yield _Request(
             table,
             compile_node(node, table, matches),
             {f: compile_node(n, table, matches) for f, n in field_nodes.items()},
-            table.name if index is None else f"{table.name} INDEXED BY {index}",
+            source,
+            _page_source(table, source, order, sizes),
         )
-        if materialize and matches:
-            request = _materialize(conn, request, [*filtered, *reads], temps)
-        yield request
     finally:
-        for name in temps:
+        for name in matches.values():
             conn.execute(f"DROP TABLE IF EXISTS {name}")
-
-
-def _temp(conn: sqlite3.Connection, temps: list[str], definition: str) -> str:
-    name = f"temp.search_{len(temps)}"
-    conn.execute(f"CREATE TABLE {name} ({definition})")
-    temps.append(name)
-    return name
-
-
-def _materialize(
-    conn: sqlite3.Connection, request: _Request, columns: Sequence[str], temps: list[str]
-) -> _Request:
-    """The request over a temporary table of its hits: the key and `columns` of each row
-    matching the query (filters still apply per statement, as facets leave their own out)."""
-    names = ", ".join(f'"{c}"' for c in dict.fromkeys([_KEYS[request.table.name], *columns]))
-    hits = _temp(conn, temps, names)
-    where, params = request.base
-    conn.execute(f"INSERT INTO {hits} SELECT {names} FROM {request.source} WHERE {where}", params)
-    return _Request(request.table, ("1", []), request.filters, hits, materialized=True)
 
 
 def _text_nodes(node: lq.Node) -> list[lq.Text]:
@@ -184,23 +160,41 @@ def _fields(*nodes: lq.Node) -> set[str]:
     return out
 
 
+def _conjuncts(node: lq.Node) -> list[lq.Node]:
+    """The nodes that must all hold for `node` to hold (nested ANDs flattened)."""
+    if isinstance(node, lq.And):
+        return [c for child in node.children for c in _conjuncts(child)]
+    return [node]
+
+
 def _covering_index(
     table: Table, node: lq.Node, columns: set[str], sizes: Sequence[int]
 ) -> str | None:
-    """The index to pin when it holds every column the statements read and the planner,
-    which has no statistics, might pick one that reads the wide rows instead.
+    """The index to pin when it holds every column the statements read.
 
-    Bugs: `bugs_facets` unless a small full-text match set can drive the statement. Events: the
-    text index when a full-text node must hold (it finds the events of the matching texts).
+    Bugs: `bugs_facets`, unless a small full-text match set can drive the statement. Events:
+    `events_text` when a full-text node must hold (it finds the events of the matching texts).
     """
     if table is BUGS:
-        covered = columns <= BUG_FACETS_INDEX_COLUMNS
-        return (
-            "bugs_facets" if covered and min(sizes, default=_LARGE_MATCH) >= _LARGE_MATCH else None
-        )
-    conjuncts = node.children if isinstance(node, lq.And) else (node,)
-    required = any(isinstance(child, lq.Text) for child in conjuncts)
+        large = min(sizes, default=_LARGE_MATCH) >= _LARGE_MATCH
+        return "bugs_facets" if large and columns <= BUG_FACETS_INDEX_COLUMNS else None
+    required = any(isinstance(c, lq.Text) for c in _conjuncts(node))
     return "events_text" if required and columns <= EVENT_TEXT_INDEX_COLUMNS else None
+
+
+def _page_source(table: Table, source: str, order: str | None, sizes: Sequence[int]) -> str:
+    """What a page's keys are read from.
+
+    Events: the counting source (with full text, the matching texts' events from their index;
+    a time-ordered scan would read a wide row per candidate). Bugs with a large full-text match
+    set: the sort column's index, walked in order until the page is full (the planner would
+    look up every match and sort). Otherwise the planner's choice.
+    """
+    if table is EVENTS:
+        return source
+    if order is not None and min(sizes, default=0) >= _LARGE_MATCH:
+        return f"bugs INDEXED BY bugs_{order}" if order != "id" else "bugs NOT INDEXED"
+    return table.name
 
 
 def search_bugs(conn: sqlite3.Connection, query: BugQuery) -> BugPage:
@@ -208,16 +202,12 @@ def search_bugs(conn: sqlite3.Connection, query: BugQuery) -> BugPage:
     check_paging(query.page, query.size, MAX_PAGE_SIZE)
     check_facets(query.facets, FACET_FIELDS)
     node = lq.parse(query.q, lq.BUG_FIELDS)
-    reads = (order.column, order.tiebreak, *query.facets)
-    with _compiled(
-        conn, BUGS, node, query.filters, reads=reads, materialize=bool(query.facets)
-    ) as request:
-        total = _count(conn, request)
+    with _compiled(conn, BUGS, node, query.filters, query.facets, order.column) as request:
+        total, facets, _ = _aggregate(conn, request, query.facets, query.facet_size, None)
         rows, next_cursor = _rows(
             conn, request, BUG_COLUMNS, order, query.page, query.size, query.cursor
         )
-        items: list[Bug] = [bug_from_row(r) for r in rows]
-        facets = _facets(conn, request, query.facets, query.facet_size)
+    items: list[Bug] = [bug_from_row(r) for r in rows]
     return BugPage(total=total, items=items, facets=facets, next_cursor=next_cursor)
 
 
@@ -231,20 +221,25 @@ def _bug_order(sort: str) -> _Order:
 def search_events(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
     check_paging(query.page, query.size, MAX_PAGE_SIZE)
     check_facets(query.facets, EVENT_FACET_FIELDS)
+    if query.interval_seconds is not None and query.interval_seconds <= 0:
+        raise QueryError(f"interval_seconds: must be positive, not {query.interval_seconds}")
     node = lq.parse(query.q, lq.EVENT_FIELDS)
     if query.start is not None or query.end is not None:
         window = lq.Range("timestamp", query.start, query.end, True, False)
         node = lq.And((node, window))
     order = _Order("timestamp", "id", query.sort.startswith("-"))
-    # A full-text search's hits are collected once when several statements read them.
-    several = bool(query.facets) or query.interval_seconds is not None
     reads = ("timestamp", "id", *query.facets)
-    with _compiled(conn, EVENTS, node, query.filters, reads=reads, materialize=several) as request:
-        page = event_page(conn, request, order, query.page, query.size, query.cursor)
-        page.facets = _facets(conn, request, query.facets, query.facet_size)
-        if query.interval_seconds is not None:
-            page.histogram = _histogram(conn, request, query.interval_seconds)
-    return page
+    with _compiled(conn, EVENTS, node, query.filters, reads) as request:
+        total, facets, histogram = _aggregate(
+            conn, request, query.facets, query.facet_size, query.interval_seconds
+        )
+        rows, next_cursor = _rows(
+            conn, request, EVENT_COLUMNS, order, query.page, query.size, query.cursor
+        )
+    items: list[Event] = [event_from_row(r) for r in rows]
+    return EventPage(
+        total=total, items=items, facets=facets, histogram=histogram, next_cursor=next_cursor
+    )
 
 
 def bug_events(
@@ -252,29 +247,12 @@ def bug_events(
 ) -> EventPage:
     """One bug's events, newest first."""
     check_paging(page, size, MAX_PAGE_SIZE)
+    order = _Order("timestamp", "id", True)
     with _compiled(conn, EVENTS, lq.Term("bug_id", bug_id), {}) as request:
-        return event_page(conn, request, _Order("timestamp", "id", True), page, size, cursor)
-
-
-def event_page(
-    conn: sqlite3.Connection,
-    request: _Request,
-    order: _Order,
-    page: int,
-    size: int,
-    cursor: str | None,
-) -> EventPage:
-    total = _count(conn, request)
-    rows, next_cursor = _rows(conn, request, EVENT_COLUMNS, order, page, size, cursor)
+        total, _, _ = _aggregate(conn, request, (), 0, None)
+        rows, next_cursor = _rows(conn, request, EVENT_COLUMNS, order, page, size, cursor)
     items: list[Event] = [event_from_row(r) for r in rows]
     return EventPage(total=total, items=items, next_cursor=next_cursor)
-
-
-def _count(conn: sqlite3.Connection, request: _Request) -> int:
-    where, params = request.where()
-    return int(
-        conn.execute(f"SELECT count(*) FROM {request.source} WHERE {where}", params).fetchone()[0]
-    )
 
 
 def _rows(
@@ -309,34 +287,63 @@ def _rows(
     return rows[:size], encode_cursor([last[order.column], last[order.tiebreak]])
 
 
-def _facets(
-    conn: sqlite3.Connection, request: _Request, fields: Sequence[str], size: int
-) -> dict[str, list[FacetValue]]:
-    """Top `size` values per field, count desc then value asc; empty values are not counted."""
-    out: dict[str, list[FacetValue]] = {}
+def _aggregate(
+    conn: sqlite3.Connection,
+    request: _Request,
+    fields: Sequence[str],
+    size: int,
+    interval_seconds: int | None,
+) -> tuple[int, dict[str, list[FacetValue]], list[HistogramBucket]]:
+    """The total, the top `size` values of each facet field and the histogram.
+
+    One pass over the hits yields the total, the histogram and the facets of unfiltered fields;
+    a filtered field's facet takes a pass without its own filter. Each pass returns the values
+    as JSON arrays counted here: SQLite groups by sorting, which cost several times the pass.
+    """
+    shared = [f for f in fields if f not in request.filters]
+    exprs: list[tuple[str, Params]] = [(f'"{f}"', []) for f in shared]
+    if interval_seconds is not None:
+        width = interval_seconds * 1_000_000
+        exprs.append(('("timestamp" / ?) * ?', [width, width]))
+    columns = _value_arrays(conn, request, request.where(), exprs)
+    total = len(columns[0]) if exprs else int(columns[0][0])
+    facets = {f: _top(values, size) for f, values in zip(shared, columns, strict=False)}
     for field in fields:
-        where, params = request.where(without=field)
-        sql = (
-            f'SELECT "{field}" AS value, count(*) AS n FROM {request.source} '
-            f'WHERE {where} AND "{field}" IS NOT NULL AND "{field}" != \'\' '
-            f'GROUP BY "{field}" ORDER BY n DESC, "{field}" ASC LIMIT ?'
-        )
-        rows = conn.execute(sql, [*params, max(size, 0)]).fetchall()
-        out[field] = [FacetValue(value=str(r["value"]), count=r["n"]) for r in rows]
-    return out
+        if field in request.filters:
+            (values,) = _value_arrays(
+                conn, request, request.where(without=field), [(f'"{field}"', [])]
+            )
+            facets[field] = _top(values, size)
+    histogram = []
+    if interval_seconds is not None:
+        counts = sorted(Counter(columns[-1]).items())
+        histogram = [HistogramBucket(key=from_micros(k), count=n) for k, n in counts]
+    return total, {f: facets[f] for f in fields}, histogram
 
 
-def _histogram(
-    conn: sqlite3.Connection, request: _Request, interval_seconds: int
-) -> list[HistogramBucket]:
-    """Non-empty buckets aligned to multiples of the interval since the epoch, oldest first."""
-    if interval_seconds <= 0:
-        raise QueryError(f"interval_seconds: must be positive, not {interval_seconds}")
-    width = interval_seconds * 1_000_000
-    where, params = request.where()
-    sql = (
-        f'SELECT ("timestamp" / ?) * ? AS k, count(*) AS n FROM {request.source} '
-        f"WHERE {where} GROUP BY k ORDER BY k"
-    )
-    rows = conn.execute(sql, [width, width, *params]).fetchall()
-    return [HistogramBucket(key=from_micros(r["k"]), count=r["n"]) for r in rows]
+def _value_arrays(
+    conn: sqlite3.Connection,
+    request: _Request,
+    condition: _Condition,
+    exprs: Sequence[tuple[str, Params]],
+) -> list[list[object]]:
+    """Each expression's value in every row matching `condition`; [[count]] for no expression."""
+    where, params = condition
+    if not exprs:
+        sql = f"SELECT count(*) FROM {request.source} WHERE {where}"
+        return [[conn.execute(sql, params).fetchone()[0]]]
+    selected = ", ".join(f"json_group_array({e})" for e, _ in exprs)
+    values = [p for _, ps in exprs for p in ps]
+    row = conn.execute(
+        f"SELECT {selected} FROM {request.source} WHERE {where}", [*values, *params]
+    ).fetchone()
+    return [orjson.loads(text) for text in row]
+
+
+def _top(values: list[object], size: int) -> list[FacetValue]:
+    """The `size` most frequent values, count desc then value asc; empty values not counted."""
+    counts = Counter(values)
+    counts.pop(None, None)
+    counts.pop("", None)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    return [FacetValue(value=str(v), count=n) for v, n in ranked[: max(size, 0)]]
