@@ -41,12 +41,13 @@ from store.es_mapping import (
     TEMPLATE_VERSION,
     IndexNames,
     bug_doc,
+    bug_from_doc,
     event_doc,
     new_bug,
     project_from_doc,
     repair_from_doc,
 )
-from store.es_search import BugSearch, EventSearch
+from store.es_search import BUG_SOURCE_EXCLUDES, BugSearch, EventSearch
 from store.models import (
     PROJECT_EDITABLE,
     REGRESSION_STATUSES,
@@ -164,8 +165,20 @@ class ElasticsearchStore:
 
     @translated
     def get_bug(self, bug_id: int) -> Bug | None:
-        doc = self._bug_doc(bug_id)
-        return doc.bug if doc else None
+        if bug_id in self._fingerprints:
+            doc = self._bug_doc(bug_id)
+            return doc.bug if doc else None
+        # One search finds the bug by id and returns it (rather than its _id, then a get).
+        hits = self.es.search(
+            index=self.names.bugs,
+            query={"term": {"id": bug_id}},
+            size=1,
+            source_excludes=BUG_SOURCE_EXCLUDES,
+        )["hits"]["hits"]
+        if not hits:
+            return None
+        self._fingerprints[bug_id] = hits[0]["_id"]
+        return bug_from_doc(hits[0]["_source"])
 
     def _bug_doc(self, bug_id: int) -> BugDoc | None:
         fingerprint = self._fingerprints.get(bug_id)
@@ -356,6 +369,7 @@ class ElasticsearchStore:
         bug_ids = self._bug_ids_with_events(old)
         for start in range(0, len(bug_ids), _BULK_CHUNK):
             move_to_base(self.es, self.names, bug_ids[start : start + _BULK_CHUNK], cutoff)
+        self._refresh([self.names.bugs])
         self._delete_events_before(cutoff, old)
         return total
 

@@ -123,28 +123,38 @@ class Compiler:
             if size <= 0:
                 continue
             others = [dsl for field, dsl in filters.items() if field != facet]
-            aggs[f"facet_{facet}"] = {
-                "filter": {"bool": {"filter": others}},
-                "aggs": {
-                    "values": {
-                        "terms": {
-                            "field": self.path(facet),
-                            "size": size,
-                            "order": [{"_count": "desc"}, {"_key": "asc"}],
-                            # An empty keyword means "no value": it is not a facet value.
-                            "exclude": [""],
-                        }
-                    }
-                },
+            values = {
+                "terms": {
+                    "field": self.path(facet),
+                    "size": size,
+                    "order": [{"_count": "desc"}, {"_key": "asc"}],
+                    # An empty keyword means "no value": it is not a facet value.
+                    "exclude": [""],
+                }
             }
+            aggs[f"facet_{facet}"] = filtered(values, others)
         return aggs
+
+
+def filtered(agg: Dsl, filters: list[Dsl]) -> Dsl:
+    """`agg` under a filter aggregation, or `agg` itself when there is nothing to filter (a
+    filter aggregation costs a pass over the matching documents of its own)."""
+    if not filters:
+        return agg
+    return {"filter": {"bool": {"filter": filters}}, "aggs": {"inner": agg}}
+
+
+def unfiltered(result: Dsl) -> Dsl:
+    """The result of the aggregation `filtered` wrapped (or not)."""
+    inner: Dsl = result.get("inner", result)
+    return inner
 
 
 def read_facets(aggregations: Dsl, facets: tuple[str, ...]) -> dict[str, list[FacetValue]]:
     out: dict[str, list[FacetValue]] = {}
     for facet in facets:
         agg = aggregations.get(f"facet_{facet}")
-        buckets = agg["values"]["buckets"] if agg else []
+        buckets = unfiltered(agg)["buckets"] if agg else []
         out[facet] = [FacetValue(value=str(b["key"]), count=int(b["doc_count"])) for b in buckets]
     return out
 

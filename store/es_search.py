@@ -15,7 +15,7 @@ from elasticsearch import Elasticsearch
 from store import query as lq
 from store.errors import QueryError
 from store.es_mapping import EVENT_PATHS, IndexNames, bug_from_doc, event_from_doc
-from store.es_query import Compiler, Dsl, read_facets
+from store.es_query import Compiler, Dsl, filtered, read_facets, unfiltered
 from store.search import (
     BUG_SORTS,
     EVENT_FACET_FIELDS,
@@ -31,7 +31,8 @@ from store.search import (
     encode_cursor,
 )
 
-_BUG_SOURCE_EXCLUDES = ["tokens", "count_base", "count_epoch", "purged_before"]
+#: What a bug document holds for matching and counting only, never returned.
+BUG_SOURCE_EXCLUDES = ["tokens", "count_base", "count_epoch", "purged_before"]
 
 
 def _request(
@@ -46,11 +47,12 @@ def _request(
     """The shared part of a paged search; fetches one extra hit to know if more follow."""
     body: dict[str, Any] = {
         "query": compiler.compile(node),
-        "post_filter": {"bool": {"filter": list(filters.values())}},
         "sort": sort,
         "size": size + 1 if size else 0,
         "track_total_hits": True,
     }
+    if filters:
+        body["post_filter"] = {"bool": {"filter": list(filters.values())}}
     if cursor is not None:
         body["search_after"] = cursor_values(cursor)
     else:
@@ -92,7 +94,7 @@ class BugSearch:
             query.cursor,
         )
         body["aggs"] = self.compiler.facet_aggs(query.facets, filters, query.facet_size)
-        resp = self.es.search(index=self.names.bugs, source_excludes=_BUG_SOURCE_EXCLUDES, **body)
+        resp = self.es.search(index=self.names.bugs, source_excludes=BUG_SOURCE_EXCLUDES, **body)
         hits, next_cursor = _page(resp["hits"]["hits"], query.size)
         return BugPage(
             total=int(resp["hits"]["total"]["value"]),
@@ -133,27 +135,32 @@ class EventSearch:
         )
         aggs = self.compiler.facet_aggs(query.facets, filters, query.facet_size)
         if query.interval_seconds is not None:
-            aggs["histogram"] = {
-                "filter": body["post_filter"],
-                "aggs": {
-                    "buckets": {
-                        "date_histogram": {
-                            "field": "@timestamp",
-                            "fixed_interval": f"{query.interval_seconds}s",
-                            "min_doc_count": 1,
-                        }
-                    }
-                },
+            by_time = {
+                "date_histogram": {
+                    "field": "@timestamp",
+                    "fixed_interval": f"{query.interval_seconds}s",
+                    "min_doc_count": 1,
+                }
             }
+            aggs["histogram"] = filtered(by_time, list(filters.values()))
+            # The buckets hold every hit once: their sum is the exact total, so the hits need
+            # not be counted again (counting them all defeats the sort's early termination).
+            body["track_total_hits"] = False
         body["aggs"] = aggs
         # The token strings are for matching only: never ship them back (~40% of a document).
         resp = self.es.search(index=self.names.events_pattern, source_excludes=["tokens"], **body)
         hits, next_cursor = _page(resp["hits"]["hits"], query.size)
         aggregations = resp.get("aggregations", {})
+        histogram = _histogram(aggregations)
+        total = (
+            sum(b.count for b in histogram)
+            if query.interval_seconds is not None
+            else int(resp["hits"]["total"]["value"])
+        )
         return EventPage(
-            total=int(resp["hits"]["total"]["value"]),
+            total=total,
             items=[event_from_doc(h["_source"]) for h in hits],
-            histogram=_histogram(aggregations),
+            histogram=histogram,
             facets=read_facets(aggregations, query.facets),
             next_cursor=next_cursor,
         )
@@ -164,6 +171,6 @@ def _histogram(aggregations: dict[str, Any]) -> list[HistogramBucket]:
         return []
     return [
         HistogramBucket(key=datetime.fromtimestamp(b["key"] / 1000, UTC), count=b["doc_count"])
-        for b in aggregations["histogram"]["buckets"]["buckets"]
+        for b in unfiltered(aggregations["histogram"])["buckets"]
         if b["doc_count"]
     ]
