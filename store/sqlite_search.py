@@ -14,7 +14,9 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -52,6 +54,7 @@ from store.sqlite_schema import (
     BUG_FACETS_INDEX_COLUMNS,
     EVENT_TEXT_INDEX_COLUMNS,
     from_micros,
+    to_micros,
 )
 
 _Condition = tuple[str, Params]
@@ -231,8 +234,10 @@ def search_events(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
     reads = ("timestamp", "id", *query.facets)
     with _compiled(conn, EVENTS, node, query.filters, reads) as request:
         total, facets, histogram = _aggregate(
-            conn, request, query.facets, query.facet_size, query.interval_seconds
+            conn, request, query.facets, query.facet_size, query.interval_seconds, query.start
         )
+        if request.source != EVENTS.name and _dense(conn, total, query.page * query.size):
+            request = replace(request, page_source=f"{EVENTS.name} INDEXED BY events_timestamp")
         rows, next_cursor = _rows(
             conn, request, EVENT_COLUMNS, order, query.page, query.size, query.cursor
         )
@@ -240,6 +245,16 @@ def search_events(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
     return EventPage(
         total=total, items=items, facets=facets, histogram=histogram, next_cursor=next_cursor
     )
+
+
+def _dense(conn: sqlite3.Connection, hits: int, needed: int) -> bool:
+    """Whether a page of full-text hits is cheaper found by walking all events in time order,
+    testing each (about `needed` * events / hits wide rows read, each costing some dozen index
+    entries), than by ordering the hits from the text index (`hits` entries)."""
+    if hits == 0:
+        return False
+    events = int(conn.execute(f"SELECT max(seq) FROM {EVENTS.name}").fetchone()[0] or 0)
+    return (needed + 1) * events * 12 < hits * hits
 
 
 def bug_events(
@@ -293,32 +308,64 @@ def _aggregate(
     fields: Sequence[str],
     size: int,
     interval_seconds: int | None,
+    start: datetime | None = None,
 ) -> tuple[int, dict[str, list[FacetValue]], list[HistogramBucket]]:
     """The total, the top `size` values of each facet field and the histogram.
 
     One pass over the hits yields the total, the histogram and the facets of unfiltered fields;
     a filtered field's facet takes a pass without its own filter. Each pass returns the values
     as JSON arrays counted here: SQLite groups by sorting, which cost several times the pass.
+    A few unfiltered fields travel as one array of their value tuples (far fewer distinct
+    values to count), and buckets as numbers from the first one a window can hold.
     """
     shared = [f for f in fields if f not in request.filters]
-    exprs: list[tuple[str, Params]] = [(f'"{f}"', []) for f in shared]
+    groups = [shared] if 1 < len(shared) <= _TUPLE_FIELDS else [[f] for f in shared]
+    exprs: list[tuple[str, Params]] = [(_values_sql(group), []) for group in groups]
     if interval_seconds is not None:
         width = interval_seconds * 1_000_000
-        exprs.append(('("timestamp" / ?) * ?', [width, width]))
+        base = 0 if start is None else to_micros(start) // width * width
+        exprs.append(('("timestamp" - ?) / ?', [base, width]))
     columns = _value_arrays(conn, request, request.where(), exprs)
     total = len(columns[0]) if exprs else int(columns[0][0])
-    facets = {f: _top(values, size) for f, values in zip(shared, columns, strict=False)}
+    counts: dict[str, Counter[Any]] = {}
+    for group, column in zip(groups, columns, strict=False):
+        counts.update(_field_counts(group, Counter(column)))
     for field in fields:
         if field in request.filters:
-            (values,) = _value_arrays(
-                conn, request, request.where(without=field), [(f'"{field}"', [])]
-            )
-            facets[field] = _top(values, size)
+            condition = request.where(without=field)
+            (values,) = _value_arrays(conn, request, condition, [(_values_sql([field]), [])])
+            counts[field] = Counter(values)
     histogram = []
     if interval_seconds is not None:
-        counts = sorted(Counter(columns[-1]).items())
-        histogram = [HistogramBucket(key=from_micros(k), count=n) for k, n in counts]
-    return total, {f: facets[f] for f in fields}, histogram
+        buckets = sorted(Counter(columns[-1]).items())
+        histogram = [
+            HistogramBucket(key=from_micros(base + k * width), count=n) for k, n in buckets
+        ]
+    return total, {f: _top(counts[f], size) for f in fields}, histogram
+
+
+#: At most this many facet fields travel as one array of tuples; with more, nearly every tuple
+#: is distinct and counting them saves nothing.
+_TUPLE_FIELDS = 3
+
+
+def _values_sql(fields: Sequence[str]) -> str:
+    """The value of one field, or the JSON text of several fields' value tuple (`|| ''` makes
+    it a string in the array, so that equal tuples count as one)."""
+    if len(fields) == 1:
+        return f'"{fields[0]}"'
+    return "json_array(" + ", ".join(f'"{f}"' for f in fields) + ") || ''"
+
+
+def _field_counts(fields: Sequence[str], counts: Counter[Any]) -> dict[str, Counter[Any]]:
+    """Per-field value counts from counts of one field's values or of value tuples (JSON)."""
+    if len(fields) == 1:
+        return {fields[0]: counts}
+    out: dict[str, Counter[Any]] = {f: Counter() for f in fields}
+    for values, n in counts.items():
+        for field, value in zip(fields, orjson.loads(values), strict=True):
+            out[field][value] += n
+    return out
 
 
 def _value_arrays(
@@ -340,9 +387,8 @@ def _value_arrays(
     return [orjson.loads(text) for text in row]
 
 
-def _top(values: list[object], size: int) -> list[FacetValue]:
+def _top(counts: Counter[Any], size: int) -> list[FacetValue]:
     """The `size` most frequent values, count desc then value asc; empty values not counted."""
-    counts = Counter(values)
     counts.pop(None, None)
     counts.pop("", None)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
