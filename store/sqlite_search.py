@@ -318,7 +318,7 @@ def _aggregate(
     A few unfiltered fields travel as one array of their value tuples (far fewer distinct
     values to count), and buckets as numbers from the first one a window can hold.
     """
-    shared = [f for f in fields if f not in request.filters]
+    shared = [f for f in dict.fromkeys(fields) if f not in request.filters]
     groups = [shared] if 1 < len(shared) <= _TUPLE_FIELDS else [[f] for f in shared]
     exprs: list[tuple[str, Params]] = [(_values_sql(group), []) for group in groups]
     if interval_seconds is not None:
