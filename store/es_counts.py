@@ -98,7 +98,7 @@ def read_counters(
     """Current (real-time) counting state of the bugs stored under `fingerprints`.
 
     The whole documents are read and written back whole: Elasticsearch indexes a document
-    it is sent at about a third of the cost of a partial update (which reads it again)."""
+    it is sent at about half the cost of a partial update (which reads it again)."""
     fps = list(fingerprints)
     if not fps:
         return []
