@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     admin_token: str = ""
     read_requires_token: bool = False
 
-    indexer_batch: int = 500
+    indexer_batch: int = 1000
     indexer_block_ms: int = 200
     #: A batch read by an indexer that has not acknowledged it after this long is taken over
     #: by another indexer (the first one presumably died).

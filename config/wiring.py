@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 _embedded: dict[Path, Any] = {}
 
 
-def open_configured_store(settings: Settings) -> Store:
+def open_configured_store(settings: Settings, *, indexer: bool = False) -> Store:
+    """The configured store, initialised. An indexer's Elasticsearch store leaves the events it
+    adds to the periodic refresh (within a second): nothing it does needs them searchable."""
     from store import open_store
 
     url = settings.resolved_store_url()
@@ -22,6 +24,7 @@ def open_configured_store(settings: Settings) -> Store:
         Path(url.removeprefix("sqlite:///") or ".").parent.mkdir(parents=True, exist_ok=True)
     else:
         options["index_prefix"] = settings.es_index_prefix
+        options["refresh"] = not indexer
     store = open_store(url, **options)
     store.init()
     return store

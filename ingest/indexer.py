@@ -261,7 +261,7 @@ def main(settings: Any = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     redis = Redis.from_url(redis_url(settings), socket_timeout=10)
-    store = open_configured_store(settings)
+    store = open_configured_store(settings, indexer=True)
     indexer = Indexer(
         redis=redis,
         store=store,
