@@ -27,8 +27,9 @@ lint: venv
 	$(BIN)/ruff check config store ingest agent dashboards tests
 	$(BIN)/mypy config store ingest agent
 
-bench: venv
-	$(BIN)/logcenter bench ingest
+# The benchmarks need what the tests need (wrk, redis-server, the Elasticsearch test zip).
+bench: test-deps
+	$(BIN)/logcenter bench ingest $(ARGS)
 
-bench-search: venv
-	$(BIN)/logcenter bench search
+bench-search: test-deps
+	$(BIN)/logcenter bench search $(ARGS)
