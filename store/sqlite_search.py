@@ -373,7 +373,7 @@ def _value_arrays(
     request: _Request,
     condition: _Condition,
     exprs: Sequence[tuple[str, Params]],
-) -> list[list[object]]:
+) -> list[list[Any]]:
     """Each expression's value in every row matching `condition`; [[count]] for no expression."""
     where, params = condition
     if not exprs:
