@@ -65,6 +65,7 @@ PROJECTS_RELOAD = "projects-reload"
 
 # Discover
 DISCOVER_STATE = "discover-state"
+DISCOVER_URL = "discover-url"
 DISCOVER_QUERY = "discover-query"
 DISCOVER_GO = "discover-go"
 DISCOVER_QUICK = "discover-quick"

@@ -315,6 +315,36 @@ def time_range(state: Mapping[str, Any], now: datetime) -> tuple[datetime, datet
     return start, end
 
 
+def discover_state(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The Discover state a URL's query parameters (`q`, `range`, `from`, `to`) describe."""
+    q = _as_list(params.get("q"))
+    quick = _as_list(params.get("range"))
+    start = _as_list(params.get("from"))
+    end = _as_list(params.get("to"))
+    state: dict[str, Any] = {"q": q[0].strip() if q else "", "quick": DEFAULT_QUICK}
+    if start or end:
+        low = parse_time(start[0] if start else None)
+        high = parse_time(end[0] if end else None)
+        state.update(quick="custom", **{"from": low and iso(low), "to": high and iso(high)})
+    elif quick and quick[0] in QUICK_RANGES:
+        state["quick"] = quick[0]
+    return state
+
+
+def discover_search(state: Mapping[str, Any]) -> str:
+    """The URL query string of a Discover state (defaults left out; "" = all default)."""
+    pairs: list[tuple[str, str]] = []
+    if state.get("q"):
+        pairs.append(("q", state["q"]))
+    quick = state.get("quick") or DEFAULT_QUICK
+    if quick in QUICK_RANGES:
+        if quick != DEFAULT_QUICK:
+            pairs.append(("range", quick))
+    else:
+        pairs += [(k, state[k]) for k in ("from", "to") if state.get(k)]
+    return "?" + urlencode(pairs) if pairs else ""
+
+
 def zoom_range(relayout: Mapping[str, Any] | None) -> tuple[str, str] | None:
     """A click-drag zoom on the histogram (`xaxis.range[0]`/`[1]`) as an ISO range, else None."""
     if not relayout:

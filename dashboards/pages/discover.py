@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
@@ -26,13 +27,16 @@ dash.register_page(__name__, path="/discover", title="Log Center · Discover", o
 CUSTOM = "custom"
 
 
-def layout(lang: str | None = None, q: str | None = None, **_: Any) -> html.Div:
+def layout(lang: str | None = None, **params: Any) -> html.Div:
     lang = lang_of(lang)
     quick = [{"label": t(lang, f"range_{k}"), "value": k} for k in logic.QUICK_RANGES]
     quick.append({"label": t(lang, "range_custom"), "value": CUSTOM})
-    state = {"q": q or "", "quick": logic.DEFAULT_QUICK}
+    # The URL holds the query and the range (`?q=...&range=7d`, or `from`/`to` after a zoom),
+    # so a Discover view can be shared, bookmarked and gone back to.
+    state = logic.discover_state(params)
     return html.Div(
         [
+            dcc.Location(id=ids.DISCOVER_URL, refresh=False),
             dcc.Store(id=ids.DISCOVER_STATE, data=state),
             html.Div(
                 [
@@ -47,19 +51,21 @@ def layout(lang: str | None = None, q: str | None = None, **_: Any) -> html.Div:
                     dcc.Dropdown(
                         id=ids.DISCOVER_QUICK,
                         options=quick,
-                        value=logic.DEFAULT_QUICK,
+                        value=state["quick"],
                         clearable=False,
                         searchable=False,
                         className="quick",
                     ),
                     dcc.Input(
                         id=ids.DISCOVER_FROM,
+                        value=state.get("from"),
                         placeholder=t(lang, "from"),
                         debounce=True,
                         className="input time",
                     ),
                     dcc.Input(
                         id=ids.DISCOVER_TO,
+                        value=state.get("to"),
                         placeholder=t(lang, "to"),
                         debounce=True,
                         className="input time",
@@ -107,6 +113,7 @@ def layout(lang: str | None = None, q: str | None = None, **_: Any) -> html.Div:
     Output(ids.DISCOVER_QUICK, "value"),
     Output(ids.DISCOVER_FROM, "value"),
     Output(ids.DISCOVER_TO, "value"),
+    Output(ids.DISCOVER_URL, "search"),
     Input(ids.DISCOVER_GO, "n_clicks"),
     Input(ids.DISCOVER_QUERY, "n_submit"),
     Input(ids.DISCOVER_QUICK, "value"),
@@ -114,6 +121,7 @@ def layout(lang: str | None = None, q: str | None = None, **_: Any) -> html.Div:
     Input(ids.DISCOVER_TO, "n_submit"),
     Input(ids.DISCOVER_HISTOGRAM, "relayoutData"),
     Input({"type": ids.DISCOVER_FIELD_VALUE, "field": ALL, "value": ALL}, "n_clicks"),
+    Input(ids.DISCOVER_URL, "search"),
     State(ids.DISCOVER_QUERY, "value"),
     State(ids.DISCOVER_FROM, "value"),
     State(ids.DISCOVER_TO, "value"),
@@ -121,19 +129,26 @@ def layout(lang: str | None = None, q: str | None = None, **_: Any) -> html.Div:
     prevent_initial_call=True,
 )
 def on_control(*args: Any) -> tuple[Any, ...]:
-    """Query bar, range picker, zoom and field clicks all produce the next search state."""
-    quick, relayout = args[2], args[5]
+    """Query bar, range picker, zoom and field clicks all produce the next search state, which
+    the URL then holds; the URL changing under the page (back, forward) restores its state."""
+    quick, relayout, search = args[2], args[5], args[7]
     q, start, end, state = args[-4], args[-3], args[-2], dict(args[-1] or {})
     trigger = ctx.triggered_id
+    if trigger == ids.DISCOVER_URL:
+        restored = logic.discover_state(parse_qs((search or "").lstrip("?")))
+        if logic.discover_search(restored) == logic.discover_search(state):
+            return (dash.no_update,) * 6
+        controls = restored["q"], restored["quick"], restored.get("from"), restored.get("to")
+        return restored, *controls, dash.no_update
     if not acted():
-        return (dash.no_update,) * 5
+        return (dash.no_update,) * 6
     state["q"] = (q or "").strip()
     if isinstance(trigger, dict):
         state["q"] = logic.add_query_filter(state["q"], trigger["field"], trigger["value"])
     elif trigger == ids.DISCOVER_HISTOGRAM:
         zoom = logic.zoom_range(relayout)
         if zoom is None:
-            return (dash.no_update,) * 5
+            return (dash.no_update,) * 6
         state.update(quick=CUSTOM, **{"from": zoom[0], "to": zoom[1]})
     elif trigger == ids.DISCOVER_QUICK and quick != CUSTOM:
         state.update(quick=quick, **{"from": None, "to": None})
@@ -143,7 +158,9 @@ def on_control(*args: Any) -> tuple[Any, ...]:
                 {**state, "quick": CUSTOM, "from": start, "to": end}, datetime.now(UTC)
             )
             state.update(quick=CUSTOM, **{"from": logic.iso(low), "to": logic.iso(high)})
-    return state, state["q"], state["quick"], state.get("from"), state.get("to")
+    url = logic.discover_search(state)
+    controls = state["q"], state["quick"], state.get("from"), state.get("to")
+    return state, *controls, url if url != (search or "") else dash.no_update
 
 
 @callback(

@@ -258,6 +258,7 @@ def test_discover_query_histogram_fields_and_zoom(
     query = css(browser, "#discover-query")[0]
     query.send_keys("level:CRITICAL", Keys.ENTER)
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "query applied")
+    until(browser, lambda: "q=level%3ACRITICAL" in browser.current_url, "the URL holds the query")
     click(browser, '#discover-fields button[title="project_id:\\"airhub_app\\""]')
     until(
         browser,
@@ -306,6 +307,19 @@ def test_discover_query_histogram_fields_and_zoom(
         lambda: int(css(browser, "#discover-total")[0].text.split()[0]) < total,
         f"fewer hits after zooming (was {narrowed})",
     )
+    until(browser, lambda: "from=" in browser.current_url, "the URL holds the zoomed range")
+
+    # A shared URL opens the same view; back returns to the view before it.
+    browser.get(dashboard + "/discover?q=level%3ACRITICAL&range=7d")
+    until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "URL view")
+    assert css(browser, "#discover-query")[0].get_attribute("value") == "level:CRITICAL"
+    query = css(browser, "#discover-query")[0]
+    query.send_keys(Keys.CONTROL, "a")
+    query.send_keys(Keys.BACKSPACE, Keys.ENTER)
+    until(browser, lambda: css(browser, "#discover-total")[0].text == f"{total} hits", "cleared")
+    browser.back()
+    until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "back restores")
+    assert css(browser, "#discover-query")[0].get_attribute("value") == "level:CRITICAL"
 
 
 def test_repairs_page_filters_by_result(

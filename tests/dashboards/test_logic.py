@@ -258,6 +258,34 @@ def test_discover_body() -> None:
     assert set(body["facets"]) == set(logic.DISCOVER_FIELDS)
 
 
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"q": "", "quick": logic.DEFAULT_QUICK},
+        {"q": 'level:ERROR AND project_id:"a b&c"', "quick": "7d"},
+        {
+            "q": "连接",
+            "quick": "custom",
+            "from": "2026-11-27T00:00:00Z",
+            "to": "2026-11-28T06:30:00Z",
+        },
+    ],
+)
+def test_discover_state_round_trips_through_the_url(state: dict[str, object]) -> None:
+    search = logic.discover_search(state)
+    assert logic.discover_state(parse_qs(search.lstrip("?"))) == state
+    if state["quick"] == logic.DEFAULT_QUICK and not state["q"]:
+        assert search == ""
+
+
+def test_discover_url_params_are_checked() -> None:
+    # An unknown range falls back to the default; absolute times are normalised to UTC.
+    assert logic.discover_state({"range": "1y"})["quick"] == logic.DEFAULT_QUICK
+    state = logic.discover_state({"from": "2026-11-27T08:00:00+08:00", "to": "garbage"})
+    assert state == {"q": "", "quick": "custom", "from": "2026-11-27T00:00:00Z", "to": None}
+    assert logic.discover_body(state, NOW)["from"] == "2026-11-27T00:00:00Z"
+
+
 def test_bug_occurrence_body_covers_the_bugs_life() -> None:
     bug = {"id": 7, "first_seen": "2026-11-20T00:00:00Z", "last_seen": "2026-11-21T00:00:00Z"}
     body = logic.bug_occurrence_body(bug, NOW)
