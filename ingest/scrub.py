@@ -76,6 +76,10 @@ def _maskable(text: str) -> bool:
     return ("earer" in text or "oken" in text) and _BEARER.search(text) is not None
 
 
+#: Stacks up to this long have their verdict cached (2048 of them: ~130 MB at worst).
+_CACHED_CHARS = 64 * 1024
+
+
 @lru_cache(maxsize=2048)
 def _stack_maskable(stack: str) -> bool:
     """`_maskable` for a whole stack trace, cached: every occurrence of a bug sends the same
@@ -129,7 +133,9 @@ def scrub(report: ReportIn, keys: frozenset[str] = DEFAULT_SCRUB_KEYS) -> None:
     stack = report.error.stack_trace
     assert isinstance(stack, list)
     # One scan of the whole stack: a mask never spans lines, and nearly no stack has one.
-    if _stack_maskable("\n".join(stack)):
+    joined = "\n".join(stack)
+    maskable = _stack_maskable if len(joined) <= _CACHED_CHARS else _maskable
+    if maskable(joined):
         report.error.stack_trace = [_mask(line) for line in stack]
 
 

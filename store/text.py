@@ -38,7 +38,13 @@ def index_text(text: str | list[str] | None) -> str:
         return ""
     if isinstance(text, list):
         text = "\n".join(text)
+    if len(text) > _CACHED_CHARS:
+        return " ".join(tokenize(text))
     return _index_str(text)
+
+
+#: Texts up to this long are cached (at most 4096 of them: ~130 MB at worst, ~10 MB typically).
+_CACHED_CHARS = 32 * 1024
 
 
 @lru_cache(maxsize=4096)
