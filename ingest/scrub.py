@@ -53,11 +53,18 @@ def effective_keys(configured: frozenset[str]) -> frozenset[str]:
     return frozenset(_normalize(k) for k in DEFAULT_SCRUB_KEYS | configured)
 
 
-@lru_cache(maxsize=4096)
 def _sensitive(key: str, keys: frozenset[str]) -> bool:
-    # Cached: clients send the same few context keys again and again.
+    # Cached: clients send the same few context keys again and again (short ones only, so
+    # the cache stays small whatever keys arrive).
+    return _sensitive_cached(key, keys) if len(key) <= 256 else _is_sensitive(key, keys)
+
+
+def _is_sensitive(key: str, keys: frozenset[str]) -> bool:
     k = _normalize(key)
     return k in keys or any(part in k for part in keys if len(part) > 4)
+
+
+_sensitive_cached = lru_cache(maxsize=4096)(_is_sensitive)
 
 
 def _may_hold_card(text: str) -> bool:
