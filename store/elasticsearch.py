@@ -36,7 +36,6 @@ from store.es_counts import (
     counters_of_events,
     fingerprints_of,
     move_to_base,
-    reopen,
 )
 from store.es_mapping import (
     TEMPLATE_VERSION,
@@ -60,6 +59,7 @@ from store.models import (
     RepairReport,
     RepairReportIn,
     StatusChange,
+    reopen_changes,
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
@@ -276,8 +276,10 @@ class ElasticsearchStore:
                     }
                 )
                 if occ.reopen and bug.status in REGRESSION_STATUSES:
-                    bug = reopen(bug, utcnow()).model_copy(
-                        update={"revision": bug.revision + 1, "updated_at": utcnow()}
+                    now = utcnow()
+                    changes = reopen_changes(bug, now)
+                    bug = bug.model_copy(
+                        update={**changes, "revision": bug.revision + 1, "updated_at": now}
                     )
                 self._write_bug(doc, bug, doc.count_base + occ.count)
 

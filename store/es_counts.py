@@ -32,7 +32,7 @@ from store.errors import Conflict
 from store.es_client import OCC_RETRIES, bulk_conflicts
 from store.es_mapping import IndexNames
 from store.es_query import es_date
-from store.models import REGRESSION_STATUSES, Bug, Event, Status, StatusChange, utcnow
+from store.models import REGRESSION_STATUSES, Event, Status, regression_change, utcnow
 
 
 @dataclass
@@ -197,30 +197,6 @@ def event_counts(es: Elasticsearch, names: IndexNames, docs: list[Counter]) -> d
     return counts
 
 
-def reopen(bug: Bug, now: datetime) -> Bug:
-    """A regression: a new occurrence of a bug believed fixed moves it back to NEW."""
-    entry = _regression(bug.status, now)
-    return bug.model_copy(
-        update={
-            "status": Status.NEW,
-            "regression_count": bug.regression_count + 1,
-            "status_history": [*bug.status_history, entry],
-        }
-    )
-
-
-def _regression(status: Status, now: datetime) -> StatusChange:
-    return StatusChange.model_validate(
-        {
-            "from": status.value,
-            "to": Status.NEW.value,
-            "at": now,
-            "by": "ingest",
-            "reason": f"regression: new occurrence after {status.value}",
-        }
-    )
-
-
 @dataclass
 class Batch:
     """What one add_events chunk stored, per bug."""
@@ -265,7 +241,8 @@ class Batch:
         if doc.bug_id in self.reopen_ids and grew and doc.status in REGRESSION_STATUSES:
             update["status"] = Status.NEW.value
             update["regression_count"] = doc.regression_count + 1
-            update["status_history"] = [*doc.status_history, _regression(doc.status, now).dump()]
+            entry = regression_change(doc.status, now).dump()
+            update["status_history"] = [*doc.status_history, entry]
             self.reopened.add(doc.bug_id)
         if not update and not late and epoch == doc.epoch:
             return None

@@ -80,6 +80,28 @@ class Bug(BugCreate):
     revision: int = 0
 
 
+def regression_change(status: Status, now: datetime) -> StatusChange:
+    """The history entry of a regression: a new occurrence of a bug believed fixed."""
+    return StatusChange.model_validate(
+        {
+            "from": status.value,
+            "to": Status.NEW.value,
+            "at": now,
+            "by": "ingest",
+            "reason": f"regression: new occurrence after {status.value}",
+        }
+    )
+
+
+def reopen_changes(bug: Bug, now: datetime) -> dict[str, Any]:
+    """What a regression changes on a bug: back to NEW, one more regression, its entry."""
+    return {
+        "status": Status.NEW,
+        "regression_count": bug.regression_count + 1,
+        "status_history": [*bug.status_history, regression_change(bug.status, now)],
+    }
+
+
 class Event(BaseModel):
     """One occurrence of a bug. `id` is unique per occurrence (the stream entry id)."""
 

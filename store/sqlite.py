@@ -27,8 +27,8 @@ from store.models import (
     Project,
     RepairReport,
     RepairReportIn,
-    Status,
     StatusChange,
+    reopen_changes,
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
@@ -412,7 +412,7 @@ def _apply_occurrences(
                 "last_seen": max(bug.last_seen, occ.last_seen),
                 "updated_at": now,
                 "revision": bug.revision + 1,
-                **_reopen_changes(bug, now),
+                **reopen_changes(bug, now),
             }
             _write_bug(conn, bug.model_copy(update=changes), text=False)
             applied.append(occ)
@@ -429,23 +429,6 @@ def _apply_occurrences(
         )
         applied.append(occ.model_copy(update={"reopen": False}) if occ.reopen else occ)
     return applied
-
-
-def _reopen_changes(bug: Bug, now: datetime) -> dict[str, Any]:
-    entry = StatusChange.model_validate(
-        {
-            "from": bug.status,
-            "to": Status.NEW,
-            "at": now,
-            "by": "ingest",
-            "reason": f"regression: new occurrence after {bug.status}",
-        }
-    )
-    return {
-        "status": Status.NEW,
-        "regression_count": bug.regression_count + 1,
-        "status_history": [*bug.status_history, entry],
-    }
 
 
 def _get_project(conn: sqlite3.Connection, project_id: str) -> Project | None:
