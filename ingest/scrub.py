@@ -13,6 +13,7 @@ from typing import Any
 
 from config.settings import Limits
 from ingest.report import ReportIn
+from store.text import cache_short
 
 FILTERED = "[Filtered]"
 DEFAULT_SCRUB_KEYS = frozenset(
@@ -53,18 +54,11 @@ def effective_keys(configured: frozenset[str]) -> frozenset[str]:
     return frozenset(_normalize(k) for k in DEFAULT_SCRUB_KEYS | configured)
 
 
+@cache_short(256, 4096)
 def _sensitive(key: str, keys: frozenset[str]) -> bool:
-    # Cached: clients send the same few context keys again and again (short ones only, so
-    # the cache stays small whatever keys arrive).
-    return _sensitive_cached(key, keys) if len(key) <= 256 else _is_sensitive(key, keys)
-
-
-def _is_sensitive(key: str, keys: frozenset[str]) -> bool:
+    # Cached: clients send the same few context keys again and again.
     k = _normalize(key)
     return k in keys or any(part in k for part in keys if len(part) > 4)
-
-
-_sensitive_cached = lru_cache(maxsize=4096)(_is_sensitive)
 
 
 def _may_hold_card(text: str) -> bool:
@@ -83,15 +77,9 @@ def _maskable(text: str) -> bool:
     return ("earer" in text or "oken" in text) and _BEARER.search(text) is not None
 
 
-#: Stacks up to this long have their verdict cached (2048 of them: ~130 MB at worst).
-_CACHED_CHARS = 64 * 1024
-
-
-@lru_cache(maxsize=2048)
-def _stack_maskable(stack: str) -> bool:
-    """`_maskable` for a whole stack trace, cached: every occurrence of a bug sends the same
-    stack, and hashing it costs a fraction of scanning it."""
-    return _maskable(stack)
+#: `_maskable` for a whole stack trace, cached: every occurrence of a bug sends the same stack,
+#: and hashing it costs a fraction of scanning it.
+_stack_maskable = cache_short(64 * 1024, 2048)(_maskable)
 
 
 def _mask(text: str) -> str:
@@ -140,9 +128,7 @@ def scrub(report: ReportIn, keys: frozenset[str] = DEFAULT_SCRUB_KEYS) -> None:
     stack = report.error.stack_trace
     assert isinstance(stack, list)
     # One scan of the whole stack: a mask never spans lines, and nearly no stack has one.
-    joined = "\n".join(stack)
-    maskable = _stack_maskable if len(joined) <= _CACHED_CHARS else _maskable
-    if maskable(joined):
+    if _stack_maskable("\n".join(stack)):
         report.error.stack_trace = [_mask(line) for line in stack]
 
 

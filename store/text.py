@@ -9,7 +9,11 @@ Backends index the space-joined tokens with a whitespace tokenizer and never re-
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from typing import Any, TypeVar, cast
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _WORD = re.compile(r"\w+")
 # Han (incl. extension A and compatibility ideographs), hiragana and katakana.
@@ -38,16 +42,31 @@ def index_text(text: str | list[str] | None) -> str:
         return ""
     if isinstance(text, list):
         text = "\n".join(text)
-    if len(text) > _CACHED_CHARS:
-        return " ".join(tokenize(text))
     return _index_str(text)
 
 
-#: Texts up to this long are cached (at most 4096 of them: ~130 MB at worst, ~10 MB typically).
+def cache_short(max_chars: int, maxsize: int) -> Callable[[F], F]:
+    """`lru_cache` for a function of a text (plus hashable arguments) that caches only texts
+    up to `max_chars` long, so whatever texts arrive, the cache stays under
+    `maxsize * max_chars` characters; longer ones are computed every time."""
+
+    def wrap(fn: F) -> F:
+        cached = lru_cache(maxsize=maxsize)(fn)
+
+        @wraps(fn)
+        def call(text: str, *args: Any) -> Any:
+            return cached(text, *args) if len(text) <= max_chars else fn(text, *args)
+
+        return cast(F, call)
+
+    return wrap
+
+
+#: Texts up to this long are cached (4096 of them: ~130 MB at worst, ~10 MB typically).
 _CACHED_CHARS = 32 * 1024
 
 
-@lru_cache(maxsize=4096)
+@cache_short(_CACHED_CHARS, 4096)
 def _index_str(text: str) -> str:
     # Every occurrence of a bug usually carries the same stack trace: tokenizing it costs
     # ~100 us per 2 KB, looking it up here ~1 us.
