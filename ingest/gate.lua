@@ -1,5 +1,6 @@
--- The ingest gate: admits a batch of reports (those that arrived in one event-loop tick of an
--- API process) in one round trip, each exactly as if it had come alone.
+-- The ingest gate: admits a batch of reports (those an API process received in one event-loop
+-- tick, or while its earlier calls were out; see ingest/gate.py) in one round trip, each
+-- exactly as if it had come alone.
 -- KEYS[1] bug id sequence   KEYS[2] reserved id limit   KEYS[3] occurrence stream
 -- KEYS[4] "gate is loaded" flag
 -- then per report i (base 4 + 3(i-1)): fingerprint -> bug id, the project's ingest key (absent =

@@ -131,12 +131,6 @@ _V1 = (
 #: Covering indexes for facets, counts and histograms: bug and event rows carry stack traces
 #: and context (kilobytes each), so a GROUP BY or count over them read every wide row; these
 #: let SQLite answer from the index alone (bench/search.py at 1M events).
-#: Columns of the bugs_facets index (with the rowid, `id`): a search reading only these can
-#: count and facet from the index alone.
-BUG_FACETS_INDEX_COLUMNS = frozenset(
-    ("status", "source", "level", "environment", "error_type", "project_id", "count", "last_seen",
-     "id")
-)  # fmt: skip
 _V2 = (
     "CREATE INDEX bugs_facets ON bugs (status, source, level, environment, error_type, "
     "project_id, count, last_seen)",
@@ -144,6 +138,12 @@ _V2 = (
     "CREATE INDEX events_facets ON events (timestamp, level, project_id, environment, "
     "version, source, error_type)",
 )
+#: Columns of the bugs_facets index (with the rowid, `id`): a search reading only these can
+#: count and facet from the index alone.
+BUG_FACETS_INDEX_COLUMNS = frozenset(
+    ("status", "source", "level", "environment", "error_type", "project_id", "count", "last_seen",
+     "id")
+)  # fmt: skip
 
 
 def _backfill_event_texts(conn: sqlite3.Connection) -> None:
