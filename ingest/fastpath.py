@@ -50,22 +50,21 @@ async def serve_report(services: Services, scope: Scope, receive: Receive, send:
         (b"content-length", b"%d" % len(reply.body)),
         *reply.headers,
     ]
-    origin = headers.get(b"origin")
-    if origin is not None:
-        out += cors_headers(services.settings.cors_origins, origin, b"cookie" in headers)
+    out += cors_headers(services.settings.cors_origins, headers.get(b"origin"))
     await send({"type": "http.response.start", "status": reply.status, "headers": out})
     await send({"type": "http.response.body", "body": reply.body})
     services.latencies.by_route[REPORT_PATH].observe(time.perf_counter() - started)
 
 
-def cors_headers(allowed: list[str], origin: bytes, has_cookie: bool) -> list[tuple[bytes, bytes]]:
-    """What the CORS middleware adds to a simple (non-preflight) response."""
-    if "*" in allowed:
-        # A request with credentials may not be answered with the wildcard.
-        return [(b"access-control-allow-origin", origin if has_cookie else b"*")]
-    if origin.decode("latin-1") in allowed:
-        return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
-    return []
+def cors_headers(allowed: list[str], origin: bytes | None) -> list[tuple[bytes, bytes]]:
+    """What the CORS middleware (no credentials) adds to a simple, non-preflight response:
+    the allowed origin, and `Vary: Origin` whatever came."""
+    vary = (b"vary", b"Origin")
+    if origin is not None and "*" in allowed:
+        return [(b"access-control-allow-origin", b"*"), vary]
+    if origin is not None and origin.decode("latin-1") in allowed:
+        return [(b"access-control-allow-origin", origin), vary]
+    return [vary]
 
 
 def _query_key(query: bytes) -> str:
