@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.query import ALIASES, BUG_FIELDS, EVENT_FIELDS
+from store.lucene import ALIASES, BUG_FIELDS, EVENT_FIELDS
 from tests.stack import ApiHarness, guide_payload
 
 FUZZ = settings(

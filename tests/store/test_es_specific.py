@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from store.elasticsearch import ElasticsearchStore
-from store.es_mapping import TEMPLATE_VERSION
+from store.elasticsearch.mapping import TEMPLATE_VERSION
 from store.models import BugCreate, Event
 from store.search import EventQuery
 

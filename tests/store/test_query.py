@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from store.errors import QueryError
-from store.query import (
+from store.lucene import (
     BUG_FIELDS,
     EVENT_FIELDS,
     And,

@@ -14,7 +14,7 @@ from typing import Any
 
 from store.search import EventQuery
 from store.sqlite import SQLiteStore
-from store.sqlite_schema import EVENT_FTS_COLUMNS, FTS_TOKENIZER, SCHEMA_VERSION
+from store.sqlite.schema import EVENT_FTS_COLUMNS, FTS_TOKENIZER, SCHEMA_VERSION
 from tests.store.datagen import START, generate
 
 QUERIES: list[dict[str, Any]] = [

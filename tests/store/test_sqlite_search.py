@@ -15,7 +15,7 @@ import pytest
 
 from store.search import BugQuery, EventQuery
 from store.sqlite import SQLiteStore
-from store.sqlite_search import _dense
+from store.sqlite.search import _dense
 from tests.store.datagen import generate
 
 PAGE = 50

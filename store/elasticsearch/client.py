@@ -20,8 +20,8 @@ from elasticsearch import (
 )
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
+from store.elasticsearch.mapping import bug_doc
 from store.errors import Conflict, QueryError, StoreError, Unavailable
-from store.es_mapping import bug_doc
 from store.models import Bug
 
 P = ParamSpec("P")

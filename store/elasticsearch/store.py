@@ -1,6 +1,6 @@
 """The Elasticsearch store backend (scale-out): the official client, no scripts, ILM or streams.
 
-Layout (store.es_mapping): `<prefix>bugs` keyed by fingerprint (so creation is idempotent across
+Layout (`mapping`): `<prefix>bugs` keyed by fingerprint (so creation is idempotent across
 processes), `<prefix>projects` keyed by project_id, `<prefix>repairs`, `<prefix>meta` (id
 counters) and daily `<prefix>events-YYYY.MM.DD` indices read through `<prefix>events-*`.
 Every write refreshes what it touched, so it is visible to searches when the method returns
@@ -17,9 +17,8 @@ from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
-from store import query as lq
-from store.errors import Conflict, NotFound
-from store.es_client import (
+from store import lucene as lq
+from store.elasticsearch.client import (
     BugDoc,
     bug_doc_from_hit,
     bulk_conflicts,
@@ -30,14 +29,14 @@ from store.es_client import (
     translated,
     with_occ,
 )
-from store.es_counts import (
+from store.elasticsearch.counts import (
     Batch,
     count_batch,
     counters_of_events,
     fingerprints_of,
     move_to_base,
 )
-from store.es_mapping import (
+from store.elasticsearch.mapping import (
     TEMPLATE_VERSION,
     IndexNames,
     bug_doc,
@@ -47,7 +46,8 @@ from store.es_mapping import (
     project_from_doc,
     repair_from_doc,
 )
-from store.es_search import BUG_SOURCE_EXCLUDES, BugSearch, EventSearch
+from store.elasticsearch.search import BUG_SOURCE_EXCLUDES, BugSearch, EventSearch
+from store.errors import Conflict, NotFound
 from store.models import (
     PROJECT_EDITABLE,
     REGRESSION_STATUSES,
@@ -334,7 +334,7 @@ class ElasticsearchStore:
             chunk = events[start : start + _BULK_CHUNK]
             indices = {self.names.events_for(e.timestamp) for e in chunk}
             touched |= indices
-            # Counters are read before the events are stored (see store.es_counts).
+            # Counters are read before the events are stored (see store.elasticsearch.counts).
             if len(self._fingerprints) > _FINGERPRINT_CACHE:
                 self._fingerprints.clear()
             before = counters_of_events(self.es, self.names, chunk, self._fingerprints)

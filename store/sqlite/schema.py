@@ -147,7 +147,7 @@ BUG_FACETS_INDEX_COLUMNS = frozenset(
 
 
 def _backfill_event_texts(conn: sqlite3.Connection) -> None:
-    from store.sqlite_event_text import backfill  # imports this module
+    from store.sqlite.event_text import backfill  # imports this module
 
     backfill(conn)
 

@@ -1,13 +1,13 @@
-"""Compile the backend-neutral query tree (store.query) and search requests to query DSL."""
+"""Compile the backend-neutral query tree (store.lucene) and search requests to query DSL."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from store import query as q
+from store import lucene as q
 from store.errors import QueryError
-from store.query import UPPERCASE_FIELDS as UPPER_FIELDS
+from store.lucene import UPPERCASE_FIELDS as UPPER_FIELDS
 from store.search import FacetValue
 
 #: How many terms a multi-token prefix phrase may expand its last token to.
@@ -17,7 +17,7 @@ Dsl = dict[str, Any]
 
 
 class Compiler:
-    """Translate store.query nodes into DSL for one record kind (bugs or events)."""
+    """Translate store.lucene nodes into DSL for one record kind (bugs or events)."""
 
     def __init__(self, fields: dict[str, q.FieldType], paths: dict[str, str]) -> None:
         self.fields = fields

@@ -71,7 +71,7 @@ BUG_MAPPING: dict[str, Any] = {
         "context": _OPAQUE,
         "status_history": _OPAQUE,
         **{k: _LONG for k in ("count", "count_base", "regression_count", "revision")},
-        # Bumped by every recount of the bug's events (store.es_counts); never searched.
+        # Bumped by every recount of the bug's events (store.elasticsearch.counts); never searched.
         "count_epoch": {"type": "long", "index": False, "doc_values": False},
         **{
             k: _DATE

@@ -32,8 +32,8 @@ from store.models import (
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
-from store.sqlite_event_text import event_text_id, purge_unused_texts
-from store.sqlite_rows import (
+from store.sqlite.event_text import event_text_id, purge_unused_texts
+from store.sqlite.rows import (
     BUG_COLUMNS,
     EVENT_COLUMNS,
     PROJECT_COLUMNS,
@@ -47,8 +47,8 @@ from store.sqlite_rows import (
     report_body,
     report_from_row,
 )
-from store.sqlite_schema import BUG_FTS_COLUMNS, connect, migrate, to_micros
-from store.sqlite_search import bug_events, search_bugs, search_events
+from store.sqlite.schema import BUG_FTS_COLUMNS, connect, migrate, to_micros
+from store.sqlite.search import bug_events, search_bugs, search_events
 
 _CHUNK = 500
 _RESERVED_KEY = "bug_id_reserved"

@@ -28,10 +28,10 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from store.elasticsearch.client import OCC_RETRIES, bulk_conflicts
+from store.elasticsearch.mapping import IndexNames
+from store.elasticsearch.query import es_date
 from store.errors import Conflict
-from store.es_client import OCC_RETRIES, bulk_conflicts
-from store.es_mapping import IndexNames
-from store.es_query import es_date
 from store.models import REGRESSION_STATUSES, Event, Status, regression_change, utcnow
 
 

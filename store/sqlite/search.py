@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from store import query as lq
+from store import lucene as lq
 from store.errors import QueryError
 from store.models import Bug, Event
 from store.search import (
@@ -38,7 +38,7 @@ from store.search import (
     check_paging,
     encode_cursor,
 )
-from store.sqlite_query import (
+from store.sqlite.query import (
     BUGS,
     EVENTS,
     Params,
@@ -49,8 +49,8 @@ from store.sqlite_query import (
     keyset,
     match_expression,
 )
-from store.sqlite_rows import BUG_COLUMNS, EVENT_COLUMNS, bug_from_row, event_from_row
-from store.sqlite_schema import (
+from store.sqlite.rows import BUG_COLUMNS, EVENT_COLUMNS, bug_from_row, event_from_row
+from store.sqlite.schema import (
     BUG_FACETS_INDEX_COLUMNS,
     EVENT_TEXT_INDEX_COLUMNS,
     from_micros,

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from store.models import Bug, Event, Project, RepairReport, RepairReportIn
-from store.sqlite_schema import BUG_FTS_COLUMNS, EVENT_FTS_COLUMNS, from_micros, to_micros
+from store.sqlite.schema import BUG_FTS_COLUMNS, EVENT_FTS_COLUMNS, from_micros, to_micros
 from store.text import index_text
 
 BUG_COLUMNS = (

@@ -14,8 +14,8 @@ import hashlib
 import sqlite3
 
 from store.models import Event
-from store.sqlite_rows import event_fts_values
-from store.sqlite_schema import EVENT_FTS_COLUMNS
+from store.sqlite.rows import event_fts_values
+from store.sqlite.schema import EVENT_FTS_COLUMNS
 
 _SELECT = "SELECT id FROM event_texts WHERE digest = ?"
 _INSERT = "INSERT INTO event_texts (digest) VALUES (?)"

@@ -1,4 +1,4 @@
-"""Compile the backend-neutral query tree (store.query) to parameterized SQLite SQL.
+"""Compile the backend-neutral query tree (store.lucene) to parameterized SQLite SQL.
 
 Values always travel as parameters; only column and table names, which come from the fixed field
 tables, are written into the SQL text. Full-text nodes become FTS5 MATCH sub-selects over token
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from store import query as lq
+from store import lucene as lq
 from store.errors import QueryError
-from store.query import FULLTEXT_FIELDS, UPPERCASE_FIELDS, FieldType
+from store.lucene import FULLTEXT_FIELDS, UPPERCASE_FIELDS, FieldType
 from store.search import cursor_values
-from store.sqlite_schema import to_micros
+from store.sqlite.schema import to_micros
 
 Params = list[Any]
 
@@ -38,7 +38,7 @@ BUGS = Table("bugs", "bugs_fts", "id", lq.BUG_FIELDS, frozenset({"stack_trace"})
 #: Events are full-text indexed once per distinct text (store/sqlite_event_text.py).
 EVENTS = Table("events", "event_texts_fts", "text_id", lq.EVENT_FIELDS, frozenset({"stack_trace"}))
 
-#: Keyword fields whose stored values are upper-case (as store.query normalizes them).
+#: Keyword fields whose stored values are upper-case (as store.lucene normalizes them).
 
 
 def compile_node(

@@ -12,10 +12,10 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from store import query as lq
+from store import lucene as lq
+from store.elasticsearch.mapping import EVENT_PATHS, IndexNames, bug_from_doc, event_from_doc
+from store.elasticsearch.query import Compiler, Dsl, filtered, read_facets, unfiltered
 from store.errors import QueryError
-from store.es_mapping import EVENT_PATHS, IndexNames, bug_from_doc, event_from_doc
-from store.es_query import Compiler, Dsl, filtered, read_facets, unfiltered
 from store.search import (
     BUG_SORTS,
     EVENT_FACET_FIELDS,
