@@ -24,9 +24,10 @@ from rq.timeouts import JobTimeoutException
 from agent.client import ApiClient
 from agent.errors import ApiError
 from agent.sandbox import Redactor, secret_values
-from agent.workflow import IN_PROGRESS, walk
+from agent.walk import walk
 from config.settings import Settings
-from store.models import RepairReportIn, Status
+from store.models import RepairReportIn
+from store.vocabulary import IN_PROGRESS, Status
 
 log = logging.getLogger(__name__)
 WORKER_DIED = "worker died"

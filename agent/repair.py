@@ -23,19 +23,16 @@ from agent.paths import Frame, RepoFiles, parse_frames
 from agent.project import ProjectConfig, WorkerProjects, project_config
 from agent.prompt import CodeContext, analysis_of, code_context, fix_messages, reproduction_messages
 from agent.sandbox import Redactor, RunResult, clean_env, run_command, secret_values
-from agent.workflow import walk
+from agent.walk import walk
 from agent.workspace import Workspace
 from config.settings import Settings
-from store.models import RepairReportIn, Status
+from store.models import RepairReportIn
+from store.vocabulary import DONE, Status
 
 log = logging.getLogger(__name__)
 #: Sources whose bugs are checked by running the project's tests rather than a new test.
 PIPELINE_SOURCES = frozenset({"cicd", "deployment"})
 _FAILED_TEST = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
-#: Statuses a repair starts over from: the bug is first reopened (NEW).
-DONE = frozenset(
-    {Status.FIX_FAILED, Status.CANNOT_REPRODUCE, Status.FIXED, Status.VERIFIED, Status.DEPLOYED}
-)
 
 
 def repair_bug(bug_id: int) -> dict[str, Any]:

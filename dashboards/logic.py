@@ -12,23 +12,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-STATUSES = (
-    "NEW",
-    "VERIFYING",
-    "CANNOT_REPRODUCE",
-    "PENDING_FIX",
-    "FIXING",
-    "FIXED",
-    "VERIFIED",
-    "DEPLOYED",
-    "FIX_FAILED",
+from store.vocabulary import (
+    DEFAULT_BUG_SORT,
+    FACET_FIELDS,
+    PROJECT_GRID_EDITABLE,
+    PROJECT_REQUIRED,
+    REGRESSION_STATUSES,
+    REPAIR_STEPS,
+    SIGNED_BUG_SORTS,
 )
-#: Statuses from which a new occurrence reopens a bug (a regression).
-REGRESSION_FROM = frozenset({"FIXED", "VERIFIED", "DEPLOYED"})
-#: Facet panels on the bugs page, in display order; the API takes each as a repeatable filter.
-FILTER_FIELDS = ("project_id", "source", "status", "level", "environment", "error_type")
-BUG_SORTS = ("-last_seen", "last_seen", "-first_seen", "first_seen", "-count", "count", "id", "-id")
-DEFAULT_SORT = "-last_seen"
+
 PAGE_SIZE = 50
 
 #: Discover quick ranges: key -> width.
@@ -52,9 +45,6 @@ DISCOVER_FIELDS = (
 )
 #: A repair counts as running this long after it was enqueued, until a new report arrives.
 REPAIR_WAIT = timedelta(minutes=15)
-#: A repair job posts its verification report while VERIFYING, then moves on through
-#: PENDING_FIX to FIXING: a new report in these statuses is not the end of the repair.
-REPAIR_STEPS = frozenset({"VERIFYING", "PENDING_FIX"})
 
 
 # --- statuses ---------------------------------------------------------------------------------
@@ -81,7 +71,7 @@ def validate_move(target: str, reason: str | None) -> str | None:
 def is_regression(change: Mapping[str, Any]) -> bool:
     """A status-history entry that reopened a fixed bug because it occurred again (written by
     ingestion, not by a person reopening it)."""
-    if change.get("to") != "NEW" or change.get("from") not in REGRESSION_FROM:
+    if change.get("to") != "NEW" or change.get("from") not in REGRESSION_STATUSES:
         return False
     reason = (change.get("reason") or "").lower()
     return "regression" in reason or change.get("by") in ("ingest", "indexer")
@@ -96,7 +86,7 @@ class BugFilters:
 
     q: str = ""
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    sort: str = DEFAULT_SORT
+    sort: str = DEFAULT_BUG_SORT
     page: int = 1
 
     def to_store(self) -> dict[str, Any]:
@@ -113,7 +103,7 @@ class BugFilters:
         return cls(
             q=data.get("q", ""),
             filters=_clean_filters(data.get("filters", {})),
-            sort=data.get("sort", DEFAULT_SORT),
+            sort=data.get("sort", DEFAULT_BUG_SORT),
             page=int(data.get("page", 1)),
         )
 
@@ -128,7 +118,7 @@ def _as_list(value: str | Iterable[str] | None) -> list[str]:
 
 def _clean_filters(raw: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
-    for name in FILTER_FIELDS:
+    for name in FACET_FIELDS:
         values = tuple(dict.fromkeys(v for v in _as_list(raw.get(name)) if v))
         if values:
             out[name] = values
@@ -147,7 +137,7 @@ def filters_from_params(params: Mapping[str, Any]) -> BugFilters:
     return BugFilters(
         q=q[0].strip() if q else "",
         filters=_clean_filters(params),
-        sort=sort[0] if sort and sort[0] in BUG_SORTS else DEFAULT_SORT,
+        sort=sort[0] if sort and sort[0] in SIGNED_BUG_SORTS else DEFAULT_BUG_SORT,
         page=page_no,
     )
 
@@ -157,9 +147,9 @@ def filters_to_search(f: BugFilters) -> str:
     pairs: list[tuple[str, str]] = []
     if f.q:
         pairs.append(("q", f.q))
-    for name in FILTER_FIELDS:
+    for name in FACET_FIELDS:
         pairs += [(name, v) for v in f.filters.get(name, ())]
-    if f.sort != DEFAULT_SORT:
+    if f.sort != DEFAULT_BUG_SORT:
         pairs.append(("sort", f.sort))
     if f.page > 1:
         pairs.append(("page", str(f.page)))
@@ -171,7 +161,7 @@ def bug_api_params(f: BugFilters, size: int = PAGE_SIZE) -> list[tuple[str, str 
     params: list[tuple[str, str | int]] = [("sort", f.sort), ("page", f.page), ("size", size)]
     if f.q:
         params.append(("q", f.q))
-    for name in FILTER_FIELDS:
+    for name in FACET_FIELDS:
         params += [(name, v) for v in f.filters.get(name, ())]
     return params
 
@@ -419,19 +409,6 @@ def bug_occurrence_body(bug: Mapping[str, Any], now: datetime) -> dict[str, Any]
 
 # --- projects --------------------------------------------------------------------------------
 
-#: Grid columns a person may edit (all go through PUT /api/v1/projects/{project_id}).
-PROJECT_EDITABLE = (
-    "name",
-    "repo_url",
-    "local_path",
-    "description",
-    "test_command",
-    "default_branch",
-    "auto_repair",
-)
-#: Columns the guide asks to mark red when empty.
-PROJECT_REQUIRED = ("repo_url", "local_path")
-
 
 def project_change(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """One dash-ag-grid `cellValueChanged` entry -> (project_id, PUT body), None if not editable.
@@ -440,7 +417,7 @@ def project_change(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | Non
     column = event.get("colId")
     data = event.get("data") or {}
     project_id = data.get("project_id") or event.get("rowId")
-    if column not in PROJECT_EDITABLE or not project_id:
+    if column not in PROJECT_GRID_EDITABLE or not project_id:
         return None
     value = event.get("value", event.get("newValue", data.get(column)))
     if column == "auto_repair":

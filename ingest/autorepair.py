@@ -10,7 +10,8 @@ from redis import Redis
 
 from config.settings import Settings
 from store.base import Store
-from store.models import Project, Status
+from store.models import Project
+from store.vocabulary import Status
 
 log = logging.getLogger("logcenter.autorepair")
 

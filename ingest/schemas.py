@@ -11,8 +11,9 @@ from fastapi import HTTPException
 from pydantic import BaseModel, Field, field_validator
 
 from ingest.validation import check_repo_url, no_option
-from store.models import Bug, Event, Project, RepairReport, RepairRound, Status
+from store.models import Bug, Event, Project, RepairReport, RepairRound
 from store.search import FacetValue, HistogramBucket
+from store.vocabulary import Status
 
 _REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[\w./-]{1,200}(?<![./])$")
 

@@ -8,30 +8,15 @@ store (projects, repair reports).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from store.vocabulary import Status
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Status(StrEnum):
-    NEW = "NEW"
-    VERIFYING = "VERIFYING"
-    CANNOT_REPRODUCE = "CANNOT_REPRODUCE"
-    PENDING_FIX = "PENDING_FIX"
-    FIXING = "FIXING"
-    FIXED = "FIXED"
-    VERIFIED = "VERIFIED"
-    DEPLOYED = "DEPLOYED"
-    FIX_FAILED = "FIX_FAILED"
-
-
-#: Statuses from which a new occurrence reopens the bug as a regression.
-REGRESSION_STATUSES = frozenset({Status.FIXED, Status.VERIFIED, Status.DEPLOYED})
 
 
 class StatusChange(BaseModel):
@@ -147,19 +132,6 @@ class Project(BaseModel):
     ingest_key: str | None = None
     created_at: datetime
     updated_at: datetime
-
-
-#: Project fields a person (or the projects API) may change.
-PROJECT_EDITABLE = (
-    "name",
-    "repo_url",
-    "local_path",
-    "description",
-    "test_command",
-    "default_branch",
-    "auto_repair",
-    "ingest_key",
-)
 
 
 class RepairRound(BaseModel):

@@ -10,20 +10,8 @@ from pydantic import BaseModel, Field
 
 from store.errors import QueryError
 from store.models import Bug, Event
+from store.vocabulary import FACET_FIELDS
 
-#: Facets available on bugs and events (keyword fields).
-FACET_FIELDS = ("project_id", "source", "status", "level", "environment", "error_type")
-EVENT_FACET_FIELDS = (
-    "project_id",
-    "source",
-    "level",
-    "environment",
-    "error_type",
-    "version",
-    "commit_hash",
-    "file_path",
-)
-BUG_SORTS = ("last_seen", "first_seen", "count", "id")
 DEFAULT_FACET_SIZE = 20
 MAX_PAGE_SIZE = 500
 

@@ -14,6 +14,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 from dashboards import api, ids, logic
 from dashboards.components import acted, attempt, error_box, facet_button, status_badge, table
 from dashboards.i18n import lang_of, t
+from store import vocabulary
 
 dash.register_page(__name__, path="/", title="Log Center · Bugs", order=0)
 
@@ -66,7 +67,9 @@ def layout(lang: str | None = None, token: str | None = None, **params: Any) -> 
 
 
 def _toolbar(f: logic.BugFilters, lang: str) -> html.Div:
-    sort_options = [{"label": t(lang, f"sort_{s}"), "value": s} for s in logic.BUG_SORTS]
+    sort_options = [
+        {"label": t(lang, f"sort_{s}"), "value": s} for s in vocabulary.SIGNED_BUG_SORTS
+    ]
     return html.Div(
         [
             html.Div(
@@ -118,7 +121,7 @@ def render(f: logic.BugFilters, lang: str, token: str | None) -> tuple[Any, Any,
 
 def _facets(facets: dict[str, list[dict[str, Any]]], f: logic.BugFilters, lang: str) -> list[Any]:
     panels = []
-    for name in logic.FILTER_FIELDS:
+    for name in vocabulary.FACET_FIELDS:
         entries = logic.facet_entries(facets.get(name, []), f.filters.get(name, ()))
         items = [
             facet_button(

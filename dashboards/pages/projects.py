@@ -15,6 +15,7 @@ from dash import Input, Output, State, callback, html
 from dashboards import api, ids, logic
 from dashboards.components import DIALOG_OPEN, acted, attempt, error_box
 from dashboards.i18n import lang_of, t
+from store import vocabulary
 
 dash.register_page(__name__, path="/projects", title="Log Center · Projects", order=3)
 
@@ -27,9 +28,9 @@ def columns(lang: str) -> list[dict[str, Any]]:
         spec = {
             "field": name,
             "headerName": t(lang, f"col_{name}"),
-            "editable": name in logic.PROJECT_EDITABLE,
+            "editable": name in vocabulary.PROJECT_GRID_EDITABLE,
         }
-        if name in logic.PROJECT_REQUIRED:
+        if name in vocabulary.PROJECT_REQUIRED:
             spec["cellClassRules"] = MISSING_RULE
         return {**spec, **extra}
 

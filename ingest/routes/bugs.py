@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
-from ingest import workflow
+from ingest import status as workflow
 from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import STATUS_FIELD
 from ingest.schemas import (
@@ -24,6 +24,7 @@ from ingest.schemas import (
 from store.errors import NotFound
 from store.models import Bug, RepairReport, RepairReportIn
 from store.search import BugQuery
+from store.vocabulary import BUG_SORT_PATTERN, DEFAULT_BUG_SORT, TRANSITIONS
 
 router = APIRouter(prefix="/api/v1", tags=["bugs"], responses=GUARDED_RESPONSES)
 
@@ -33,7 +34,6 @@ BugId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 NO_BUG: dict[int | str, dict[str, Any]] = {404: {"description": "No such bug"}}
 Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number")]
 Size = Annotated[int, Query(ge=1, le=500, description="items per page (max 500)")]
-SORT_PATTERN = r"^-?(last_seen|first_seen|count|id)$"
 
 
 @router.get(
@@ -59,7 +59,7 @@ def search_bugs(
     level: Multi = None,
     environment: Multi = None,
     error_type: Multi = None,
-    sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "-last_seen",
+    sort: Annotated[str, Query(pattern=BUG_SORT_PATTERN)] = DEFAULT_BUG_SORT,
     page: Page = 1,
     size: Size = 50,
     cursor: str | None = None,
@@ -108,7 +108,7 @@ def get_bug(bug_id: BugId, store: StoreDep) -> Bug:
 )
 def transitions(bug_id: BugId, store: StoreDep) -> Transitions:
     bug = _bug(store, bug_id)
-    return Transitions(status=bug.status, allowed=list(workflow.TRANSITIONS[bug.status]))
+    return Transitions(status=bug.status, allowed=list(TRANSITIONS[bug.status]))
 
 
 @router.put(

@@ -8,7 +8,8 @@ from fastapi import APIRouter
 
 from ingest.deps import GUARDED_RESPONSES, Reader, ServicesDep
 from ingest.schemas import EventSearchIn, EventSearchOut, invalid
-from store.search import EVENT_FACET_FIELDS, EventQuery
+from store.search import EventQuery
+from store.vocabulary import EVENT_FACET_FIELDS
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=GUARDED_RESPONSES)
 

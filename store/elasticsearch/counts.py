@@ -32,7 +32,8 @@ from store.elasticsearch.client import OCC_RETRIES, bulk_conflicts
 from store.elasticsearch.mapping import IndexNames
 from store.elasticsearch.query import es_date
 from store.errors import Conflict
-from store.models import REGRESSION_STATUSES, Event, Status, regression_change, utcnow
+from store.models import Event, regression_change, utcnow
+from store.vocabulary import REGRESSION_STATUSES, Status
 
 
 @dataclass

@@ -17,9 +17,6 @@ from store.elasticsearch.mapping import EVENT_PATHS, IndexNames, bug_from_doc, e
 from store.elasticsearch.query import Compiler, Dsl, filtered, read_facets, unfiltered
 from store.errors import QueryError
 from store.search import (
-    BUG_SORTS,
-    EVENT_FACET_FIELDS,
-    FACET_FIELDS,
     BugPage,
     BugQuery,
     EventPage,
@@ -30,6 +27,7 @@ from store.search import (
     cursor_values,
     encode_cursor,
 )
+from store.vocabulary import BUG_SORTS, EVENT_FACET_FIELDS, FACET_FIELDS
 
 #: What a bug document holds for matching and counting only, never returned.
 BUG_SOURCE_EXCLUDES = ["tokens", "count_base", "count_epoch", "purged_before"]

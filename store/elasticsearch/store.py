@@ -49,8 +49,6 @@ from store.elasticsearch.mapping import (
 from store.elasticsearch.search import BUG_SOURCE_EXCLUDES, BugSearch, EventSearch
 from store.errors import Conflict, NotFound
 from store.models import (
-    PROJECT_EDITABLE,
-    REGRESSION_STATUSES,
     Bug,
     BugCreate,
     BugOccurrences,
@@ -63,6 +61,7 @@ from store.models import (
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
+from store.vocabulary import PROJECT_EDITABLE, REGRESSION_STATUSES
 
 _READONLY_BUG_FIELDS = frozenset({"id", "fingerprint", "revision"})
 _BULK_CHUNK = 1000

@@ -24,9 +24,6 @@ from store import lucene as lq
 from store.errors import QueryError
 from store.models import Bug, Event
 from store.search import (
-    BUG_SORTS,
-    EVENT_FACET_FIELDS,
-    FACET_FIELDS,
     MAX_PAGE_SIZE,
     BugPage,
     BugQuery,
@@ -56,6 +53,7 @@ from store.sqlite.schema import (
     from_micros,
     to_micros,
 )
+from store.vocabulary import BUG_SORTS, EVENT_FACET_FIELDS, FACET_FIELDS
 
 _Condition = tuple[str, Params]
 

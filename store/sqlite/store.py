@@ -18,8 +18,6 @@ from typing import Any
 
 from store.errors import Conflict, NotFound, Unavailable
 from store.models import (
-    PROJECT_EDITABLE,
-    REGRESSION_STATUSES,
     Bug,
     BugCreate,
     BugOccurrences,
@@ -49,6 +47,7 @@ from store.sqlite.rows import (
 )
 from store.sqlite.schema import BUG_FTS_COLUMNS, connect, migrate, to_micros
 from store.sqlite.search import bug_events, search_bugs, search_events
+from store.vocabulary import PROJECT_EDITABLE, REGRESSION_STATUSES
 
 _CHUNK = 500
 _RESERVED_KEY = "bug_id_reserved"

@@ -10,6 +10,7 @@ import pytest
 from dashboards import logic
 from dashboards.i18n import _EN, _ZH, lang_of, t
 from dashboards.logic import BugFilters
+from store import vocabulary
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -95,7 +96,7 @@ def test_paging_stays_in_range() -> None:
 # --- statuses and moves ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", logic.STATUSES)
+@pytest.mark.parametrize("status", vocabulary.STATUSES)
 def test_every_status_has_its_own_class(status: str) -> None:
     assert logic.status_class(status) == f"status status-{status.lower().replace('_', '-')}"
 
@@ -104,7 +105,7 @@ def test_status_colours_are_all_defined_in_the_stylesheet() -> None:
     from dashboards.app import HERE
 
     css = (HERE / "assets" / "style.css").read_text()
-    for status in logic.STATUSES:
+    for status in vocabulary.STATUSES:
         assert "." + logic.status_class(status).split()[-1] + " {" in css
 
 

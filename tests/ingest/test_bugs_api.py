@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from ingest.workflow import TRANSITIONS
-from store.models import Status
+from store.vocabulary import TRANSITIONS, Status
 from tests.stack import ApiHarness, guide_payload
 
 PROJECTS = ("rtc_backend", "rtc_web", "airhub_app")

@@ -1,23 +1,14 @@
-"""The bug status workflow: which moves are legal, and applying one (API and agent alike)."""
+"""Applying a status change to a bug: checked against the workflow (store.vocabulary), written
+conditionally on the bug's revision, recorded in its history."""
 
 from __future__ import annotations
 
 from store.base import Store
 from store.errors import Conflict, NotFound
-from store.models import Bug, Status, StatusChange, utcnow
+from store.models import Bug, StatusChange, utcnow
+from store.vocabulary import TRANSITIONS, Status
 
 S = Status
-TRANSITIONS: dict[Status, tuple[Status, ...]] = {
-    S.NEW: (S.VERIFYING,),
-    S.VERIFYING: (S.PENDING_FIX, S.CANNOT_REPRODUCE),
-    S.PENDING_FIX: (S.FIXING,),
-    S.FIXING: (S.FIXED, S.FIX_FAILED),
-    S.FIXED: (S.VERIFIED, S.NEW),
-    S.VERIFIED: (S.DEPLOYED, S.NEW),
-    S.DEPLOYED: (S.NEW,),
-    S.FIX_FAILED: (S.NEW, S.PENDING_FIX),
-    S.CANNOT_REPRODUCE: (S.NEW,),
-}
 
 
 class IllegalTransition(Exception):
