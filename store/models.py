@@ -7,12 +7,15 @@ store (projects, repair reports).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from store.vocabulary import Status
+from store.vocabulary import PROJECT_EDITABLE, Status
 
 
 def utcnow() -> datetime:
@@ -87,6 +90,30 @@ def reopen_changes(bug: Bug, now: datetime) -> dict[str, Any]:
     }
 
 
+#: Bug fields no update may change: they identify the bug or guard concurrent writes.
+READONLY_BUG_FIELDS = frozenset({"id", "fingerprint", "revision"})
+
+
+def check_bug_changes(changes: Mapping[str, Any]) -> None:
+    """Refuse (ValueError) an update of a read-only or unknown bug field."""
+    bad = sorted(k for k in changes if k in READONLY_BUG_FIELDS or k not in Bug.model_fields)
+    if bad:
+        raise ValueError(f"update_bug: cannot change {', '.join(bad)}")
+
+
+def check_project_changes(changes: Mapping[str, Any]) -> None:
+    """Refuse (ValueError) an update of a project field that is not editable."""
+    bad = sorted(k for k in changes if k not in PROJECT_EDITABLE)
+    if bad:
+        raise ValueError(f"update_project: cannot change {', '.join(bad)}")
+
+
+def filled_repo_url(project: Project, repo_url: str | None) -> dict[str, Any]:
+    """What a report's `repo_url` changes on its project: it fills an empty one, never
+    overwrites one a person set."""
+    return {"repo_url": repo_url} if repo_url and not project.repo_url else {}
+
+
 class Event(BaseModel):
     """One occurrence of a bug. `id` is unique per occurrence (the stream entry id)."""
 
@@ -117,6 +144,24 @@ class BugOccurrences(BaseModel):
     last_seen: datetime
     #: True when a new occurrence arrived while the bug was FIXED/VERIFIED/DEPLOYED.
     reopen: bool = False
+
+
+def occurrences_of(events: Iterable[Event], reopen: AbstractSet[int]) -> list[BugOccurrences]:
+    """Counter changes per bug (by bug id) for newly stored events; `reopen` names the bugs
+    whose new occurrences may reopen them."""
+    by_bug: dict[int, list[datetime]] = defaultdict(list)
+    for event in events:
+        by_bug[event.bug_id].append(event.timestamp)
+    return [
+        BugOccurrences(
+            bug_id=bug_id,
+            count=len(times),
+            first_seen=min(times),
+            last_seen=max(times),
+            reopen=bug_id in reopen,
+        )
+        for bug_id, times in sorted(by_bug.items())
+    ]
 
 
 class Project(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from store.errors import QueryError
 from store.models import Bug, Event
-from store.vocabulary import FACET_FIELDS
+from store.vocabulary import BUG_SORTS, FACET_FIELDS
 
 DEFAULT_FACET_SIZE = 20
 MAX_PAGE_SIZE = 500
@@ -95,6 +95,14 @@ def decode_cursor(cursor: str) -> list[Any]:
     if not isinstance(values, list) or len(values) != 2:
         raise QueryError("cursor: not a cursor returned by this API")
     return values
+
+
+def bug_sort(sort: str) -> tuple[str, bool]:
+    """A bug sort key ("-count") -> (field, descending); QueryError for an unknown field."""
+    field = sort.removeprefix("-")
+    if field not in BUG_SORTS:
+        raise QueryError(f"sort: unknown sort '{sort}' (use {', '.join(BUG_SORTS)}, '-' = desc)")
+    return field, sort.startswith("-")
 
 
 def check_facets(facets: Sequence[str], allowed: Sequence[str]) -> None:

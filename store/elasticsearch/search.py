@@ -22,12 +22,13 @@ from store.search import (
     EventPage,
     EventQuery,
     HistogramBucket,
+    bug_sort,
     check_facets,
     check_paging,
     cursor_values,
     encode_cursor,
 )
-from store.vocabulary import BUG_SORTS, EVENT_FACET_FIELDS, FACET_FIELDS
+from store.vocabulary import EVENT_FACET_FIELDS, FACET_FIELDS
 
 #: What a bug document holds for matching and counting only, never returned.
 BUG_SOURCE_EXCLUDES = ["tokens", "count_base", "count_epoch", "purged_before"]
@@ -73,12 +74,8 @@ class BugSearch:
 
     def run(self) -> BugPage:
         query = self.query
-        field = query.sort.removeprefix("-")
-        if field not in BUG_SORTS:
-            raise QueryError(
-                f"sort: unknown sort '{query.sort}' (use {', '.join(BUG_SORTS)}, '-' = desc)"
-            )
-        order = "desc" if query.sort.startswith("-") else "asc"
+        field, descending = bug_sort(query.sort)
+        order = "desc" if descending else "asc"
         check_paging(query.page, query.size)
         check_facets(query.facets, FACET_FIELDS)
         filters = self.compiler.filters(query.filters)

@@ -57,13 +57,16 @@ from store.models import (
     RepairReport,
     RepairReportIn,
     StatusChange,
+    check_bug_changes,
+    check_project_changes,
+    filled_repo_url,
+    occurrences_of,
     reopen_changes,
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
-from store.vocabulary import PROJECT_EDITABLE, REGRESSION_STATUSES
+from store.vocabulary import REGRESSION_STATUSES
 
-_READONLY_BUG_FIELDS = frozenset({"id", "fingerprint", "revision"})
 _BULK_CHUNK = 1000
 #: Bug ids whose fingerprint (document _id) a store remembers before it starts over.
 _FINGERPRINT_CACHE = 200_000
@@ -219,9 +222,7 @@ class ElasticsearchStore:
         expected_revision: int | None = None,
         history: StatusChange | None = None,
     ) -> Bug:
-        bad = sorted(k for k in changes if k in _READONLY_BUG_FIELDS or k not in Bug.model_fields)
-        if bad:
-            raise ValueError(f"update_bug: cannot change {', '.join(bad)}")
+        check_bug_changes(changes)
 
         def attempt() -> Bug:
             doc = self._bug_doc(bug_id)
@@ -348,7 +349,7 @@ class ElasticsearchStore:
         if self.refresh:
             # One refresh for the whole call: events and counts are searchable when it returns.
             self._refresh({self.names.bugs, *touched})
-        return _occurrences(new, reopened)
+        return occurrences_of(new, reopened)
 
     def _refresh(self, indices: Iterable[str]) -> None:
         self.es.indices.refresh(index=",".join(sorted(indices)))
@@ -444,7 +445,7 @@ class ElasticsearchStore:
     @translated
     def ensure_project(self, project_id: str, *, repo_url: str | None = None) -> Project:
         def change(project: Project) -> dict[str, Any]:
-            return {"repo_url": repo_url} if repo_url and not project.repo_url else {}
+            return filled_repo_url(project, repo_url)
 
         return self._upsert_project(project_id, {"repo_url": repo_url} if repo_url else {}, change)
 
@@ -464,9 +465,7 @@ class ElasticsearchStore:
 
     @translated
     def update_project(self, project_id: str, changes: Mapping[str, Any]) -> Project:
-        bad = sorted(k for k in changes if k not in PROJECT_EDITABLE)
-        if bad:
-            raise ValueError(f"update_project: cannot change {', '.join(bad)}")
+        check_project_changes(changes)
         return self._upsert_project(project_id, dict(changes), lambda _: dict(changes))
 
     def _upsert_project(self, project_id: str, initial: dict[str, Any], change: Any) -> Project:
@@ -559,19 +558,3 @@ class ElasticsearchStore:
         )
         items = [repair_from_doc(h["_source"]) for h in resp["hits"]["hits"]]
         return int(resp["hits"]["total"]["value"]), items
-
-
-def _occurrences(new: list[Event], reopened: set[int]) -> list[BugOccurrences]:
-    by_bug: dict[int, list[Event]] = {}
-    for e in new:
-        by_bug.setdefault(e.bug_id, []).append(e)
-    return [
-        BugOccurrences(
-            bug_id=bug_id,
-            count=len(evs),
-            first_seen=min(e.timestamp for e in evs),
-            last_seen=max(e.timestamp for e in evs),
-            reopen=bug_id in reopened,
-        )
-        for bug_id, evs in sorted(by_bug.items())
-    ]

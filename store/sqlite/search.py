@@ -31,6 +31,7 @@ from store.search import (
     EventQuery,
     FacetValue,
     HistogramBucket,
+    bug_sort,
     check_facets,
     check_paging,
     encode_cursor,
@@ -53,7 +54,7 @@ from store.sqlite.schema import (
     from_micros,
     to_micros,
 )
-from store.vocabulary import BUG_SORTS, EVENT_FACET_FIELDS, FACET_FIELDS
+from store.vocabulary import EVENT_FACET_FIELDS, FACET_FIELDS
 
 _Condition = tuple[str, Params]
 
@@ -213,10 +214,8 @@ def search_bugs(conn: sqlite3.Connection, query: BugQuery) -> BugPage:
 
 
 def _bug_order(sort: str) -> _Order:
-    column = sort.removeprefix("-")
-    if column not in BUG_SORTS:
-        raise QueryError(f"sort: unknown sort '{sort}' (use {', '.join(BUG_SORTS)}, '-' = desc)")
-    return _Order(column, "id", sort.startswith("-"))
+    column, descending = bug_sort(sort)
+    return _Order(column, "id", descending)
 
 
 def search_events(conn: sqlite3.Connection, query: EventQuery) -> EventPage:

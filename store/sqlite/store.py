@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -26,6 +25,10 @@ from store.models import (
     RepairReport,
     RepairReportIn,
     StatusChange,
+    check_bug_changes,
+    check_project_changes,
+    filled_repo_url,
+    occurrences_of,
     reopen_changes,
     utcnow,
 )
@@ -47,11 +50,10 @@ from store.sqlite.rows import (
 )
 from store.sqlite.schema import BUG_FTS_COLUMNS, connect, migrate, to_micros
 from store.sqlite.search import bug_events, search_bugs, search_events
-from store.vocabulary import PROJECT_EDITABLE, REGRESSION_STATUSES
+from store.vocabulary import REGRESSION_STATUSES
 
 _CHUNK = 500
 _RESERVED_KEY = "bug_id_reserved"
-_BUG_FIXED = frozenset({"id", "fingerprint", "revision"})
 _INSERT_BUG = insert_sql("bugs", BUG_COLUMNS) + " ON CONFLICT(fingerprint) DO NOTHING"
 _INSERT_BUG_FTS = insert_sql("bugs_fts", ("rowid", *BUG_FTS_COLUMNS))
 _INSERT_EVENT = insert_sql("events", (*EVENT_COLUMNS, "text_id"), "INSERT OR IGNORE")
@@ -158,12 +160,7 @@ class SQLiteStore:
         expected_revision: int | None = None,
         history: StatusChange | None = None,
     ) -> Bug:
-        fixed = _BUG_FIXED & changes.keys()
-        if fixed:
-            raise ValueError(f"update_bug: cannot change {', '.join(sorted(fixed))}")
-        unknown = changes.keys() - Bug.model_fields.keys()
-        if unknown:
-            raise ValueError(f"update_bug: unknown fields {', '.join(sorted(unknown))}")
+        check_bug_changes(changes)
         with self._write() as conn:
             bug = _get_bug(conn, bug_id)
             if bug is None:
@@ -222,7 +219,7 @@ class SQLiteStore:
         reopen = frozenset(reopen_bug_ids)
         with self._write() as conn:
             added = [event for event in events if _insert_event(conn, event)]
-            return _apply_occurrences(conn, _occurrences(added, reopen))
+            return _apply_occurrences(conn, occurrences_of(added, reopen))
 
     def get_events(
         self, bug_id: int, *, page: int = 1, size: int = 50, cursor: str | None = None
@@ -252,9 +249,8 @@ class SQLiteStore:
             project = _get_project(conn, project_id)
             if project is None:
                 return _insert_project(conn, project_id, {"repo_url": repo_url or None})
-            if repo_url and not project.repo_url:
-                return _update_project(conn, project, {"repo_url": repo_url})
-            return project
+            fill = filled_repo_url(project, repo_url)
+            return _update_project(conn, project, fill) if fill else project
 
     def get_project(self, project_id: str) -> Project | None:
         with self._read() as conn:
@@ -266,9 +262,7 @@ class SQLiteStore:
         return [project_from_row(row) for row in rows]
 
     def update_project(self, project_id: str, changes: Mapping[str, Any]) -> Project:
-        unknown = changes.keys() - set(PROJECT_EDITABLE)
-        if unknown:
-            raise ValueError(f"update_project: cannot change {', '.join(sorted(unknown))}")
+        check_project_changes(changes)
         with self._write() as conn:
             project = _get_project(conn, project_id)
             if project is None:
@@ -369,22 +363,6 @@ def _insert_event(conn: sqlite3.Connection, event: Event) -> bool:
     """Store one event unless its id is known; True when it was new."""
     cur = conn.execute(_INSERT_EVENT, [*event_values(event), event_text_id(conn, event)])
     return bool(cur.rowcount == 1)
-
-
-def _occurrences(events: list[Event], reopen: frozenset[int]) -> list[BugOccurrences]:
-    by_bug: dict[int, list[datetime]] = defaultdict(list)
-    for event in events:
-        by_bug[event.bug_id].append(event.timestamp)
-    return [
-        BugOccurrences(
-            bug_id=bug_id,
-            count=len(times),
-            first_seen=min(times),
-            last_seen=max(times),
-            reopen=bug_id in reopen,
-        )
-        for bug_id, times in sorted(by_bug.items())
-    ]
 
 
 _ADD_OCCURRENCES = (

@@ -181,6 +181,13 @@ class BugUpdateContract:
         assert after.revision != before.revision
         assert store.get_bug(1) == after
 
+    def test_identity_and_unknown_fields_are_refused(self, store: Store) -> None:
+        seed_bug(store, 1)
+        for changes in ({"id": 2}, {"fingerprint": "x"}, {"revision": 9}, {"nosuch": 1}):
+            with pytest.raises(ValueError, match="update_bug: cannot change"):
+                store.update_bug(1, changes)
+        assert store.get_bug(1).fingerprint == "fp-1"  # type: ignore[union-attr]
+
     def test_stale_revision_is_refused(self, store: Store) -> None:
         seed_bug(store, 1)
         read = store.get_bug(1)
@@ -383,6 +390,13 @@ class ProjectContract:
         store.update_project("shop", {"repo_url": "https://git/person"})
         store.ensure_project("shop", repo_url="https://git/c")
         assert store.get_project("shop").repo_url == "https://git/person"  # type: ignore[union-attr]
+
+    def test_only_editable_fields_change(self, store: Store) -> None:
+        store.ensure_project("shop")
+        for changes in ({"id": 7}, {"project_id": "blog"}, {"created_at": "2020-01-01"}):
+            with pytest.raises(ValueError, match="update_project: cannot change"):
+                store.update_project("shop", changes)
+        assert [p.project_id for p in store.list_projects()] == ["shop"]
 
     def test_update_edits_and_creates(self, store: Store) -> None:
         created = store.update_project("new", {"name": "New", "auto_repair": True})
