@@ -1,13 +1,37 @@
-"""Realistic error text for both benchmarks: stack traces of 20-40 lines in the shapes the
-integration guide's clients send (Python, browser JavaScript, Flutter/Dart), and messages in
-English and Chinese (tests/store/datagen.py's list, extended)."""
+"""Realistic error text and field values for both benchmarks: stack traces of 20-40 lines in the
+shapes the integration guide's clients send (Python, browser JavaScript, Flutter/Dart), messages
+in English and Chinese, and the sources, levels, environments, versions and status changes the
+data sets draw from. The store tests' data set (tests/store/datagen.py) draws from the same
+values, so they are said once, here, where the shipped benchmarks find them."""
 
 from __future__ import annotations
 
 import random
 
-from tests.store.datagen import MESSAGES as BASE_MESSAGES
-
+#: Field values a data set draws from; a repeated value is drawn more often.
+SOURCES = ("runtime", "runtime", "runtime", "cicd", "deployment")
+LEVELS = ("ERROR", "ERROR", "ERROR", "CRITICAL", "WARNING", "INFO")
+ENVIRONMENTS = ("prod", "prod", "staging", "dev")
+VERSIONS = ("1.0.0", "1.1.0", "1.2.0", "1.3.0")
+#: (status, number of bugs) moved through the workflow after seeding.
+STATUS_CHANGES = (("FIXED", 30), ("VERIFIED", 15), ("DEPLOYED", 10), ("PENDING_FIX", 20),
+                  ("FIX_FAILED", 8))
+#: (error type, message template) of the store tests' data set; Chinese and English, some
+#: sharing characters on purpose.
+BASE_MESSAGES = (
+    ("TimeoutError", "数据库连接超时"),
+    ("PaymentError", "支付接口返回错误"),
+    ("SessionError", "用户会话已过期，请重新登录"),
+    ("CacheError", "缓存读取失败"),
+    ("ConflictError", "订单状态更新冲突"),
+    ("ConnectionError", "connection refused by upstream"),
+    ("TimeoutError", "timeout while reading response from upstream"),
+    ("PaymentError", "payment gateway returned 502"),
+    ("TypeError", "null reference in request handler"),
+    ("ValueError", "cannot parse JSON payload"),
+    ("KeyError", "missing key user_id in session"),
+    ("DatabaseError", "deadlock detected, 数据库 transaction rolled back"),
+)
 #: (error type, message); the store tests' messages plus more of the same kinds.
 MESSAGES = (
     *BASE_MESSAGES,

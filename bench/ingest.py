@@ -31,12 +31,12 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench import ROOT, figures, payloads
+from bench.services import ElasticsearchNode, RedisServer, free_port, wait_for
+from bench.stack import RunningStack
 from config.wiring import start_embedded_redis
 from store import open_store
 from store.base import Store
 from store.search import BugQuery, EventQuery
-from tests.services import ElasticsearchNode, RedisServer, free_port, wait_for
-from tests.stack import RunningStack
 
 TARGETS = {"ratio": 0.6, "p99_ms": 50.0, "non_2xx": 0, "drain_s": 5.0}
 PREFIX = "lc:"

@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 
 from bench.corpus import CLIENTS, MESSAGES, source_file, stack_trace
-from tests.stack import guide_payload
+from bench.stack import guide_payload
 
 PATH = "/api/v1/logs/report"
 _PROJECTS = [f"{name}_{kind}" for name in ("rtc", "airhub", "shop", "pay", "crm")

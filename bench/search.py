@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import ROOT, figures, seed
+from bench.services import ElasticsearchNode
 from store import open_store
 from store.base import Store
 from store.search import BugQuery, EventQuery
@@ -203,8 +204,6 @@ def open_backend(backend: str, folder: Path, args: argparse.Namespace
 
 
 def _start_node(workdir: Path, version: str, cleanup: ExitStack) -> str:
-    from tests.services import ElasticsearchNode
-
     workdir.mkdir(parents=True, exist_ok=True)
     node = ElasticsearchNode(workdir, version)
     cleanup.callback(node.stop)

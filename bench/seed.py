@@ -15,10 +15,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bench.corpus import MESSAGES, source_file, stack_trace
+from bench.corpus import (
+    ENVIRONMENTS,
+    LEVELS,
+    MESSAGES,
+    SOURCES,
+    STATUS_CHANGES,
+    VERSIONS,
+    source_file,
+    stack_trace,
+)
 from store.base import Store
 from store.models import BugCreate, Event
-from tests.store.datagen import ENVIRONMENTS, LEVELS, SOURCES, STATUS_CHANGES, VERSIONS
 
 DAYS = 14
 _TEAMS = ("rtc", "airhub", "shop", "pay", "crm", "iam", "maps", "chat", "media", "ops")

@@ -1,7 +1,9 @@
-"""Real services for tests: redis-server and an Elasticsearch node, started on free ports.
+"""Real services on free ports: a redis-server and an Elasticsearch node (the Maven Central test
+distribution), each in a directory of its own.
 
-Both are started once per test session by fixtures in conftest.py and stopped at the end.
-`LOGCENTER_TEST_ES_URL` / `LOGCENTER_TEST_REDIS_URL` point the suite at running services instead.
+The benchmarks start them, so they live with the shipped benchmarks rather than in tests/; the
+test suite starts them too, once per session (tests/conftest.py), unless `LOGCENTER_TEST_ES_URL`
+/ `LOGCENTER_TEST_REDIS_URL` point it at running services.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Running Log Center for tests, the way it runs for users.
+"""Log Center running the way it runs for users: `logcenter api` and `logcenter indexer` (and, on
+request, `logcenter dashboard`) as separate OS processes, for the benchmarks and for the test
+suite's end-to-end, crash and restart tests.
 
-- `ApiHarness`: the API app in this process (real Redis, real store) plus an in-process indexer
-  whose `drain()` waits until every acknowledged report is in the store. Fast and deterministic.
-- `RunningStack`: the real commands (`logcenter api`, `logcenter indexer`) as separate OS
-  processes, for end-to-end, crash and restart tests.
+`guide_payload()` is the integration guide's example report, the body both send by default.
 """
 
 from __future__ import annotations
@@ -12,24 +11,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi.testclient import TestClient
-from redis import Redis
 
-from config.settings import Settings
-from ingest.app import create_served
-from ingest.indexer import Indexer
-from store import open_store
-from store.base import Store
-from tests.services import free_port, wait_for
-
-ROOT = Path(__file__).resolve().parent.parent
+from bench import ROOT
+from bench.services import free_port, wait_for
 
 
 def guide_payload(**overrides: Any) -> dict[str, Any]:
@@ -67,50 +57,6 @@ def guide_payload(**overrides: Any) -> dict[str, Any]:
         else:
             payload[key] = value
     return payload
-
-
-class ApiHarness:
-    """The API in-process on a real Redis and a real store, with a drainable indexer."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.app = create_served(settings)
-        self.client = TestClient(self.app)
-        self.redis = Redis.from_url(settings.redis_url)
-        self.store: Store = open_store(settings.resolved_store_url(), **_store_options(settings))
-        self.store.init()
-        self.indexer = self._indexer()
-
-    def _indexer(self) -> Indexer:
-        return Indexer(
-            redis=self.redis,
-            store=self.store,
-            prefix=self.settings.redis_prefix,
-            batch_size=self.settings.indexer_batch,
-            block_ms=20,
-        )
-
-    def __enter__(self) -> ApiHarness:
-        self.client.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.__exit__(*exc)
-        self.store.close()
-        self.redis.close()
-
-    def report(self, payload: dict[str, Any] | None = None, **overrides: Any) -> Any:
-        """POST a report (the guide's example with `overrides`); the test client's response."""
-        return self.client.post("/api/v1/logs/report", json=payload or guide_payload(**overrides))
-
-    def drain(self, timeout: float = 60.0) -> None:
-        self.indexer.drain(timeout)
-
-
-def _store_options(settings: Settings) -> dict[str, object]:
-    if settings.resolved_store_url().startswith("sqlite:"):
-        return {}
-    return {"index_prefix": settings.es_index_prefix}
 
 
 class RunningStack:
@@ -210,17 +156,7 @@ def running_stack(workdir: Path, env: dict[str, str], **start: Any) -> Iterator[
         stack.stop()
 
 
-def settings_for(tmp_path: Path, redis_url: str, redis_prefix: str, **extra: Any) -> Settings:
-    return Settings(
-        data_dir=tmp_path, redis_url=redis_url, redis_prefix=redis_prefix, _env_file=None, **extra
-    )  # type: ignore[call-arg]
-
-
 def stack_env(redis_url: str, redis_prefix: str, **extra: str) -> dict[str, str]:
     env = {"LOGCENTER_REDIS_URL": redis_url, "LOGCENTER_REDIS_PREFIX": redis_prefix}
     env.update({f"LOGCENTER_{k.upper()}": v for k, v in extra.items()})
     return env
-
-
-def now() -> float:
-    return time.time()

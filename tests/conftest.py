@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.services import ElasticsearchNode, RedisServer
 from tests.agent.llm_server import LLMServer
 from tests.repos import Repos, make_repos
-from tests.services import ElasticsearchNode, RedisServer
 from tests.stack import ApiHarness, settings_for
 
 ES_VERSION = os.environ.get("LOGCENTER_TEST_ES_VERSION", "9.2.0")

@@ -20,13 +20,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from agent.queue import repair_queue
+from bench.services import RedisServer, wait_for
+from bench.stack import RunningStack, running_stack, stack_env
 from tests.agent import replies
 from tests.agent.llm_server import LLMServer
 from tests.agent.scenario import ADMIN_TOKEN, LLM_KEY, Scenario
 from tests.browser import click, css, sign_in, until
 from tests.repos import OPS, Repos, git
-from tests.services import RedisServer, wait_for
-from tests.stack import RunningStack, running_stack, stack_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

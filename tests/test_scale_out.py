@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.services import free_port, wait_for
+from bench.stack import RunningStack, guide_payload
 from store import open_store
 from store.base import Store
 from store.search import BugQuery, EventQuery
 from tests.conftest import drop_indices
-from tests.services import free_port, wait_for
-from tests.stack import RunningStack, guide_payload
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]
 

@@ -12,8 +12,9 @@ import httpx
 import psutil
 import pytest
 
-from tests.services import free_port, wait_for
-from tests.stack import ROOT, guide_payload
+from bench.services import free_port, wait_for
+from bench.stack import guide_payload
+from tests.stack import ROOT
 
 
 def start_up(data_dir: Path, api_port: int, dash_port: int) -> subprocess.Popen[bytes]:

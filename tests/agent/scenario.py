@@ -18,10 +18,11 @@ from redis import Redis
 from rq import Worker
 
 from agent.queue import enqueue_repair, repair_state
+from bench.services import wait_for
+from bench.stack import RunningStack
 from config.settings import Settings
 from tests.agent.llm_server import LLMServer
-from tests.services import wait_for
-from tests.stack import ROOT, RunningStack
+from tests.stack import ROOT
 
 ADMIN_TOKEN = "admin-secret-7d1c9a"
 LLM_KEY = "sk-llm-secret-4b2e8f"

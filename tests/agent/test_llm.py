@@ -6,9 +6,9 @@ import pytest
 
 from agent.errors import LLMError
 from agent.llm import LLMClient
+from bench.services import free_port
 from config.settings import Settings
 from tests.agent.llm_server import LLMServer, Reply
-from tests.services import free_port
 
 
 def _client(api_base: str, **extra: object) -> LLMClient:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.services import RedisServer
+from bench.stack import RunningStack, stack_env
 from tests.agent import replies
 from tests.agent.llm_server import LLMServer, Reply
 from tests.agent.scenario import ADMIN_TOKEN, LLM_KEY, Scenario, WorkerPool, worker_env
 from tests.repos import Repos, git
-from tests.services import RedisServer
-from tests.stack import RunningStack, stack_env
 
 pytestmark = pytest.mark.slow
 

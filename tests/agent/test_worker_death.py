@@ -12,13 +12,13 @@ import pytest
 from redis import Redis
 
 from agent.queue import enqueue_repair, repair_state
+from bench.services import RedisServer, wait_for
+from bench.stack import RunningStack, stack_env
 from config.settings import Settings
 from tests.agent import replies
 from tests.agent.llm_server import LLMServer, Reply
 from tests.agent.scenario import ADMIN_TOKEN, Scenario, WorkerPool, worker_env
 from tests.repos import Repos
-from tests.services import RedisServer, wait_for
-from tests.stack import RunningStack, stack_env
 
 pytestmark = pytest.mark.slow
 

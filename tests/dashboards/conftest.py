@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.services import RedisServer
+from bench.stack import RunningStack, running_stack, stack_env
 from tests.dashboards.seed import Seeded, seed
-from tests.services import RedisServer
-from tests.stack import RunningStack, running_stack, stack_env
 
 ADMIN_TOKEN = "dashboard-test-token"
 

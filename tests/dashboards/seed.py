@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from tests.services import wait_for
-from tests.stack import guide_payload
+from bench.services import wait_for
+from bench.stack import guide_payload
 
 DIFF = """diff --git a/apps/users/views.py b/apps/users/views.py
 --- a/apps/users/views.py

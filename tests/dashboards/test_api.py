@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
+from bench.services import free_port
 from dashboards.api import ApiClient, ApiError
-from tests.services import free_port
 
 
 def client_for(handler: object) -> tuple[ApiClient, list[httpx.Request]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.services import RedisServer
+from bench.services import RedisServer
 from tests.stack import ApiHarness, settings_for
 
 ADMIN_TOKEN = "hardening-admin-5f3a9c"

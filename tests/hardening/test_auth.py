@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from bench.services import RedisServer
+from bench.stack import guide_payload
 from tests.hardening.conftest import ADMIN_TOKEN
-from tests.services import RedisServer
-from tests.stack import ApiHarness, guide_payload
+from tests.stack import ApiHarness
 
 #: Every write operation and a request that succeeds with the token: (path, body, status).
 #: `{bug}` is a fresh bug of the test's own.

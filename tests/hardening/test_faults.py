@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.services import ElasticsearchNode, RedisServer, wait_for
+from bench.stack import RunningStack, guide_payload, running_stack, stack_env
 from tests.conftest import drop_indices
 from tests.ingest.test_pipeline import bug_counts
-from tests.services import ElasticsearchNode, RedisServer, wait_for
-from tests.stack import RunningStack, guide_payload, running_stack, stack_env
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.stack import guide_payload
 from store.lucene import ALIASES, BUG_FIELDS, EVENT_FIELDS
-from tests.stack import ApiHarness, guide_payload
+from tests.stack import ApiHarness
 
 FUZZ = settings(
     max_examples=120,

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
+from bench.stack import guide_payload
 from tests.hardening.conftest import ADMIN_TOKEN
-from tests.stack import ApiHarness, guide_payload
+from tests.stack import ApiHarness
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 GOOD = {

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 from schemathesis.python import asgi
 
+from bench.services import RedisServer
+from bench.stack import guide_payload
 from config.settings import Settings
 from ingest.app import create_app
-from tests.services import RedisServer
-from tests.stack import ApiHarness, guide_payload, settings_for
+from tests.stack import ApiHarness, settings_for
 
 # The schema does not depend on settings: read it from an app that is never started.
 schema = schemathesis.openapi.from_dict(

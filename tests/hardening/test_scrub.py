@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.stack import ApiHarness, guide_payload
+from bench.stack import guide_payload
+from tests.stack import ApiHarness
 
 SECRET = "Hunter2SecretValue"
 KEYS = [

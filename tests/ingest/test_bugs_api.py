@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from bench.stack import guide_payload
 from store.vocabulary import TRANSITIONS, Status
-from tests.stack import ApiHarness, guide_payload
+from tests.stack import ApiHarness
 
 PROJECTS = ("rtc_backend", "rtc_web", "airhub_app")
 LEVELS = ("ERROR", "WARNING", "CRITICAL")

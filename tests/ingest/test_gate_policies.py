@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import ApiHarness, guide_payload, settings_for
+from bench.stack import guide_payload
+from tests.stack import ApiHarness, settings_for
 
 
 def test_ingest_key_required_once_set(sqlite_api: ApiHarness) -> None:

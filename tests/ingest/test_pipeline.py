@@ -12,9 +12,9 @@ import httpx
 import pytest
 import redis
 
+from bench.services import RedisServer, wait_for
+from bench.stack import RunningStack, guide_payload, running_stack, stack_env
 from tests.conftest import drop_indices
-from tests.services import RedisServer, wait_for
-from tests.stack import RunningStack, guide_payload, running_stack, stack_env
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.stack import guide_payload
 from ingest.app import create_app
-from tests.stack import ApiHarness, guide_payload, settings_for
+from tests.stack import ApiHarness, settings_for
 
 
 def md5(*parts: object) -> str:

@@ -1,7 +1,8 @@
 """A seeded, deterministic data set for store tests: bugs, their events and status changes.
 
 The same seed always yields the same bugs, events and updates, so two backends seeded from one
-`Dataset` must answer every query alike (tests/store/test_parity.py).
+`Dataset` must answer every query alike (tests/store/test_parity.py). Messages and field values
+come from bench/corpus.py, which the search benchmark's data set draws from too.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bench.corpus import BASE_MESSAGES, ENVIRONMENTS, LEVELS, SOURCES, STATUS_CHANGES, VERSIONS
 from store.base import Store
 from store.models import BugCreate, Event
 
@@ -17,28 +19,7 @@ START = datetime(2024, 5, 1, tzinfo=UTC)
 DAYS = 10
 
 PROJECTS = ("shop-api", "shop-web", "pay-svc", "user-svc", "mobile-app", "ci-pipeline")
-SOURCES = ("runtime", "runtime", "runtime", "cicd", "deployment")
-LEVELS = ("ERROR", "ERROR", "ERROR", "CRITICAL", "WARNING", "INFO")
-ENVIRONMENTS = ("prod", "prod", "staging", "dev")
-VERSIONS = ("1.0.0", "1.1.0", "1.2.0", "1.3.0")
 MODULES = ("orders", "payments", "users", "cache", "auth", "reports")
-#: (error type, message template); Chinese and English, some sharing characters on purpose.
-MESSAGES = (
-    ("TimeoutError", "数据库连接超时"),
-    ("PaymentError", "支付接口返回错误"),
-    ("SessionError", "用户会话已过期，请重新登录"),
-    ("CacheError", "缓存读取失败"),
-    ("ConflictError", "订单状态更新冲突"),
-    ("ConnectionError", "connection refused by upstream"),
-    ("TimeoutError", "timeout while reading response from upstream"),
-    ("PaymentError", "payment gateway returned 502"),
-    ("TypeError", "null reference in request handler"),
-    ("ValueError", "cannot parse JSON payload"),
-    ("KeyError", "missing key user_id in session"),
-    ("DatabaseError", "deadlock detected, 数据库 transaction rolled back"),
-)
-STATUS_CHANGES = (("FIXED", 30), ("VERIFIED", 15), ("DEPLOYED", 10), ("PENDING_FIX", 20),
-                  ("FIX_FAILED", 8))
 
 
 @dataclass
@@ -80,7 +61,7 @@ def generate(seed: int = 20241128, n_bugs: int = 300, n_events: int = 5000) -> D
 
 
 def _bug(rng: random.Random, bug_id: int) -> BugCreate:
-    error_type, template = rng.choice(MESSAGES)
+    error_type, template = rng.choice(BASE_MESSAGES)
     module = rng.choice(MODULES)
     line = rng.randint(1, 400)
     file_path = f"src/{module}/handler.py" if rng.random() < 0.7 else f"lib/{module}_utils.py"
