@@ -24,6 +24,7 @@ from rq.timeouts import JobTimeoutException
 from agent.client import ApiClient
 from agent.errors import ApiError
 from agent.sandbox import Redactor, secret_values
+from agent.settings import current_settings
 from agent.walk import walk
 from config.settings import Settings
 from store.models import RepairReportIn
@@ -55,8 +56,6 @@ def on_job_failure(
     tb: TracebackType | None = None,
 ) -> None:
     """RQ failure callback of every repair job."""
-    from agent.worker import current_settings
-
     record_death(int(job.args[0]), failure_reason(job, exc_type, exc), current_settings())
 
 

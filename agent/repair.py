@@ -23,6 +23,7 @@ from agent.paths import Frame, RepoFiles, parse_frames
 from agent.project import ProjectConfig, WorkerProjects, project_config
 from agent.prompt import CodeContext, analysis_of, code_context, fix_messages, reproduction_messages
 from agent.sandbox import Redactor, RunResult, clean_env, run_command, secret_values
+from agent.settings import current_settings
 from agent.walk import walk
 from agent.workspace import Workspace
 from config.settings import Settings
@@ -37,8 +38,6 @@ _FAILED_TEST = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
 
 def repair_bug(bug_id: int) -> dict[str, Any]:
     """RQ job: repair one bug; returns its final status and failure reason."""
-    from agent.worker import current_settings
-
     return Repair(bug_id, current_settings()).run()
 
 

@@ -41,6 +41,7 @@ from rq.utils import parse_composite_key
 
 from agent.failure import ABANDON_REASON, WORKER_DIED, record_death
 from agent.queue import queue_name, repair_queue
+from agent.settings import configure, current_settings
 from config.settings import Settings, get_settings
 
 log = logging.getLogger("agent.worker")
@@ -49,17 +50,6 @@ log = logging.getLogger("agent.worker")
 MAINTENANCE_INTERVAL = 60
 SWEEP_INTERVAL = 15.0
 DEFAULT_GRACE = 8.0
-_settings: Settings | None = None
-
-
-def configure(settings: Settings) -> None:
-    """Settings for jobs and callbacks run by this process (default: from the environment)."""
-    global _settings
-    _settings = settings
-
-
-def current_settings() -> Settings:
-    return _settings if _settings is not None else get_settings()
 
 
 def redis_connection(settings: Settings) -> Redis:
