@@ -34,6 +34,7 @@ from store.models import (
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
 from store.sqlite.event_text import event_text_id, purge_unused_texts
+from store.sqlite.migrations import migrate
 from store.sqlite.rows import (
     BUG_COLUMNS,
     EVENT_COLUMNS,
@@ -48,7 +49,7 @@ from store.sqlite.rows import (
     report_body,
     report_from_row,
 )
-from store.sqlite.schema import BUG_FTS_COLUMNS, connect, migrate, to_micros
+from store.sqlite.schema import BUG_FTS_COLUMNS, connect, to_micros
 from store.sqlite.search import bug_events, search_bugs, search_events
 from store.vocabulary import REGRESSION_STATUSES
 

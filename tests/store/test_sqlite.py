@@ -12,7 +12,7 @@ import pytest
 
 from store.base import Store
 from store.sqlite import SQLiteStore, path_from_url
-from store.sqlite.schema import SCHEMA_VERSION
+from store.sqlite.migrations import SCHEMA_VERSION
 from tests.store import contract
 from tests.store.contract import Opener
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from store.search import EventQuery
 from store.sqlite import SQLiteStore
-from store.sqlite.schema import EVENT_FTS_COLUMNS, FTS_TOKENIZER, SCHEMA_VERSION
+from store.sqlite.migrations import SCHEMA_VERSION
+from store.sqlite.schema import EVENT_FTS_COLUMNS, FTS_TOKENIZER
 from tests.store.datagen import START, generate
 
 QUERIES: list[dict[str, Any]] = [

@@ -1,0 +1,173 @@
+"""Versioned migrations of the SQLite schema (store/sqlite/schema.py holds the layout they build).
+
+The schema version lives in `PRAGMA user_version`; each entry of MIGRATIONS moves it up by one.
+`migrate()` runs under `BEGIN IMMEDIATE`, so two processes starting at once apply each step once:
+the second waits for the first (busy_timeout) and then finds nothing left to do.
+
+A module of its own, apart from the layout: a step may call the code that keeps a table (v3
+backfills event texts with store/sqlite/event_text.py), and that code reads the layout.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from store.sqlite.event_text import backfill
+from store.sqlite.schema import BUG_FTS_COLUMNS, EVENT_FTS_COLUMNS, FTS_TOKENIZER
+
+#: A migration step: an SQL statement, or a function for what SQL alone cannot do (backfills).
+Step = str | Callable[[sqlite3.Connection], None]
+
+_V1 = (
+    """
+    CREATE TABLE bugs (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL UNIQUE,
+        project_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        level TEXT NOT NULL,
+        error_type TEXT NOT NULL,
+        message TEXT NOT NULL,
+        file_path TEXT,
+        line_number INTEGER,
+        stack_trace TEXT NOT NULL,
+        context TEXT NOT NULL,
+        version TEXT,
+        commit_hash TEXT,
+        status TEXT NOT NULL,
+        failure_reason TEXT,
+        count INTEGER NOT NULL DEFAULT 0,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        regression_count INTEGER NOT NULL DEFAULT 0,
+        status_history TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 1
+    )
+    """,
+    "CREATE INDEX bugs_last_seen ON bugs (last_seen, id)",
+    "CREATE INDEX bugs_first_seen ON bugs (first_seen, id)",
+    "CREATE INDEX bugs_count ON bugs (count, id)",
+    "CREATE INDEX bugs_project_status ON bugs (project_id, status)",
+    f"""
+    CREATE VIRTUAL TABLE bugs_fts USING fts5(
+        {", ".join(BUG_FTS_COLUMNS)}, tokenize = "{FTS_TOKENIZER}"
+    )
+    """,
+    """
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        bug_id INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        project_id TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        level TEXT NOT NULL,
+        source TEXT NOT NULL,
+        version TEXT,
+        commit_hash TEXT,
+        error_type TEXT NOT NULL,
+        message TEXT NOT NULL,
+        file_path TEXT,
+        line_number INTEGER,
+        context TEXT NOT NULL,
+        stack_trace TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX events_timestamp ON events (timestamp, id)",
+    "CREATE INDEX events_bug ON events (bug_id, timestamp, id)",
+    f"""
+    CREATE VIRTUAL TABLE events_fts USING fts5(
+        {", ".join(EVENT_FTS_COLUMNS)}, tokenize = "{FTS_TOKENIZER}"
+    )
+    """,
+    """
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id TEXT NOT NULL UNIQUE,
+        name TEXT,
+        repo_url TEXT,
+        local_path TEXT,
+        description TEXT,
+        test_command TEXT,
+        default_branch TEXT,
+        auto_repair INTEGER NOT NULL DEFAULT 0,
+        ingest_key TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE repair_reports (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bug_id INTEGER NOT NULL,
+        project_id TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        passed INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX repair_reports_bug ON repair_reports (bug_id, round, id)",
+    "CREATE INDEX repair_reports_project ON repair_reports (project_id, created_at)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+)
+
+#: Covering indexes for facets, counts and histograms: bug and event rows carry stack traces
+#: and context (kilobytes each), so a GROUP BY or count over them read every wide row; these
+#: let SQLite answer from the index alone (bench/search.py at 1M events).
+_V2 = (
+    "CREATE INDEX bugs_facets ON bugs (status, source, level, environment, error_type, "
+    "project_id, count, last_seen)",
+    "CREATE INDEX events_project_time ON events (project_id, timestamp)",
+    "CREATE INDEX events_facets ON events (timestamp, level, project_id, environment, "
+    "version, source, error_type)",
+)
+#: Events are full-text indexed once per distinct text (store/sqlite/event_text.py) instead of
+#: once per event: the per-event index was most of the file, and a common word matched most
+#: events in every statement of a search.
+_V3: tuple[Step, ...] = (
+    "CREATE TABLE event_texts (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE)",
+    f"""
+    CREATE VIRTUAL TABLE event_texts_fts USING fts5(
+        {", ".join(EVENT_FTS_COLUMNS)}, tokenize = "{FTS_TOKENIZER}"
+    )
+    """,
+    "ALTER TABLE events ADD COLUMN text_id INTEGER",
+    backfill,
+    "DROP TABLE events_fts",
+    # Finds a text's events in a time window and covers what facets, histograms and pages
+    # read of them, so a search never reads the wide event rows of all its hits.
+    "CREATE INDEX events_text ON events (text_id, timestamp, id, level, project_id, "
+    "environment, version, source, error_type)",
+)
+#: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the missing migration steps in one write transaction; return the schema version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"database schema version {version} is newer than this code ({SCHEMA_VERSION})"
+            )
+        for step in MIGRATIONS[version:]:
+            for statement in step:
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION
