@@ -19,13 +19,16 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bench import ROOT, figures, seed
 from bench.services import ElasticsearchNode
 from store import open_store
 from store.base import Store
 from store.search import BugQuery, EventQuery
+
+if TYPE_CHECKING:
+    from store.elasticsearch import ElasticsearchStore
 
 DATA = Path(__file__).resolve().parent / "data"
 TARGET_P95_MS = 150.0
@@ -236,8 +239,8 @@ def _relaxed_refresh(store: Store, backend: str) -> Iterator[None]:
     if backend != "elasticsearch":
         yield
         return
-    es = store.es  # type: ignore[attr-defined]
-    pattern = store.names.events_pattern  # type: ignore[attr-defined]
+    es_store = cast("ElasticsearchStore", store)  # what open_backend opens for this backend
+    es, pattern = es_store.es, es_store.names.events_pattern
     relaxed = {"index.refresh_interval": "-1", "index.translog.durability": "async"}
     template = f"{ES_PREFIX}events"
     body = es.indices.get_index_template(name=template)["index_templates"][0]["index_template"]

@@ -96,7 +96,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bench import main as bench_main
+    from bench.cli import main as bench_main
 
     return int(bench_main([args.kind, *args.rest]))
 
