@@ -18,6 +18,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config ./config
 COPY store ./store
+COPY client ./client
 COPY ingest ./ingest
 COPY agent ./agent
 COPY dashboards ./dashboards

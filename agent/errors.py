@@ -33,15 +33,3 @@ class EditOutsideRepo(EditError):
 
 class PushFailed(RepairFailure):
     """The fix branch could not be pushed to origin."""
-
-
-class ApiError(Exception):
-    """The Log Center API answered with an unexpected status."""
-
-    def __init__(self, message: str, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class StatusConflict(ApiError):
-    """The API refused a status move (409): someone else moved the bug meanwhile."""

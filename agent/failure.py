@@ -21,11 +21,10 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from agent.client import ApiClient
-from agent.errors import ApiError
 from agent.sandbox import Redactor, secret_values
 from agent.settings import current_settings
 from agent.walk import walk
+from client.http import ApiClient, ApiError
 from config.settings import Settings
 from store.models import RepairReportIn
 from store.vocabulary import IN_PROGRESS, Status

@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings
 
 from agent.workspace import RepoSource
+from client.shapes import ProjectOut
 from config.settings import Settings
-from ingest.schemas import ProjectOut
 
 DEFAULT_TEST_COMMAND = "python -m pytest -q"
 

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.client import ApiClient
 from agent.edits import AppliedEdit, apply_blocks, parse_blocks
 from agent.errors import EditError, EditOutsideRepo, NoRepository, RepairFailure
 from agent.llm import Completion, LLMClient
@@ -26,6 +25,7 @@ from agent.sandbox import Redactor, RunResult, clean_env, run_command, secret_va
 from agent.settings import current_settings
 from agent.walk import walk
 from agent.workspace import Workspace
+from client.http import ApiClient
 from config.settings import Settings
 from store.models import RepairReportIn
 from store.vocabulary import DONE, Status

@@ -7,7 +7,7 @@ fails before it could start, with a note on each step saying why it was passed t
 
 from __future__ import annotations
 
-from agent.client import ApiClient
+from client.http import ApiClient
 from store.models import Bug
 from store.vocabulary import path_to
 

@@ -1,6 +1,6 @@
 """The Dash app: `create_app(settings)` builds it, `run(settings, host, port)` serves it.
 
-Every page reads and writes through the HTTP API (dashboards.api); nothing here touches the store.
+Every page reads and writes through the HTTP API (client.http); nothing here touches the store.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 import dash
 from dash import ALL, Input, Output, State, ctx, dcc, html
 
+from client.http import ApiClient
 from dashboards import ids
-from dashboards.api import CONFIG_KEY, ApiClient
+from dashboards.api import CONFIG_KEY
 from dashboards.components import acted
 from dashboards.i18n import lang_of, t
 
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
             "token": State(ids.TOKEN, "data"),
         },
     )
-    app.server.config[CONFIG_KEY] = ApiClient(settings.api_url)
+    app.server.config[CONFIG_KEY] = ApiClient(settings.api_url, attempts=1)
     app.layout = _shell(token_required=bool(settings.admin_token))
     _shell_callbacks(app)
     return app

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 from dash import ctx, dcc, html
 
+from client.http import ApiError
 from dashboards import logic
-from dashboards.api import ApiError
 from dashboards.i18n import t
 
 T = TypeVar("T")

@@ -1,4 +1,6 @@
-"""Request and response bodies of the HTTP API (beyond the stored records themselves)."""
+"""Request bodies of the HTTP API and its error helpers; the response bodies the agent and the
+dashboard read back are in `client.shapes`.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +13,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel, Field, field_validator
 
 from ingest.validation import check_repo_url, no_option
-from store.models import Bug, Event, Project, RepairReport, RepairRound
-from store.search import FacetValue, HistogramBucket
+from store.models import RepairRound
 from store.vocabulary import Status
 
 _REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[\w./-]{1,200}(?<![./])$")
@@ -64,30 +65,6 @@ class ProjectUpdate(BaseModel):
         return value
 
 
-class ProjectOut(BaseModel):
-    id: int
-    project_id: str
-    name: str | None
-    repo_url: str | None
-    local_path: str | None
-    description: str | None
-    test_command: str | None
-    default_branch: str | None
-    auto_repair: bool
-    has_ingest_key: bool = False
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, project: Project) -> ProjectOut:
-        data = project.model_dump(exclude={"ingest_key"})
-        return cls(**data, has_ingest_key=bool(project.ingest_key))
-
-
-class ProjectList(BaseModel):
-    projects: list[ProjectOut]
-
-
 class StatusChangeIn(BaseModel):
     status: Status
     failure_reason: str | None = Field(default=None, max_length=8000)
@@ -97,40 +74,8 @@ class StatusChangeIn(BaseModel):
     expected_status: Status | None = None
 
 
-class Transitions(BaseModel):
-    status: Status
-    allowed: list[Status]
-
-
-class BugList(BaseModel):
-    total: int
-    items: list[Bug]
-    facets: dict[str, list[FacetValue]]
-    next_cursor: str | None
-
-
-class EventList(BaseModel):
-    total: int
-    items: list[Event]
-    next_cursor: str | None
-
-
-class RepairEnqueued(BaseModel):
-    job_id: str
-    bug_id: int
-
-
 class RepairReportBody(RepairRound):
     """One repair round (the bug id comes from the path)."""
-
-
-class RepairReportList(BaseModel):
-    reports: list[RepairReport]
-
-
-class RepairReportPage(BaseModel):
-    total: int
-    reports: list[RepairReport]
 
 
 class EventSearchIn(BaseModel):
@@ -148,15 +93,6 @@ class EventSearchIn(BaseModel):
     sort: Literal["-timestamp", "timestamp"] = "-timestamp"
 
     model_config = {"populate_by_name": True}
-
-
-class EventSearchOut(BaseModel):
-    total: int
-    items: list[Event]
-    histogram: list[HistogramBucket]
-    facets: dict[str, list[FacetValue]]
-    interval: str
-    next_cursor: str | None = None
 
 
 def error_body(message: str, **extra: Any) -> dict[str, Any]:

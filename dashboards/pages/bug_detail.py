@@ -353,7 +353,7 @@ def move(
     problem = logic.validate_move(target, reason)
     if problem:
         return html.Div(t(lang, problem), className="alert error"), dash.no_update, dash.no_update
-    _, error = attempt(lambda: api.current().set_status(bug_id, target, reason, note, token))
+    _, error = attempt(lambda: api.current().change_status(bug_id, target, reason, note, token))
     if error is not None:
         return (
             error_box(lang, error),

@@ -7,20 +7,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
-from ingest import status as workflow
-from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
-from ingest.gate import STATUS_FIELD
-from ingest.schemas import (
+from client.shapes import (
     BugList,
     EventList,
     RepairEnqueued,
-    RepairReportBody,
     RepairReportList,
     RepairReportPage,
-    StatusChangeIn,
     Transitions,
-    invalid,
 )
+from ingest import status as workflow
+from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
+from ingest.gate import STATUS_FIELD
+from ingest.schemas import RepairReportBody, StatusChangeIn, invalid
 from store.errors import NotFound
 from store.models import Bug, RepairReport, RepairReportIn
 from store.search import BugQuery

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter
 
+from client.shapes import EventSearchOut
 from ingest.deps import GUARDED_RESPONSES, Reader, ServicesDep
-from ingest.schemas import EventSearchIn, EventSearchOut, invalid
+from ingest.schemas import EventSearchIn, invalid
 from store.search import EventQuery
 from store.vocabulary import EVENT_FACET_FIELDS
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
+from client.shapes import ProjectList, ProjectOut
 from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import publish_ingest_key
-from ingest.schemas import ProjectList, ProjectOut, ProjectUpdate, invalid
+from ingest.schemas import ProjectUpdate, invalid
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"], responses=GUARDED_RESPONSES)
 

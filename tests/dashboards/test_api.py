@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from bench.services import free_port
-from dashboards.api import ApiClient, ApiError
+from client.http import ApiClient, ApiError
 
 
 def client_for(handler: object) -> tuple[ApiClient, list[httpx.Request]]:
@@ -34,7 +34,7 @@ def test_repeated_filters_and_the_bearer_token() -> None:
 
 def test_writes_send_json_bodies() -> None:
     client, seen = client_for(lambda r: httpx.Response(200, json={}))
-    client.set_status(7, "FIX_FAILED", "tests fail", None, token="t")
+    client.change_status(7, "FIX_FAILED", "tests fail", None, token="t")
     client.update_project("rtc_web", {"repo_url": ""}, token="t")
     assert seen[0].method == "PUT" and seen[0].url.path == "/api/v1/bugs/7/status"
     assert json.loads(seen[0].content) == {

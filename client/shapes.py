@@ -1,0 +1,83 @@
+"""The response bodies of the HTTP API beyond the stored records themselves.
+
+The API declares them as its answers (they are its OpenAPI schemas, under these class names);
+the agent and the dashboard read the same answers back through `client.http`. Request bodies,
+which only the API validates, stay in `ingest.schemas`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from store.models import Bug, Event, Project, RepairReport
+from store.search import FacetValue, HistogramBucket
+from store.vocabulary import Status
+
+# No class docstrings below: a docstring would become the schema's description in the OpenAPI.
+
+
+class ProjectOut(BaseModel):
+    id: int
+    project_id: str
+    name: str | None
+    repo_url: str | None
+    local_path: str | None
+    description: str | None
+    test_command: str | None
+    default_branch: str | None
+    auto_repair: bool
+    has_ingest_key: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectOut:
+        data = project.model_dump(exclude={"ingest_key"})
+        return cls(**data, has_ingest_key=bool(project.ingest_key))
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectOut]
+
+
+class Transitions(BaseModel):
+    status: Status
+    allowed: list[Status]
+
+
+class BugList(BaseModel):
+    total: int
+    items: list[Bug]
+    facets: dict[str, list[FacetValue]]
+    next_cursor: str | None
+
+
+class EventList(BaseModel):
+    total: int
+    items: list[Event]
+    next_cursor: str | None
+
+
+class RepairEnqueued(BaseModel):
+    job_id: str
+    bug_id: int
+
+
+class RepairReportList(BaseModel):
+    reports: list[RepairReport]
+
+
+class RepairReportPage(BaseModel):
+    total: int
+    reports: list[RepairReport]
+
+
+class EventSearchOut(BaseModel):
+    total: int
+    items: list[Event]
+    histogram: list[HistogramBucket]
+    facets: dict[str, list[FacetValue]]
+    interval: str
+    next_cursor: str | None = None
