@@ -12,6 +12,11 @@
 -- Returns one reply per report: {bug id, is_new, status, reopened} or {code, detail}:
 -- -1 gate not loaded, -2 backlog full, -3 id block exhausted, -4 ingest key missing,
 -- -5 ingest key wrong, -6 rate limited (detail = milliseconds until a token is available).
+-- The names it shares with Python are locals that ingest/gate.py puts ahead of this text once,
+-- when it loads the script: FIELD_BUG_ID, FIELD_FINGERPRINT, FIELD_IS_NEW, FIELD_REOPENED,
+-- FIELD_PAYLOAD (the stream entry, ingest/stream.py), STATUS_FIELD (the bug hash's status),
+-- NEW and REGRESSION (the status a bug starts in, and the set of those a new occurrence
+-- reopens it from: store/vocabulary.py).
 local SEQUENCE, LIMIT, STREAM = KEYS[1], KEYS[2], KEYS[3]
 local bound = tonumber(ARGV[1])
 local prefix = ARGV[2]
@@ -64,25 +69,26 @@ local function admit(fp_key, ikey_key, bucket_key, fingerprint, timestamp, paylo
   local bug_key
   if id then
     bug_key = prefix .. 'bug:' .. id
-    status = redis.call('HGET', bug_key, 'status') or 'NEW'
+    status = redis.call('HGET', bug_key, STATUS_FIELD) or NEW
   else
     redis.call('SET', SEQUENCE, next_id)
     redis.call('SET', fp_key, next_id, 'NX')
     id = tostring(next_id)
     is_new = 1
-    status = 'NEW'
+    status = NEW
     bug_key = prefix .. 'bug:' .. id
   end
   local reopened = 0
-  if status == 'FIXED' or status == 'VERIFIED' or status == 'DEPLOYED' then
-    status = 'NEW'
+  if REGRESSION[status] then
+    status = NEW
     reopened = 1
   end
-  redis.call('HSET', bug_key, 'status', status, 'last_seen', timestamp)
+  redis.call('HSET', bug_key, STATUS_FIELD, status, 'last_seen', timestamp)
   redis.call('HINCRBY', bug_key, 'count', 1)
   redis.call('HINCRBY', metrics, is_new == 1 and 'new' or 'deduplicated', 1)
   if reopened == 1 then redis.call('HINCRBY', metrics, 'reopened', 1) end
-  redis.call('XADD', STREAM, '*', 'b', id, 'f', fingerprint, 'n', is_new, 'r', reopened, 'p', payload)
+  redis.call('XADD', STREAM, '*', FIELD_BUG_ID, id, FIELD_FINGERPRINT, fingerprint,
+    FIELD_IS_NEW, is_new, FIELD_REOPENED, reopened, FIELD_PAYLOAD, payload)
   return {tonumber(id), is_new, status, reopened}
 end
 

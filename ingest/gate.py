@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+
+from ingest import stream
+from store.vocabulary import REGRESSION_STATUSES, Status
 
 if TYPE_CHECKING:
     from store.base import Store
@@ -25,7 +28,39 @@ ID_BLOCK = 1000
 REBUILD_LOCK_SECONDS = 120
 STATUS_FIELD = "status"
 
-_SCRIPT = importlib.resources.files("ingest").joinpath("gate.lua").read_text()
+
+def _lua_string(value: str) -> str:
+    """`value` as a Lua string literal; only plain names are expected (nothing to escape)."""
+    if not (value.isascii() and value.isidentifier()):
+        raise ValueError(f"not a plain name for the gate script: {value!r}")
+    return f"'{value}'"
+
+
+def _lua_set(values: Iterable[str]) -> str:
+    """A Lua table holding `values` as keys (sorted: the script text, so its SHA, is stable)."""
+    return "{" + ", ".join(f"[{_lua_string(v)}] = true" for v in sorted(values)) + "}"
+
+
+def _script_source() -> str:
+    """gate.lua behind the constants it shares with Python, formatted in once at load time
+    (nothing per call): the stream entry's field names, the bug hash's status field, the
+    status a bug starts in and the statuses a new occurrence reopens it from."""
+    names = {
+        "FIELD_BUG_ID": stream.BUG_ID,
+        "FIELD_FINGERPRINT": stream.FINGERPRINT,
+        "FIELD_IS_NEW": stream.IS_NEW,
+        "FIELD_REOPENED": stream.REOPENED,
+        "FIELD_PAYLOAD": stream.PAYLOAD,
+        "STATUS_FIELD": STATUS_FIELD,
+        "NEW": Status.NEW.value,
+    }
+    prelude = [f"local {name} = {_lua_string(value)}" for name, value in names.items()]
+    prelude.append(f"local REGRESSION = {_lua_set(s.value for s in REGRESSION_STATUSES)}")
+    body = importlib.resources.files("ingest").joinpath("gate.lua").read_text()
+    return "\n".join([*prelude, body])
+
+
+_SCRIPT = _script_source()
 
 
 class BacklogFull(Exception):

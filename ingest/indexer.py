@@ -19,20 +19,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ingest.gate import Keys
+from ingest.stream import StreamEntry, decode
 from store.base import Store
 from store.errors import Unavailable
 from store.models import BugCreate, Event
 
 log = logging.getLogger("logcenter.indexer")
 
-Entry = tuple[bytes, dict[bytes, bytes]]
+#: A stream entry as Redis returns it (id, fields); `ingest.stream.decode` reads it.
+RawEntry = tuple[bytes, dict[bytes, bytes]]
 _STORED_CACHE = 200_000
 
 
@@ -115,7 +116,7 @@ class Indexer:
                 return
         raise TimeoutError("indexer: stream not drained in time")
 
-    def _read_new(self) -> list[Entry]:
+    def _read_new(self) -> list[RawEntry]:
         reply = self.redis.xreadgroup(
             self.keys.group,
             self.consumer,
@@ -123,10 +124,10 @@ class Indexer:
             count=self.batch_size,
             block=self.block_ms,
         )
-        streams: list[tuple[bytes, list[Entry]]] = reply or []  # type: ignore[assignment]
+        streams: list[tuple[bytes, list[RawEntry]]] = reply or []  # type: ignore[assignment]
         return [e for _, batch in streams for e in batch]
 
-    def _claim_stale(self) -> list[Entry]:
+    def _claim_stale(self) -> list[RawEntry]:
         now = time.monotonic()
         if now < self._next_claim:
             return []
@@ -139,7 +140,7 @@ class Indexer:
             start_id="0-0",
             count=self.batch_size,
         )
-        claimed: list[Entry] = reply[1]
+        claimed: list[RawEntry] = reply[1]
         return [e for e in claimed if e[1]]
 
     def _purge_if_due(self) -> None:
@@ -153,21 +154,19 @@ class Indexer:
             log.info("retention: dropped %d occurrences older than %s", dropped, cutoff)
 
     # -- one batch ------------------------------------------------------------------------
-    def index(self, entries: list[Entry]) -> None:
-        decoded = [(eid.decode(), fields) for eid, fields in entries if fields]
-        reports = [(eid, _payload(fields), fields) for eid, fields in decoded]
+    def index(self, entries: list[RawEntry]) -> None:
+        records = [decode(eid, fields) for eid, fields in entries if fields]
         first_by_fp: dict[str, BugCreate] = {}
-        for _eid, rep, fields in reports:
-            fp = rep["fingerprint"]
-            if fp not in first_by_fp:
-                first_by_fp[fp] = _bug_create(int(fields[b"b"]), rep)
+        for record in records:
+            if record.fingerprint not in first_by_fp:
+                first_by_fp[record.fingerprint] = _bug_create(record)
         stored = self._store_bugs(first_by_fp)
         self._fix_gate_ids(first_by_fp, stored)
-        events = [_event(eid, stored[rep["fingerprint"]], rep) for eid, rep, _ in reports]
-        reopen = {stored[rep["fingerprint"]] for _, rep, f in reports if f.get(b"r") == b"1"}
-        self._register_projects([rep for _, rep, _ in reports])
+        events = [_event(record, stored[record.fingerprint]) for record in records]
+        reopen = {stored[record.fingerprint] for record in records if record.reopened}
+        self._register_projects(records)
         occurrences = self.store.add_events(events, reopen_bug_ids=reopen)
-        ids = [eid for eid, _ in decoded] + [e[0].decode() for e in entries if not e[1]]
+        ids = [record.entry_id for record in records] + [e[0].decode() for e in entries if not e[1]]
         pipe = self.redis.pipeline(transaction=False)
         pipe.xack(self.keys.stream, self.keys.group, *ids)
         pipe.xdel(self.keys.stream, *ids)
@@ -177,12 +176,8 @@ class Indexer:
         self.stats.new_events += sum(o.count for o in occurrences)
         self.stats.last_batch_at = time.time()
         if self.on_new_bugs:
-            # First admissions (n) and regressions (r): candidates for an automatic repair.
-            fresh = {
-                stored[rep["fingerprint"]]
-                for _, rep, f in reports
-                if f.get(b"n") == b"1" or f.get(b"r") == b"1"
-            }
+            # First admissions and regressions: candidates for an automatic repair.
+            fresh = {stored[r.fingerprint] for r in records if r.is_new or r.reopened}
             if fresh:
                 self.on_new_bugs(sorted(fresh))
 
@@ -208,8 +203,9 @@ class Indexer:
         if changed:
             pipe.execute()
 
-    def _register_projects(self, reports: list[dict[str, Any]]) -> None:
-        for rep in reports:
+    def _register_projects(self, records: list[StreamEntry]) -> None:
+        for record in records:
+            rep = record.payload
             key = (rep["project_id"], bool(rep.get("repo_url")))
             if key in self._projects_seen:
                 continue
@@ -217,17 +213,12 @@ class Indexer:
             self._projects_seen.add(key)
 
 
-def _payload(fields: dict[bytes, bytes]) -> dict[str, Any]:
-    rep: dict[str, Any] = orjson.loads(fields[b"p"])
-    rep["fingerprint"] = fields[b"f"].decode()
-    return rep
-
-
-def _fields(rep: dict[str, Any]) -> dict[str, Any]:
-    """What a bug's first occurrence and every event take from a normalized report."""
+def _fields(record: StreamEntry) -> dict[str, Any]:
+    """What a bug's first occurrence and every event take from a stream entry."""
+    rep = record.payload
     err = rep["error"]
     return {
-        "fingerprint": rep["fingerprint"],
+        "fingerprint": record.fingerprint,
         "project_id": rep["project_id"],
         "source": rep["source"],
         "environment": rep["environment"],
@@ -243,12 +234,20 @@ def _fields(rep: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _bug_create(bug_id: int, rep: dict[str, Any]) -> BugCreate:
-    return BugCreate(id=bug_id, first_seen=rep["timestamp"], **_fields(rep))
+def _bug_create(record: StreamEntry) -> BugCreate:
+    """The bug a fingerprint's first entry creates, under the id the gate gave it."""
+    first_seen = record.payload["timestamp"]  # ISO 8601: the model parses it
+    return BugCreate.model_validate(
+        {"id": record.bug_id, "first_seen": first_seen, **_fields(record)}
+    )
 
 
-def _event(event_id: str, bug_id: int, rep: dict[str, Any]) -> Event:
-    return Event(id=event_id, bug_id=bug_id, timestamp=rep["timestamp"], **_fields(rep))
+def _event(record: StreamEntry, bug_id: int) -> Event:
+    """The entry's occurrence, of the stored bug `bug_id`; its id is the entry id."""
+    timestamp = record.payload["timestamp"]
+    return Event.model_validate(
+        {"id": record.entry_id, "bug_id": bug_id, "timestamp": timestamp, **_fields(record)}
+    )
 
 
 def main(settings: Any = None) -> None:

@@ -9,19 +9,20 @@ from pydantic import ValidationError
 from config.settings import Limits
 from ingest.fingerprint import fingerprint
 from ingest.gate import Admission, Gate
-from ingest.report import ReportIn
-from ingest.report import parse_report as parse_runtime_rules
+from ingest.report import ReportIn, validate_report
 from ingest.scrub import clamp, scrub
+from ingest.stream import encode_payload
 
 
 class InvalidJSON(ValueError):
     pass
 
 
-def parse_report(body: bytes) -> ReportIn:
-    """Validate a report body; InvalidJSON for unparsable bytes, ValidationError otherwise."""
+def parse_body(body: bytes) -> ReportIn:
+    """The report in a request body: InvalidJSON for bytes that are not JSON at all,
+    ValidationError for JSON that is not a valid report."""
     try:
-        return parse_runtime_rules(body)
+        return validate_report(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
@@ -42,7 +43,7 @@ async def accept(
     scrub(report, scrub_keys)
     clamp(report, limits)
     fp = fingerprint(report)
-    payload = report.model_dump_json(exclude_none=True).encode()
+    payload = encode_payload(report)
     return await gate.admit(
         report.project_id, fp, report.timestamp.isoformat(), payload, ingest_key
     )

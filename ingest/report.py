@@ -39,7 +39,7 @@ class ReportIn(BaseModel):
     """`POST /api/v1/logs/report` body, as the integration guide defines it.
 
     `error.file_path` and `error.line_number` are required for runtime reports only; use
-    `parse_report` to validate with that rule.
+    `validate_report` to validate with that rule.
     """
 
     project_id: str = Field(min_length=1, max_length=200, examples=["rtc_backend"])
@@ -87,8 +87,9 @@ class ReportIn(BaseModel):
             return None
 
 
-def parse_report(body: bytes | str) -> ReportIn:
-    """Validate a report; runtime reports must name the failing file and line."""
+def validate_report(body: bytes | str) -> ReportIn:
+    """Validate a report body (JSON) as a ReportIn; runtime reports must name the failing file
+    and line. Every problem, unparsable JSON included, is a ValidationError."""
     report = ReportIn.model_validate_json(body)
     if report.source == "runtime":
         missing = [

@@ -16,7 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ingest.body import read_body
 from ingest.gate import BacklogFull, IngestKeyRequired, RateLimited
-from ingest.pipeline import InvalidJSON, accept, parse_report
+from ingest.pipeline import InvalidJSON, accept, parse_body
 from ingest.report import ReportIn
 from ingest.services import Services
 
@@ -128,7 +128,7 @@ async def respond(
     except HTTPException as exc:
         return _error(exc.status_code, str(exc.detail))
     try:
-        parsed: ReportIn = parse_report(body)
+        parsed: ReportIn = parse_body(body)
     except InvalidJSON as exc:
         await _count_rejected(services)
         return _error(400, str(exc))
