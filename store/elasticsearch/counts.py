@@ -37,7 +37,7 @@ from store.vocabulary import REGRESSION_STATUSES, Status
 
 
 @dataclass
-class Counter:
+class BugCounts:
     """A stored bug's counting state with what optimistic concurrency needs."""
 
     fingerprint: str
@@ -57,7 +57,7 @@ class Counter:
     source: dict[str, Any]
 
     @classmethod
-    def from_hit(cls, hit: dict[str, Any]) -> Counter:
+    def from_hit(cls, hit: dict[str, Any]) -> BugCounts:
         source = hit["_source"]
         purged = source.get("purged_before")
         return cls(
@@ -80,7 +80,7 @@ class Counter:
 
 
 #: Fields to set on a stored bug, or None to leave it as it is.
-Apply = Callable[[Counter], dict[str, Any] | None]
+Apply = Callable[[BugCounts], dict[str, Any] | None]
 
 
 def fingerprints_of(es: Elasticsearch, names: IndexNames, bug_ids: Iterable[int]) -> dict[int, str]:
@@ -95,7 +95,7 @@ def fingerprints_of(es: Elasticsearch, names: IndexNames, bug_ids: Iterable[int]
 
 def read_counters(
     es: Elasticsearch, names: IndexNames, fingerprints: Iterable[str]
-) -> list[Counter]:
+) -> list[BugCounts]:
     """Current (real-time) counting state of the bugs stored under `fingerprints`.
 
     The whole documents are read and written back whole: Elasticsearch indexes a document
@@ -104,12 +104,12 @@ def read_counters(
     if not fps:
         return []
     resp = es.mget(index=names.bugs, ids=fps)
-    return [Counter.from_hit(d) for d in resp["docs"] if d.get("found")]
+    return [BugCounts.from_hit(d) for d in resp["docs"] if d.get("found")]
 
 
 def counters_of_events(
     es: Elasticsearch, names: IndexNames, events: list[Event], known: dict[int, str]
-) -> dict[int, Counter]:
+) -> dict[int, BugCounts]:
     """{bug id: counter} of the stored bugs of `events` (events of unknown bugs are left out).
 
     Events carry their bug's fingerprint, the bug document's _id; `known` ({bug id:
@@ -131,8 +131,8 @@ def counters_of_events(
 def update_counters(
     es: Elasticsearch,
     names: IndexNames,
-    current: list[Counter],
-    change: Callable[[list[Counter]], Apply],
+    current: list[BugCounts],
+    change: Callable[[list[BugCounts]], Apply],
 ) -> None:
     """Apply `change` to each bug under optimistic concurrency; the bugs that raced are read
     again and retried.
@@ -186,7 +186,7 @@ def count_by_bug(
     return {int(b["key"]): int(b["doc_count"]) for b in aggs["bugs"]["buckets"]}
 
 
-def event_counts(es: Elasticsearch, names: IndexNames, docs: list[Counter]) -> dict[int, int]:
+def event_counts(es: Elasticsearch, names: IndexNames, docs: list[BugCounts]) -> dict[int, int]:
     """Stored events per bug at or after each bug's purged_before (one search per cutoff)."""
     by_cutoff: dict[datetime | None, list[int]] = defaultdict(list)
     for doc in docs:
@@ -217,7 +217,7 @@ class Batch:
             self.seen[e.bug_id] = (min(low, e.timestamp), max(high, e.timestamp))
 
     def fields(
-        self, doc: Counter, now: datetime, epoch: int, stored: int | None = None
+        self, doc: BugCounts, now: datetime, epoch: int, stored: int | None = None
     ) -> dict[str, Any] | None:
         """The update of `doc` for this batch; None when it changes nothing.
 
@@ -260,7 +260,7 @@ def count_batch(
     es: Elasticsearch,
     names: IndexNames,
     batch: Batch,
-    before: dict[int, Counter],
+    before: dict[int, BugCounts],
     conflicted: AbstractSet[int],
     refresh: Callable[[], None],
 ) -> None:
@@ -273,10 +273,10 @@ def count_batch(
     recount = {bug_id for bug_id in conflicted if bug_id in before}
     increments = [doc for bug_id, doc in before.items() if bug_id not in recount]
 
-    def add(docs: list[Counter]) -> Apply:
+    def add(docs: list[BugCounts]) -> Apply:
         now = utcnow()
 
-        def apply(doc: Counter) -> dict[str, Any] | None:
+        def apply(doc: BugCounts) -> dict[str, Any] | None:
             if doc.epoch != start_epoch[doc.bug_id]:
                 recount.add(doc.bug_id)  # a recount ran meanwhile: it may hold our events
                 return None
@@ -301,7 +301,7 @@ def recount_bugs(
     update_counters(es, names, docs, lambda _: lambda doc: {"count_epoch": doc.epoch + 1})
     refresh()
 
-    def change(docs: list[Counter]) -> Apply:
+    def change(docs: list[BugCounts]) -> Apply:
         counts = event_counts(es, names, docs)
         now = utcnow()
         return lambda doc: batch.fields(doc, now, doc.epoch + 1, counts.get(doc.bug_id, 0))
@@ -314,7 +314,7 @@ def move_to_base(
 ) -> None:
     """Before purging, add each bug's events in [purged_before, cutoff) to its count_base."""
 
-    def change(docs: list[Counter]) -> Apply:
+    def change(docs: list[BugCounts]) -> Apply:
         todo = [d for d in docs if d.purged_before is None or d.purged_before < cutoff]
         todo_ids = {d.bug_id for d in todo}
         by_start: dict[datetime | None, list[int]] = defaultdict(list)
@@ -327,7 +327,7 @@ def move_to_base(
                 window["gte"] = es_date(start)
             purged.update(count_by_bug(es, names, ids, window))
 
-        def apply(doc: Counter) -> dict[str, Any] | None:
+        def apply(doc: BugCounts) -> dict[str, Any] | None:
             if doc.bug_id not in todo_ids:
                 return None
             return {
