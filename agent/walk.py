@@ -1,8 +1,8 @@
 """Walking a bug along the workflow's legal moves to a target status.
 
 The API is the authority (it answers 409 to an illegal move); its table only lets the agent
-find the legal path, e.g. NEW -> VERIFYING -> PENDING_FIX -> FIXING -> FIX_FAILED when a repair
-fails before it could start, with a note on each step saying why it was passed through.
+find the legal path, e.g. FIX_FAILED -> NEW -> VERIFYING when a finished bug is repaired again,
+with a note on each step.
 """
 
 from __future__ import annotations

@@ -28,11 +28,13 @@ S = Status
 #: Every status, in workflow order (the order pages list them in).
 STATUSES: tuple[Status, ...] = tuple(Status)
 
-#: The workflow: status -> the statuses a bug may move to from it.
+#: The workflow: status -> the statuses a bug may move to from it. A repair that fails before
+#: a fix was tried (no repository, no toolchain, a missing tool, no sandbox) ends FIX_FAILED
+#: straight from where the bug was: FIX_FAILED means "the repair failed, reason shown".
 TRANSITIONS: dict[Status, tuple[Status, ...]] = {
-    S.NEW: (S.VERIFYING,),
-    S.VERIFYING: (S.PENDING_FIX, S.CANNOT_REPRODUCE),
-    S.PENDING_FIX: (S.FIXING,),
+    S.NEW: (S.VERIFYING, S.FIX_FAILED),
+    S.VERIFYING: (S.PENDING_FIX, S.CANNOT_REPRODUCE, S.FIX_FAILED),
+    S.PENDING_FIX: (S.FIXING, S.FIX_FAILED),
     S.FIXING: (S.FIXED, S.FIX_FAILED),
     S.FIXED: (S.VERIFIED, S.NEW),
     S.VERIFIED: (S.DEPLOYED, S.NEW),

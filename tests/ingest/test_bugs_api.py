@@ -196,7 +196,7 @@ def test_status_history_records_every_change(api: ApiHarness) -> None:
 def test_transitions_endpoint(sqlite_api: ApiHarness) -> None:
     (bug_id,) = seed(sqlite_api, 1)
     body = sqlite_api.client.get(f"/api/v1/bugs/{bug_id}/transitions").json()
-    assert body == {"status": "NEW", "allowed": ["VERIFYING"]}
+    assert body == {"status": "NEW", "allowed": ["VERIFYING", "FIX_FAILED"]}
 
 
 @pytest.mark.slow
