@@ -10,7 +10,22 @@ Elasticsearch, Java 21+ and its test distribution (bench/README.md).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 #: The folder holding the packages: the repository root in a clone, site-packages when installed.
 ROOT = Path(__file__).resolve().parent.parent
+#: Where results and seeded data go: bench/ in a clone (git-ignored), `./logcenter-bench/` when
+#: installed (never into site-packages), or LOGCENTER_BENCH_DIR.
+WORK_DIR = Path(
+    os.environ.get("LOGCENTER_BENCH_DIR")
+    or (ROOT / "bench" if (ROOT / "pyproject.toml").is_file() else Path.cwd() / "logcenter-bench")
+)
+
+
+def shown(path: Path) -> str:
+    """`path` as a user should read it: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -30,7 +30,7 @@ import httpx
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bench import ROOT, figures, payloads
+from bench import ROOT, figures, payloads, shown
 from bench.services import ElasticsearchNode, RedisServer, free_port, wait_for
 from bench.stack import RunningStack
 from config.wiring import start_embedded_redis
@@ -126,7 +126,7 @@ def run(argv: list[str]) -> int:
               "body_bytes_avg": round(avg), "backends": results}
     path = figures.write("ingest", record, started=started, elasticsearch_server=es_version,
                          redis_server=redis_version, wrk=_wrk_version())
-    print(f"\nfigures written to {path.relative_to(ROOT)}")
+    print(f"\nfigures written to {shown(path)}")
     return 0
 
 
@@ -409,12 +409,12 @@ def profile(
     out = {}
     for name, path in files.items():
         top = top_frames(path)
-        print(f"\nprofile of {name} ({backend}), share of samples: {path.relative_to(ROOT)}")
+        print(f"\nprofile of {name} ({backend}), share of samples: {shown(path)}")
         ours = [r for r in top["rows"] if "(ingest/" in r[0] or "(store/" in r[0]]
         by_own = sorted(top["rows"], key=lambda r: -r[1])
         print(figures.table(["own %", "incl %", "frame (largest own share, then ours)"],
                             [[s, i, f] for f, s, i in by_own[:10] + ours[:12]]))
-        out[name] = {"file": str(path.relative_to(ROOT)), "top": top["rows"][:40]}
+        out[name] = {"file": shown(path), "top": top["rows"][:40]}
     return out
 
 

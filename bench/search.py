@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from bench import ROOT, figures, seed
+from bench import WORK_DIR, figures, seed, shown
 from bench.services import ElasticsearchNode
 from store import open_store
 from store.base import Store
@@ -30,7 +30,7 @@ from store.search import BugQuery, EventQuery
 if TYPE_CHECKING:
     from store.elasticsearch import ElasticsearchStore
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = WORK_DIR / "data"
 TARGET_P95_MS = 150.0
 ES_PREFIX = "bench-"
 
@@ -168,7 +168,7 @@ def run(argv: list[str]) -> int:
                                     "events": args.events, "bugs": bugs,
                                     "projects": args.projects, "backends": results},
                          started=started, elasticsearch_server=es_version)
-    print(f"\nfigures written to {path.relative_to(ROOT)}")
+    print(f"\nfigures written to {shown(path)}")
     return 0
 
 
