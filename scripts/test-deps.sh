@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs outside Python: redis-server, Chromium + chromedriver, wrk and a
-# CJK font (Debian),
+# Installs what the test suite needs outside Python: redis-server, Chromium + chromedriver, wrk, a
+# CJK font and bubblewrap (the repair sandbox, whose tests must not skip in CI) from Debian,
 # and the Elasticsearch test distribution from Maven Central (cached in ~/.m2).
 set -euo pipefail
 ES_VERSION=${1:-9.2.0}
@@ -10,6 +10,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
 # A CJK font, so the dashboard's Chinese text renders in browser screenshots.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if ((${#missing[@]})); then
@@ -27,4 +28,4 @@ if [ ! -f "$zip" ]; then
   echo "test-deps: fetching Elasticsearch $ES_VERSION test distribution from Maven Central"
   mvn -q dependency:get -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
 fi
-echo "test-deps: ready (redis-server, chromium, Elasticsearch $ES_VERSION)"
+echo "test-deps: ready (redis-server, chromium, bubblewrap, Elasticsearch $ES_VERSION)"
