@@ -41,6 +41,12 @@ _PUSH_FAILED = (
     | git.PushInfo.REMOTE_REJECTED
     | git.PushInfo.REMOTE_FAILURE
 )
+#: Lines of git's stderr that say nothing about what failed (progress, advice, boilerplate).
+_GIT_NOISE = re.compile(
+    r"^(?:Cloning into |To |From |hint: |Please make sure you have the correct access rights"
+    r"|and the repository exists\.|remote: (?:Enumerating|Counting|Compressing|Total)\b)"
+)
+_GIT_DETAIL_LINES = 4
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,14 @@ class RepoSource:
 
 
 def _git_error(exc: git.GitCommandError) -> str:
-    lines = [line.strip() for line in str(exc.stderr or exc).splitlines() if line.strip()]
-    detail = lines[-1] if lines else str(exc.status)
-    return redact_url(detail.removeprefix("stderr: ").strip("'"))
+    """The lines of git's stderr that say what failed, in one line, URL credentials removed."""
+    text = str(exc.stderr or "").strip().removeprefix("stderr:").strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        text = text[1:-1]
+    lines = [line.strip() for line in text.replace("\r", "\n").splitlines() if line.strip()]
+    kept = [line for line in lines if not _GIT_NOISE.match(line)][-_GIT_DETAIL_LINES:]
+    detail = "; ".join(kept or lines[-1:]) or f"git exited with status {exc.status}"
+    return redact_url(detail)
 
 
 def _run(repo: git.Repo, *args: str, **kwargs: Any) -> str:

@@ -94,6 +94,17 @@ def test_clone_failure_names_the_url_without_credentials(tmp_path: Path) -> None
     assert "s3cret-token" not in info.value.reason
 
 
+def test_ssh_clone_failure_keeps_what_ssh_said(tmp_path: Path) -> None:
+    source = RepoSource("calc", repo_url="ssh://git@nonexistent.invalid/x.git")
+    with pytest.raises(WorkspaceError) as info:
+        Workspace.open(source, 7, tmp_path / "cache")
+    reason = info.value.reason
+    assert reason.startswith("clone failed: ssh://nonexistent.invalid/x.git: ssh: ")
+    assert "Could not resolve hostname nonexistent.invalid" in reason
+    assert "fatal: Could not read from remote repository." in reason
+    assert "and the repository exists" not in reason and "Cloning into" not in reason
+
+
 def test_a_stale_worktree_of_a_dead_worker_is_replaced(repos: Repos, tmp_path: Path) -> None:
     source = RepoSource("calc", local_path=str(repos.checkout))
     stale = Workspace.open(source, 7, tmp_path / "cache")  # never closed: its worker "died"
