@@ -7,12 +7,11 @@ which only the API validates, stay in `ingest.schemas`.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel
 
 from store.models import Bug, Event, Project, RepairReport
 from store.search import FacetValue, HistogramBucket
+from store.timestamp import Timestamp
 from store.vocabulary import Status
 
 # No class docstrings below: a docstring would become the schema's description in the OpenAPI.
@@ -29,8 +28,8 @@ class ProjectOut(BaseModel):
     default_branch: str | None
     auto_repair: bool
     has_ingest_key: bool = False
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
     def of(cls, project: Project) -> ProjectOut:

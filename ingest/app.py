@@ -30,6 +30,11 @@ through a status workflow, with AI repairs recorded round by round.
 
 Report errors with `POST /api/v1/logs/report`; everything else is for the dashboard, the repair
 agent and scripts.
+
+Every time in a response (bugs, occurrences, projects, repair reports, status history, search
+pages and histograms) is ISO 8601 in UTC with six fraction digits and a `Z`, always the same
+width: `2026-01-15T08:00:00.000000Z`. Times you send (a report's `timestamp`, Discover's
+`from`/`to`) may be any ISO 8601 form; one without a zone is taken as UTC.
 """
 
 

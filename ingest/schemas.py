@@ -5,7 +5,7 @@ dashboard read back are in `client.shapes`.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
@@ -93,6 +93,12 @@ class EventSearchIn(BaseModel):
     sort: Literal["-timestamp", "timestamp"] = "-timestamp"
 
     model_config = {"populate_by_name": True}
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """A bound without a zone is UTC, like every time the API stores."""
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
 def error_body(message: str, **extra: Any) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Domain records held by every store backend.
 
 These are plain pydantic models; backends translate them to rows or documents. Times are
-timezone-aware UTC datetimes; ids are integers allocated by the ingest pipeline (bugs) or by the
-store (projects, repair reports).
+timezone-aware UTC datetimes, written to JSON as `store.timestamp` says; ids are integers
+allocated by the ingest pipeline (bugs) or by the store (projects, repair reports).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from store.timestamp import Timestamp
 from store.vocabulary import PROJECT_EDITABLE, Status
 
 
@@ -25,7 +26,7 @@ def utcnow() -> datetime:
 class StatusChange(BaseModel):
     from_: str | None = Field(default=None, alias="from")
     to: str
-    at: datetime
+    at: Timestamp
     reason: str | None = None
     by: str | None = None
 
@@ -52,18 +53,18 @@ class BugCreate(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
     version: str | None = None
     commit_hash: str | None = None
-    first_seen: datetime
+    first_seen: Timestamp
 
 
 class Bug(BugCreate):
     status: Status = Status.NEW
     failure_reason: str | None = None
     count: int = 0
-    last_seen: datetime
+    last_seen: Timestamp
     regression_count: int = 0
     status_history: list[StatusChange] = Field(default_factory=list)
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     #: Optimistic-concurrency token; changes on every write. Opaque to callers.
     revision: int = 0
 
@@ -120,7 +121,7 @@ class Event(BaseModel):
     id: str
     bug_id: int
     fingerprint: str
-    timestamp: datetime
+    timestamp: Timestamp
     project_id: str
     environment: str = ""
     level: str = "ERROR"
@@ -175,8 +176,8 @@ class Project(BaseModel):
     default_branch: str | None = None
     auto_repair: bool = False
     ingest_key: str | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class RepairRound(BaseModel):
@@ -206,4 +207,4 @@ class RepairReportIn(RepairRound):
 class RepairReport(RepairReportIn):
     id: int
     project_id: str
-    created_at: datetime
+    created_at: Timestamp

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from store.errors import QueryError
 from store.models import Bug, Event
+from store.timestamp import Timestamp
 from store.vocabulary import BUG_SORTS, FACET_FIELDS
 
 DEFAULT_FACET_SIZE = 20
@@ -61,7 +62,7 @@ class EventQuery(BaseModel):
 
 
 class HistogramBucket(BaseModel):
-    key: datetime
+    key: Timestamp
     count: int
 
 
