@@ -23,7 +23,6 @@ from rq.timeouts import JobTimeoutException
 
 from agent.sandbox import Redactor, secret_values
 from agent.settings import current_settings
-from agent.walk import walk
 from client.http import ApiClient, ApiError
 from config.settings import Settings
 from store.models import RepairReportIn
@@ -60,7 +59,8 @@ def on_job_failure(
 
 def record_death(bug_id: int, reason: str, settings: Settings) -> None:
     """Move a bug whose repair is still in progress to FIX_FAILED with `reason`, and say so in a
-    report. A bug the job already finished with (FIXED, FIX_FAILED, ...) is left alone."""
+    report. A bug the job already finished with (FIXED, FIX_FAILED, ...) is left alone; from
+    the others the move is one step, so the history shows only what happened."""
     reason = Redactor(secret_values(settings))(reason)
     try:
         with ApiClient(settings.api_url, settings.admin_token) as api:
@@ -76,7 +76,7 @@ def record_death(bug_id: int, reason: str, settings: Settings) -> None:
                     analysis="The repair job ended before it could record a result.",
                 )
             )
-            walk(api, bug, "FIX_FAILED", reason)
+            api.set_status(bug_id, "FIX_FAILED", failure_reason=reason)
             log.warning("bug %s: FIX_FAILED (%s)", bug_id, reason)
     except ApiError as exc:
         log.error("bug %s: could not record failure %r: %s", bug_id, reason, exc)

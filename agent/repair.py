@@ -3,7 +3,8 @@
 `repair_bug(bug_id)` is what RQ runs. It reads the bug and its project through the API, works in
 a private worktree on `logcenter/fix-<bug id>`, moves the bug through the workflow with
 `PUT /status` and posts a repair report for the verification and for every fixing round. Every
-way it can fail ends in FIX_FAILED (or CANNOT_REPRODUCE) with a reason that says what failed.
+way it can fail ends in FIX_FAILED (or CANNOT_REPRODUCE) with a reason that says what failed,
+straight from where the bug is: its history holds only the moves that happened.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from agent.project import ProjectConfig, WorkerProjects, project_config
 from agent.prompt import CodeContext, analysis_of, code_context, fix_messages, reproduction_messages
 from agent.sandbox import Redactor, RunResult, clean_env, run_command, secret_values
 from agent.settings import current_settings
-from agent.walk import walk
 from agent.workspace import Workspace
 from client.http import ApiClient
 from config.settings import Settings
@@ -97,13 +97,13 @@ class Repair:
         return project_config(self.bug.project_id, api_view, fallback)
 
     def _repair(self) -> None:
+        if self.bug.status in DONE:
+            self._advance(Status.NEW, "repair requested")
         if not self.project.has_repository:
             raise NoRepository(
                 f"no repository configured for project {self.bug.project_id}: "
                 "set repo_url or local_path"
             )
-        if self.bug.status in DONE:
-            self.bug = walk(self.api, self.bug, "NEW", note="repair requested")
         self.ws = Workspace.open(self.project.source(), self.bug_id, self.settings.worker_cache_dir)
         files = self.ws.repo.git.ls_files().splitlines()
         index = RepoFiles(files)
@@ -115,8 +115,13 @@ class Repair:
         log.info("bug %s: worktree %s, frames %s", self.bug_id, self.ws.path, self.frames)
         if not self._verify():
             return
-        self.bug = walk(self.api, self.bug, "FIXING", note="repair started")
+        self._advance(Status.FIXING, "repair started")
         self._fix()
+
+    def _advance(self, target: Status, note: str) -> None:
+        """One legal move of the workflow (none if the bug is there already)."""
+        if self.bug.status != target:
+            self.bug = self.api.set_status(self.bug_id, target, note=note)
 
     # -- verification ------------------------------------------------------------------------
 
@@ -124,7 +129,7 @@ class Repair:
         """True when the bug is reproduced (now PENDING_FIX); False when CANNOT_REPRODUCE."""
         in_workflow = self.bug.status in (Status.NEW, Status.VERIFYING)
         if self.bug.status == Status.NEW:
-            self.bug = walk(self.api, self.bug, "VERIFYING", note="verification started")
+            self._advance(Status.VERIFYING, "verification started")
         started = time.monotonic()
         completion: Completion | None = None
         changed: list[str] = []
@@ -177,12 +182,8 @@ class Repair:
             raise RepairFailure(reason or "test timeout")
         if reproduced:
             if in_workflow:
-                self.bug = walk(
-                    self.api,
-                    self.bug,
-                    "PENDING_FIX",
-                    note=f"reproduced by {self.repro_path or self.project.test_command}",
-                )
+                by = self.repro_path or self.project.test_command
+                self._advance(Status.PENDING_FIX, f"reproduced by {by}")
             return True
         assert reason is not None
         if not in_workflow:
@@ -438,7 +439,7 @@ class Repair:
                 started=time.monotonic(),
             )
         if self.bug.status != Status.FIX_FAILED:
-            self.bug = walk(self.api, self.bug, "FIX_FAILED", reason)
+            self.bug = self.api.set_status(self.bug_id, "FIX_FAILED", failure_reason=reason)
 
 
 def _failing_test(run: RunResult) -> str | None:

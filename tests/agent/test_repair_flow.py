@@ -154,6 +154,7 @@ def test_no_repository_configured(scenario: Scenario, module_llm: LLMServer) -> 
     assert bug["failure_reason"] == (
         f"no repository configured for project {scenario.project_id}: set repo_url or local_path"
     )
+    assert [(h["from"], h["to"]) for h in bug["status_history"]] == [("NEW", "FIX_FAILED")]
     assert module_llm.state.requests == []
 
 
