@@ -6,7 +6,8 @@ import hashlib
 
 from ingest.report import ReportIn
 
-#: For cicd and deployment reports, the context keys that name where it failed.
+#: For cicd and deployment reports, the context keys that name where it failed (a report's
+#: top-level names are already in its context: see `ingest.report.PLACE_NAMES`).
 _CONTEXT_PARTS = {
     "cicd": ("job_name", "step_name"),
     "deployment": ("namespace", "deployment_name"),

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ingest.validation import check_repo_url
 
 Source = Literal["runtime", "cicd", "deployment"]
+#: Where a CI/CD run (`job_name`, `step_name`) or a deployment (`namespace`, `deployment_name`)
+#: failed. Clients send them in `context` or at the top level of the report; either way they are
+#: kept in `context`, which is where fingerprints and the stored bug read them.
+PLACE_NAMES = ("job_name", "step_name", "namespace", "deployment_name")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
@@ -39,7 +43,9 @@ class ReportIn(BaseModel):
     """`POST /api/v1/logs/report` body, as the integration guide defines it.
 
     `error.file_path` and `error.line_number` are required for runtime reports only; use
-    `validate_report` to validate with that rule.
+    `validate_report` to validate with that rule. The place names `job_name`, `step_name`,
+    `namespace` and `deployment_name` may be sent at the top level or in `context` (the top
+    level wins); they are stored in `context`.
     """
 
     project_id: str = Field(min_length=1, max_length=200, examples=["rtc_backend"])
@@ -51,7 +57,44 @@ class ReportIn(BaseModel):
     commit_hash: str | None = Field(default=None, max_length=200, examples=["abc1234"])
     repo_url: str | None = Field(default=None, max_length=2048)
     error: ErrorIn
-    context: dict[str, Any] | None = Field(default=None, examples=[{"url": "/api/users/123"}])
+    context: dict[str, Any] | None = Field(
+        default=None,
+        description="Any JSON object. CI/CD reports name the failing job_name and step_name, "
+        "deployment reports the namespace and deployment_name, here or at the top level.",
+        examples=[{"url": "/api/users/123"}, {"job_name": "build", "step_name": "pytest"}],
+    )
+    job_name: str | None = Field(
+        default=None,
+        max_length=1000,
+        exclude=True,
+        description="CI/CD job that failed (part of the cicd fingerprint); the same as "
+        "context.job_name, and kept there. Wins over context.job_name when both are given.",
+        examples=["build"],
+    )
+    step_name: str | None = Field(
+        default=None,
+        max_length=1000,
+        exclude=True,
+        description="CI/CD step that failed (part of the cicd fingerprint); kept as "
+        "context.step_name, over a value given there.",
+        examples=["pytest"],
+    )
+    namespace: str | None = Field(
+        default=None,
+        max_length=1000,
+        exclude=True,
+        description="Namespace of the failed deployment (part of the deployment fingerprint); "
+        "kept as context.namespace, over a value given there.",
+        examples=["production"],
+    )
+    deployment_name: str | None = Field(
+        default=None,
+        max_length=1000,
+        exclude=True,
+        description="Name of the failed deployment (part of the deployment fingerprint); kept "
+        "as context.deployment_name, over a value given there.",
+        examples=["rtc-api"],
+    )
 
     @field_validator("level")
     @classmethod
@@ -72,6 +115,14 @@ class ReportIn(BaseModel):
                 f"timestamp must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _places_in_context(self) -> ReportIn:
+        """Top-level place names join `context` (over its own): one place to read them."""
+        given = {name: value for name in PLACE_NAMES if (value := getattr(self, name)) is not None}
+        if given:
+            self.context = {**(self.context or {}), **given}
+        return self
 
     @field_validator("repo_url")
     @classmethod

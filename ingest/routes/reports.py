@@ -24,13 +24,62 @@ router = APIRouter(tags=["reports"])
 
 REPORT_PATH = "/api/v1/logs/report"
 
+_FAILED_STEP = {"type": "BuildError", "message": "pytest: 3 failed", "stack_trace": ["..."]}
+_EXAMPLES: dict[str, Any] = {
+    "runtime": {
+        "summary": "A runtime error (file and line required)",
+        "value": {
+            "project_id": "rtc_backend",
+            "environment": "production",
+            "level": "ERROR",
+            "error": {
+                "type": "ValueError",
+                "message": "invalid literal for int() with base 10: 'abc'",
+                "file_path": "apps/users/views.py",
+                "line_number": 42,
+                "stack_trace": ["Traceback (most recent call last):", "ValueError: ..."],
+            },
+            "context": {"url": "/api/users/123"},
+        },
+    },
+    "cicd": {
+        "summary": "A CI/CD failure: job_name and step_name at the top level or in context",
+        "value": {
+            "project_id": "rtc_backend",
+            "environment": "ci",
+            "level": "ERROR",
+            "source": "cicd",
+            "job_name": "build",
+            "step_name": "pytest",
+            "error": _FAILED_STEP,
+            "context": {"pipeline_url": "https://ci.example.com/rtc_backend/1234"},
+        },
+    },
+    "deployment": {
+        "summary": "A failed deployment: namespace and deployment_name in context or at the top",
+        "value": {
+            "project_id": "rtc_backend",
+            "environment": "production",
+            "level": "CRITICAL",
+            "source": "deployment",
+            "error": {"type": "CrashLoopBackOff", "message": "back-off", "stack_trace": []},
+            "context": {"namespace": "production", "deployment_name": "rtc-api"},
+        },
+    },
+}
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "The error report. Sent as application/json, or as text/plain by "
-        "navigator.sendBeacon; may be gzip-encoded (Content-Encoding: gzip).",
+        "navigator.sendBeacon; may be gzip-encoded (Content-Encoding: gzip). CI/CD and "
+        "deployment reports name where they failed with job_name/step_name or "
+        "namespace/deployment_name, at the top level or in context (the top level wins); "
+        "either way they are stored in context and make the fingerprint.",
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ReportIn"}},
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/ReportIn"},
+                "examples": _EXAMPLES,
+            },
             "text/plain": {"schema": {"$ref": "#/components/schemas/ReportIn"}},
         },
     }

@@ -173,6 +173,9 @@ def test_served_shortcut_answers_as_the_documented_route(
         (orjson.dumps(guide_payload(line_number=901)), {"Content-Type": "text/plain"}),
         (orjson.dumps(guide_payload(line_number=901)), {"Origin": "https://app.example.com"}),
         (b"{}", {"Origin": "https://app.example.com", "Cookie": "sid=1"}),
+        (orjson.dumps(guide_payload(source="cicd", job_name="build", step_name="lint")), {}),
+        (orjson.dumps(guide_payload(source="cicd", context={"job_name": "build"})), {}),
+        (orjson.dumps(guide_payload(source="deployment", namespace=7)), {}),
     ]
     statuses = set()
     with TestClient(create_app(other)) as route:
@@ -325,6 +328,46 @@ def test_fingerprints_for_cicd_and_deployment(
         "/api/v1/logs/report", json=guide_payload(source=source, context=context, line_number=99)
     )
     assert again.json()["id"] == reply.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("source", "names"),
+    [
+        ("cicd", {"job_name": "build", "step_name": "pytest"}),
+        ("deployment", {"namespace": "prod", "deployment_name": "rtc-api"}),
+    ],
+)
+def test_place_names_at_the_top_level_count_like_context(
+    api: ApiHarness, source: str, names: dict[str, str]
+) -> None:
+    """The guide does not say where job_name & co. go: both places give the same bug, the names
+    are kept in the stored context, and the top level wins over context."""
+    (first, second) = names
+
+    def report(**fields: Any) -> dict[str, Any]:
+        reply = api.report(guide_payload(source=source, timestamp=None, **fields))
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
+    top = report(context={"url": "/ci"}, **names)
+    in_context = report(context=names)
+    assert in_context == {"message": "Log deduplicated", "id": top["id"], "status": "NEW"}
+    both = report(context={first: "ignored", second: names[second]}, **{first: names[first]})
+    assert both["id"] == top["id"]
+    other = report(**{**names, first: "another"})
+    assert other["message"] == "Log reported"
+    api.drain()
+    bug = api.client.get(f"/api/v1/bugs/{top['id']}").json()
+    assert bug["fingerprint"] == md5("rtc_backend", source, "ValueError", *names.values())
+    assert bug["context"] == {"url": "/ci", **names}
+    events = api.client.get(f"/api/v1/bugs/{top['id']}/events").json()["items"]
+    assert [e["context"][first] for e in events] == [names[first]] * 3
+
+
+def test_place_names_of_the_wrong_type_are_422(sqlite_api: ApiHarness) -> None:
+    reply = sqlite_api.report(guide_payload(source="cicd", job_name=["build"]))
+    assert reply.status_code == 422
+    assert reply.json()["detail"][0]["field"] == "job_name"
 
 
 def test_timestamp_optional_uses_server_time(sqlite_api: ApiHarness) -> None:
