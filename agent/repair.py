@@ -321,16 +321,26 @@ class Repair:
         assert self.ws is not None
         commit = self.ws.commit(self._commit_message())
         problem: str | None = None
-        try:
-            if self.ws.has_origin():
+        local_only: str | None = None
+        if self.ws.push_to is None:
+            local_only = (
+                f"The branch {self.ws.branch} is local only, in the repository "
+                f"{self.ws.source_path}: it has no remote to push to."
+            )
+        else:
+            try:
                 self.ws.push()
-        except RepairFailure as exc:
-            problem = exc.reason
-        self._report_checks(completion, changed, diff, checks, started, problem, commit)
+            except RepairFailure as exc:
+                problem = exc.reason
+        self._report_checks(
+            completion, changed, diff, checks, started, problem, commit, remark=local_only
+        )
         if problem:
             self.reported_failure = True
             raise RepairFailure(problem)
         note = f"fixed on {self.ws.branch} ({commit[:12]}) in round {self.round_no}"
+        if local_only:
+            note += f", local only in {self.ws.source_path}"
         self.bug = self.api.set_status(self.bug_id, "FIXED", note=note)
         log.info("bug %s: %s", self.bug_id, note)
 
@@ -358,10 +368,12 @@ class Repair:
         started: float,
         problem: str | None,
         commit: str | None = None,
+        remark: str | None = None,
     ) -> None:
         self._report(
             phase="FIXING",
             completion=completion,
+            remark=remark,
             changed=changed,
             diff=diff,
             commands=checks.commands,
@@ -402,14 +414,19 @@ class Repair:
         changed: list[str] | None = None,
         diff: str = "",
         commit: str | None = None,
+        remark: str | None = None,
     ) -> None:
+        """Post one repair report; `remark` is the agent's own note after the model's analysis."""
         r = self.redact
+        analysis = analysis_of(completion.text) if completion else ""
+        if remark:
+            analysis = f"{analysis}\n\n{remark}".strip()
         self.api.post_report(
             RepairReportIn(
                 bug_id=self.bug_id,
                 round=self.round_no,
                 phase=phase,
-                analysis=r(analysis_of(completion.text)) if completion else "",
+                analysis=r(analysis),
                 changed_files=changed or [],
                 diff=r(diff),
                 test_command=r(" && ".join(commands)) if commands else None,

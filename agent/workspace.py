@@ -1,8 +1,12 @@
 """A private git worktree per repair, on branch `logcenter/fix-<bug id>`.
 
 The user's own checkout (`local_path`) is never touched: we only add a worktree next to it, in the
-worker's cache directory. Without a usable `local_path` the repository is cloned from `repo_url`
-into the cache once and fetched before each repair. The commit identity is passed per command in
+worker's cache directory. The worktree starts from the newest commit of the project's remote:
+`origin` (or the remote whose URL is `repo_url`) is fetched first, which only moves
+remote-tracking refs; a checkout without a remote starts from its local default branch. Without a
+usable `local_path` the repository is cloned from `repo_url` into the cache once and fetched
+before each repair. The fix branch is pushed to `repo_url` when it is set, else to `origin`; with
+no remote at all it stays in the local repository. The commit identity is passed per command in
 the environment, so no git configuration of the user's repository is changed.
 """
 
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import re
 import shutil
 import uuid
@@ -35,18 +40,13 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": AUTHOR[0],
     "GIT_COMMITTER_EMAIL": AUTHOR[1],
 }
-_PUSH_FAILED = (
-    git.PushInfo.ERROR
-    | git.PushInfo.REJECTED
-    | git.PushInfo.REMOTE_REJECTED
-    | git.PushInfo.REMOTE_FAILURE
-)
 #: Lines of git's stderr that say nothing about what failed (progress, advice, boilerplate).
 _GIT_NOISE = re.compile(
     r"^(?:Cloning into |To |From |hint: |Please make sure you have the correct access rights"
     r"|and the repository exists\.|remote: (?:Enumerating|Counting|Compressing|Total)\b)"
 )
 _GIT_DETAIL_LINES = 4
+_SCP_LIKE = re.compile(r"^[^/:]+:")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,20 @@ class RepoSource:
     local_path: str | None = None
     repo_url: str | None = None
     default_branch: str | None = None
+
+
+@dataclass(frozen=True)
+class Base:
+    """What a worktree starts from and where its branch goes.
+
+    `ref` is the commit's ref (`refs/remotes/origin/main` after a fetch, `refs/heads/main` in a
+    checkout without a remote); `push_to` a remote name or URL, None when there is no remote.
+    """
+
+    repo: git.Repo
+    ref: str
+    branch: str
+    push_to: str | None
 
 
 def _git_error(exc: git.GitCommandError) -> str:
@@ -98,11 +112,15 @@ def _slug(text: str) -> str:
 class Workspace:
     """A worktree on the fix branch of one bug; remove it with `close()`."""
 
-    def __init__(self, source: git.Repo, path: Path, branch: str, base_branch: str) -> None:
-        self.source = source
+    def __init__(self, base: Base, path: Path, branch: str) -> None:
+        self.source = base.repo
         self.path = path
         self.branch = branch
-        self.base_branch = base_branch
+        self.base_branch = base.branch
+        #: The remote name or URL the fix branch is pushed to; None when there is none.
+        self.push_to = base.push_to
+        #: Worktree paths kept out of every commit (what preparing a toolchain created there).
+        self.ignored: tuple[str, ...] = ()
         self.repo = git.Repo(path)
         self.base_commit = self.repo.head.commit.hexsha
 
@@ -110,23 +128,28 @@ class Workspace:
     def open(cls, src: RepoSource, bug_id: int, cache_dir: Path) -> Workspace:
         """Make the worktree; WorkspaceError names what failed (clone, fetch, branch)."""
         cache_dir = cache_dir.resolve()
-        source, base_ref, base_branch = _source_repo(src, cache_dir)
+        base = _base(src, cache_dir)
         branch = f"{BRANCH_PREFIX}{bug_id}"
-        if branch == base_branch:
-            raise WorkspaceError(f"refusing to work on the default branch {base_branch}")
+        if branch == base.branch:
+            raise WorkspaceError(f"refusing to work on the default branch {base.branch}")
         path = (
             cache_dir / "worktrees" / f"{_slug(src.project_id)}-bug{bug_id}-{uuid.uuid4().hex[:8]}"
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(cache_dir, str(source.git_dir)):
-            _drop_stale_worktrees(source, branch, cache_dir)
+        with _locked(cache_dir, str(base.repo.git_dir)):
+            _drop_stale_worktrees(base.repo, branch, cache_dir)
             try:
-                _run(source, "worktree", "add", "-B", branch, str(path), base_ref)
+                _run(base.repo, "worktree", "add", "--no-track", "-B", branch, str(path), base.ref)
             except git.GitCommandError as exc:
                 raise WorkspaceError(
-                    f"could not create worktree on {branch} from {base_ref}: {_git_error(exc)}"
+                    f"could not create worktree on {branch} from {base.ref}: {_git_error(exc)}"
                 ) from exc
-        return cls(source, path, branch, base_branch)
+        return cls(base, path, branch)
+
+    @property
+    def source_path(self) -> str:
+        """The repository the fix branch lives in (the user's checkout or the cache clone)."""
+        return str(self.source.working_tree_dir or self.source.git_dir)
 
     def reset(self) -> None:
         """Back to the base commit, dropping every change and untracked file."""
@@ -134,8 +157,8 @@ class Workspace:
         _run(self.repo, "clean", "-q", "-fd")
 
     def staged_diff(self) -> tuple[list[str], str]:
-        """Stage everything; return (changed files, diff against the base commit)."""
-        _run(self.repo, "add", "-A")
+        """Stage everything but `ignored`; return (changed files, diff against the base commit)."""
+        _run(self.repo, "add", "-A", "--", ".", *(f":(exclude){p}" for p in self.ignored))
         names = _run(self.repo, "diff", "--cached", "--name-only", self.base_commit)
         diff = _run(self.repo, "diff", "--cached", self.base_commit)
         return [n for n in names.splitlines() if n], diff
@@ -145,26 +168,18 @@ class Workspace:
         _run(self.repo, "commit", "-q", "--no-verify", "-m", message)
         return self.repo.head.commit.hexsha
 
-    def has_origin(self) -> bool:
-        return any(r.name == "origin" for r in self.repo.remotes)
-
     def push(self) -> str:
-        """Push the fix branch to origin (never force, never the default branch)."""
+        """Push the fix branch to `push_to` (never forced, never the default branch); where to."""
         if self.branch == self.base_branch or not self.branch.startswith(BRANCH_PREFIX):
             raise PushFailed(f"push failed: refusing to push {self.branch}")
+        if self.push_to is None:
+            raise PushFailed(f"push failed: {self.source_path} has no remote to push to")
         refspec = f"refs/heads/{self.branch}:refs/heads/{self.branch}"
         try:
-            with self.repo.git.custom_environment(**GIT_ENV):
-                results = self.repo.remote("origin").push(refspec, kill_after_timeout=GIT_TIMEOUT)
-            results.raise_if_error()
+            _run(self.repo, "push", "--", self.push_to, refspec)
         except git.GitCommandError as exc:
             raise PushFailed(f"push failed: {_git_error(exc)}") from exc
-        for info in results:
-            if info.flags & _PUSH_FAILED:
-                raise PushFailed(f"push failed: {self.branch} {redact_url(info.summary.strip())}")
-        if not results:
-            raise PushFailed(f"push failed: git reported nothing pushed for {self.branch}")
-        return f"origin/{self.branch}"
+        return f"{redact_url(self.push_to)} {self.branch}"
 
     def close(self) -> None:
         """Remove the worktree (the branch and its commit stay in the source repository)."""
@@ -175,29 +190,76 @@ class Workspace:
             _run(self.source, "worktree", "prune")
 
 
-def _source_repo(src: RepoSource, cache_dir: Path) -> tuple[git.Repo, str, str]:
-    """(repository to branch from, base ref, default branch name)."""
+def _base(src: RepoSource, cache_dir: Path) -> Base:
     if src.local_path and Path(src.local_path).is_dir():
-        try:
-            repo = git.Repo(src.local_path)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-            raise WorkspaceError(f"local_path {src.local_path} is not a git repository") from exc
-        branch = src.default_branch or _default_branch(repo)
-        if branch not in [h.name for h in repo.heads]:
-            raise WorkspaceError(f"default branch {branch} not found in {src.local_path}")
-        return repo, f"refs/heads/{branch}", branch
+        return _local_base(src, cache_dir)
     if not src.repo_url:
         raise WorkspaceError(f"local_path {src.local_path} does not exist and no repo_url is set")
     repo = _clone_or_fetch(src, cache_dir)
-    branch = src.default_branch or _default_branch(repo)
+    branch = src.default_branch or _default_branch(repo, "origin")
     ref = f"refs/remotes/origin/{branch}"
+    if not _exists(repo, ref):
+        raise WorkspaceError(f"default branch {branch} not found on {redact_url(src.repo_url)}")
+    return Base(repo, ref, branch, "origin")
+
+
+def _local_base(src: RepoSource, cache_dir: Path) -> Base:
+    """The user's checkout, its remote fetched: origin/<default branch>, else the local one."""
     try:
-        repo.git.rev_parse("--verify", ref)
-    except git.GitCommandError as exc:
-        raise WorkspaceError(
-            f"default branch {branch} not found on {redact_url(src.repo_url)}"
-        ) from exc
-    return repo, ref, branch
+        repo = git.Repo(src.local_path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise WorkspaceError(f"local_path {src.local_path} is not a git repository") from exc
+    remote, matched = _remote_for(repo, src.repo_url)
+    if remote is not None:
+        _fetch(repo, remote, cache_dir)
+    branch = src.default_branch or _default_branch(repo, remote)
+    refs = ([f"refs/remotes/{remote}/{branch}"] if remote else []) + [f"refs/heads/{branch}"]
+    ref = next((r for r in refs if _exists(repo, r)), None)
+    if ref is None:
+        where = f" nor on its remote {remote}" if remote else ""
+        raise WorkspaceError(f"default branch {branch} not found in {src.local_path}{where}")
+    push_to = remote if matched or not src.repo_url else src.repo_url
+    return Base(repo, ref, branch, push_to)
+
+
+def _remote_for(repo: git.Repo, url: str | None) -> tuple[str | None, bool]:
+    """(the remote whose URL is `url`, True), else ("origin" if there is one, False)."""
+    if url:
+        wanted = _canonical(url, None)
+        here = repo.working_tree_dir
+        for remote in repo.remotes:
+            if any(_canonical(u, here) == wanted for u in remote.urls):
+                return remote.name, True
+    names = {remote.name for remote in repo.remotes}
+    return ("origin" if "origin" in names else None), False
+
+
+def _canonical(url: str, base_dir: str | os.PathLike[str] | None) -> str:
+    """A URL or path in one spelling: no credentials, no `.git` or trailing slash, paths real."""
+    text = redact_url(url.strip()).rstrip("/").removeprefix("file://")
+    if "://" not in text and not _SCP_LIKE.match(text):
+        text = os.path.realpath(os.path.join(base_dir or os.getcwd(), text))
+    return text.removesuffix(".git").rstrip("/")
+
+
+def _fetch(repo: git.Repo, remote: str, cache_dir: Path) -> None:
+    """Fetch `remote` into the user's repository: only its remote-tracking refs move."""
+    with _locked(cache_dir, str(repo.git_dir)):
+        try:
+            _run(repo, "fetch", "--quiet", "--no-tags", "--", remote)
+        except git.GitCommandError as exc:
+            url = next(iter(repo.remote(remote).urls), remote)
+            raise WorkspaceError(
+                f"fetch failed: {remote} ({redact_url(url)}): {_git_error(exc)}"
+            ) from exc
+
+
+def _exists(repo: git.Repo, ref: str) -> bool:
+    try:
+        repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
+    except git.GitCommandError:
+        return False
+    return True
 
 
 def _clone_or_fetch(src: RepoSource, cache_dir: Path) -> git.Repo:
@@ -225,13 +287,14 @@ def _clone_or_fetch(src: RepoSource, cache_dir: Path) -> git.Repo:
             raise WorkspaceError(f"clone failed: {redact_url(url)}: {_git_error(exc)}") from exc
 
 
-def _default_branch(repo: git.Repo) -> str:
-    """origin's HEAD, else main/master, else the branch checked out."""
-    try:
-        ref = repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD")
-        return str(ref).removeprefix("origin/")
-    except git.GitCommandError:
-        pass
+def _default_branch(repo: git.Repo, remote: str | None) -> str:
+    """The remote's HEAD, else main/master, else the branch checked out."""
+    if remote is not None:
+        try:
+            ref = repo.git.symbolic_ref("--short", f"refs/remotes/{remote}/HEAD")
+            return str(ref).removeprefix(f"{remote}/")
+        except git.GitCommandError:
+            pass
     names = {h.name for h in repo.heads} | {
         r.remote_head for r in repo.refs if isinstance(r, git.RemoteReference)
     }

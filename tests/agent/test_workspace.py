@@ -43,8 +43,8 @@ def test_push_puts_the_fix_branch_on_origin_only(repos: Repos, tmp_path: Path) -
     ws = Workspace.open(RepoSource("calc", local_path=str(repos.checkout)), 7, tmp_path / "cache")
     try:
         commit = _fix(ws)
-        assert ws.has_origin()
-        assert ws.push() == "origin/logcenter/fix-7"
+        assert ws.push_to == "origin"
+        assert ws.push() == "origin logcenter/fix-7"
     finally:
         ws.close()
     assert git(repos.origin, "rev-parse", "logcenter/fix-7") == commit
@@ -123,5 +123,93 @@ def test_reset_drops_changes_and_untracked_files(repos: Repos, tmp_path: Path) -
         assert ws.staged_diff()[0] == ["calc/ops.py", "new.py"]
         ws.reset()
         assert ws.staged_diff() == ([], "")
+    finally:
+        ws.close()
+
+
+def test_worktree_starts_from_origins_newest_commit(repos: Repos, tmp_path: Path) -> None:
+    # Someone pushed to main since the user last pulled: their local main is stale.
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repos.origin), str(other))
+    (other / "CHANGES.md").write_text("newer\n")
+    git(other, "add", "CHANGES.md")
+    git(other, "commit", "-q", "-m", "newer work")
+    git(other, "push", "-q", "origin", "main")
+    newest = git(other, "rev-parse", "HEAD")
+    ws = Workspace.open(RepoSource("calc", local_path=str(repos.checkout)), 7, tmp_path / "cache")
+    try:
+        assert ws.base_commit == newest and (ws.path / "CHANGES.md").is_file()
+    finally:
+        ws.close()
+    # Only the remote-tracking ref moved: the user's branch and configuration are as they were.
+    assert git(repos.checkout, "rev-parse", "main") == repos.base_commit
+    assert git(repos.checkout, "rev-parse", "origin/main") == newest
+    assert "branch.logcenter/fix-7" not in git(repos.checkout, "config", "--local", "--list")
+
+
+def test_unreachable_origin_fails_the_fetch_by_name(repos: Repos, tmp_path: Path) -> None:
+    git(repos.checkout, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    with pytest.raises(WorkspaceError) as info:
+        Workspace.open(RepoSource("calc", local_path=str(repos.checkout)), 7, tmp_path / "cache")
+    assert info.value.reason.startswith(f"fetch failed: origin ({tmp_path / 'gone.git'}): ")
+    assert "does not appear to be a git repository" in info.value.reason
+
+
+def test_checkout_without_remote_keeps_the_branch_local(tmp_path: Path) -> None:
+    local = tmp_path / "solo"
+    local.mkdir()
+    git(local, "init", "-q", "-b", "trunk")
+    (local / "a.txt").write_text("a\n")
+    git(local, "add", "a.txt")
+    git(local, "commit", "-q", "-m", "a")
+    ws = Workspace.open(RepoSource("solo", local_path=str(local)), 7, tmp_path / "cache")
+    try:
+        assert ws.base_branch == "trunk" and ws.push_to is None
+        assert ws.source_path == str(local)
+        (ws.path / "a.txt").write_text("b\n")
+        commit = ws.commit("change a")
+        with pytest.raises(PushFailed, match="has no remote to push to"):
+            ws.push()
+    finally:
+        ws.close()
+    assert git(local, "rev-parse", "logcenter/fix-7") == commit
+
+
+def test_push_goes_to_repo_url(repos: Repos, tmp_path: Path) -> None:
+    # repo_url names origin by another spelling: origin is fetched and pushed to.
+    spelled = f"file://{repos.origin}/"
+    source = RepoSource("calc", local_path=str(repos.checkout), repo_url=spelled)
+    ws = Workspace.open(source, 7, tmp_path / "cache")
+    try:
+        assert ws.push_to == "origin"
+    finally:
+        ws.close()
+    # repo_url names no remote of the checkout: the branch goes to that URL.
+    fork = tmp_path / "fork.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repos.origin), str(fork))
+    source = RepoSource("calc", local_path=str(repos.checkout), repo_url=str(fork))
+    ws = Workspace.open(source, 8, tmp_path / "cache")
+    try:
+        assert ws.push_to == str(fork)
+        commit = _fix(ws)
+        assert ws.push() == f"{fork} logcenter/fix-8"
+    finally:
+        ws.close()
+    assert git(fork, "rev-parse", "logcenter/fix-8") == commit
+    assert "logcenter/fix-8" not in repos.branches(repos.origin)
+
+
+def test_ignored_paths_stay_out_of_commits(repos: Repos, tmp_path: Path) -> None:
+    ws = Workspace.open(RepoSource("calc", local_path=str(repos.checkout)), 7, tmp_path / "cache")
+    try:
+        modules = tmp_path / "modules"
+        modules.mkdir()
+        (ws.path / "node_modules").symlink_to(modules, target_is_directory=True)
+        (ws.path / ".dart_tool").mkdir()
+        (ws.path / ".dart_tool" / "config.json").write_text("{}")
+        ws.ignored = ("node_modules", ".dart_tool")
+        _fix(ws)
+        files = git(ws.path, "show", "--name-only", "--format=", "HEAD").splitlines()
+        assert files == ["calc/ops.py"]
     finally:
         ws.close()
