@@ -76,11 +76,14 @@ class RunningStack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.client = httpx.Client(base_url=self.api_url, timeout=10)
 
-    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """`logcenter <args>` as process `name`, with the stack's environment plus `env`."""
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
         proc = subprocess.Popen(
             [sys.executable, "-m", "config.cli", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -109,16 +112,17 @@ class RunningStack:
     def ready(self) -> bool:
         return httpx.get(f"{self.api_url}/readyz", timeout=2).status_code == 200
 
-    def start_dashboard(self) -> str:
-        """`logcenter dashboard` on this stack's API (and admin token); its URL once it serves.
-        It stops with the stack."""
+    def start_dashboard(self, name: str = "dashboard", **env: str) -> str:
+        """`logcenter dashboard` on this stack's API (and admin token), with settings of its own
+        in `env` (`LOGCENTER_DEFAULT_LANGUAGE="zh"`); its URL once it serves. It stops with the
+        stack."""
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        self.spawn("dashboard", "dashboard", "--host", "127.0.0.1", "--port", str(port))
+        self.spawn(name, "dashboard", "--host", "127.0.0.1", "--port", str(port), env=env)
         wait_for(
             lambda: httpx.get(url, timeout=2).status_code == 200,
             60,
-            f"dashboard on {url} (log: {self.workdir / 'dashboard.log'})",
+            f"dashboard on {url} (log: {self.workdir / f'{name}.log'})",
         )
         return url
 

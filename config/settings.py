@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
     api_host: str = "0.0.0.0"
     api_port: int = 8002
     dashboard_port: int = 8003
+    #: The dashboard's language for browsers that have not picked one with its switch: "en" or
+    #: "zh"; empty = the browser's own (Accept-Language: Chinese -> zh, anything else -> en).
+    default_language: Literal["", "en", "zh"] = ""
     #: Base URL the dashboard and agent workers use to reach the API.
     api_url: str = "http://127.0.0.1:8002"
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dash
+import flask
 from dash import ALL, Input, Output, State, ctx, dcc, html
 
 from client.http import ApiClient
 from dashboards import ids
 from dashboards.api import CONFIG_KEY
 from dashboards.components import acted
-from dashboards.i18n import lang_of, t
+from dashboards.i18n import default_lang, lang_of, t
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -50,19 +51,31 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         },
     )
     app.server.config[CONFIG_KEY] = ApiClient(settings.api_url, attempts=1)
-    app.layout = _shell(token_required=bool(settings.admin_token))
+    token_required, configured = bool(settings.admin_token), settings.default_language
+
+    def layout() -> html.Div:
+        # Built per page load: the default language follows the browser's Accept-Language.
+        return _shell(token_required, default_lang(configured, _accept_language()))
+
+    app.layout = layout
     _shell_callbacks(app)
     return app
 
 
-def _shell(token_required: bool) -> html.Div:
+def _accept_language() -> str | None:
+    return flask.request.headers.get("Accept-Language") if flask.has_request_context() else None
+
+
+def _shell(token_required: bool, lang: str) -> html.Div:
     nav = [
         dcc.Link(key, href=path, id={"type": ids.NAV_LINK, "index": key}, className="nav-link")
         for key, path in NAV
     ]
     return html.Div(
         [
-            dcc.Store(id=ids.LANG, storage_type="local"),
+            dcc.Store(id=ids.LANG_CHOICE, storage_type="local"),
+            dcc.Store(id=ids.LANG_DEFAULT, data=lang),
+            dcc.Store(id=ids.LANG, data=lang),
             dcc.Store(id=ids.TOKEN, storage_type="local"),
             dcc.Store(id="token-required", data=token_required),
             html.Header(
@@ -102,8 +115,20 @@ def _shell(token_required: bool) -> html.Div:
 
 
 def _shell_callbacks(app: dash.Dash) -> None:
-    @app.callback(
+    # The switch's choice, once made, wins over the default; the page says its language.
+    app.clientside_callback(
+        """function (choice, fallback) {
+            const lang = choice === "en" || choice === "zh" ? choice : fallback;
+            document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+            return lang;
+        }""",
         Output(ids.LANG, "data"),
+        Input(ids.LANG_CHOICE, "data"),
+        State(ids.LANG_DEFAULT, "data"),
+    )
+
+    @app.callback(
+        Output(ids.LANG_CHOICE, "data"),
         Input(ids.LANG_EN, "n_clicks"),
         Input(ids.LANG_ZH, "n_clicks"),
         prevent_initial_call=True,

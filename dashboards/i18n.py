@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
 LANGS = ("en", "zh")
 DEFAULT_LANG = "en"
 
@@ -305,6 +308,15 @@ _TEXT = {"en": _EN, "zh": _ZH}
 def lang_of(value: Any) -> str:
     """The stored language, or the default for anything unknown."""
     return value if value in LANGS else DEFAULT_LANG
+
+
+def default_lang(configured: str, accept_language: str | None) -> str:
+    """The language of a browser whose user has not used the switch: the configured one
+    (LOGCENTER_DEFAULT_LANGUAGE), else the browser's preferred one of ours, else English."""
+    if configured in LANGS:
+        return configured
+    accepted = parse_accept_header(accept_language or "", LanguageAccept)
+    return accepted.best_match(LANGS, default=DEFAULT_LANG) or DEFAULT_LANG
 
 
 def t(lang: Any, key: str, **values: Any) -> str:

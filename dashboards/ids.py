@@ -1,7 +1,12 @@
 """Component ids, one constant each, so pages, callbacks and browser tests agree on them."""
 
 # Shell (app layout, every page)
-LANG = "lang-store"
+#: The language pages render in: the switch's choice, else the default (memory only).
+LANG = "lang-current"
+#: The switch's choice, remembered in the browser (localStorage); empty until it is used.
+LANG_CHOICE = "lang-store"
+#: The language for a browser without a choice: the setting, else Accept-Language.
+LANG_DEFAULT = "lang-default"
 LANG_EN = "lang-en"
 LANG_ZH = "lang-zh"
 TOKEN = "token-store"

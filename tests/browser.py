@@ -26,10 +26,13 @@ WIDTH, HEIGHT = 1440, 1000
 MAX_HEIGHT = 4000
 
 
-def chromium() -> WebDriver:
-    """Debian's chromium and chromedriver, headless, logging the browser console."""
+def chromium(languages: str | None = None) -> WebDriver:
+    """Debian's chromium and chromedriver, headless, logging the browser console; `languages`
+    ("zh-CN,zh") sets the Accept-Language it sends, as a user's language settings do."""
     os.environ.setdefault("SE_OFFLINE", "true")
     options = webdriver.ChromeOptions()
+    if languages:
+        options.add_experimental_option("prefs", {"intl.accept_languages": languages})
     options.binary_location = "/usr/bin/chromium"
     for arg in (
         "--headless=new",
