@@ -3,8 +3,9 @@
 Workers may run on another machine and the dashboard reads nothing but the API, so this is their
 only way in. Two families of calls share one connection, one token rule and one error type:
 
-- typed calls, for the repair agent: `get_bug`, `get_project`, `set_status`, `post_report` read
-  the answer into `Bug` / `ProjectOut`; their errors say what was asked and how the API answered;
+- typed calls, for the repair agent: `get_bug`, `get_project`, `set_status`, `post_report`,
+  `report_toolchain` read the answer into `Bug` / `ProjectOut`; their errors say what was asked
+  and how the API answered;
 - JSON calls, for the dashboard: `bugs`, `bug`, `bug_events`, `transitions`, `change_status`,
   `start_repair`, `bug_reports`, `repair_reports`, `search_events`, `projects`,
   `update_project` return the decoded body; their errors carry the API's own `detail`, for a
@@ -107,6 +108,14 @@ class ApiClient:
             )
         _expect(response, 200, f"status of bug {bug_id}")
         return Bug.model_validate(response.json())
+
+    def report_toolchain(self, project_id: str, info: Mapping[str, Any]) -> None:
+        """Record what this worker detected about the project's toolchain: `name`, `language`,
+        `test_command`, `missing` (executables not found), `problem` (the API stamps the time).
+        """
+        path = f"/api/v1/projects/{project_id}/toolchain"
+        response = self._request("PUT", path, json=dict(info))
+        _expect(response, 200, f"toolchain of project {project_id}")
 
     def post_report(self, report: RepairReportIn) -> None:
         body = report.model_dump(mode="json", exclude={"bug_id"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from store.models import Bug, Event, Project, RepairReport
+from store.models import Bug, Event, Project, RepairReport, ToolchainInfo
 from store.search import FacetValue, HistogramBucket
 from store.timestamp import Timestamp
 from store.vocabulary import Status
@@ -26,7 +26,8 @@ class ProjectOut(BaseModel):
     description: str | None
     test_command: str | None
     default_branch: str | None
-    auto_repair: bool
+    auto_repair: bool | None
+    toolchain: ToolchainInfo | None = None
     has_ingest_key: bool = False
     created_at: Timestamp
     updated_at: Timestamp

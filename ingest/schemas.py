@@ -13,7 +13,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel, Field, field_validator
 
 from ingest.validation import check_repo_url, no_option
-from store.models import RepairRound
+from store.models import RepairRound, ToolchainReport
 from store.vocabulary import Status
 
 _REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[\w./-]{1,200}(?<![./])$")
@@ -63,6 +63,12 @@ class ProjectUpdate(BaseModel):
         if value and not _REF.match(value):
             raise ValueError("default_branch is not a valid branch name")
         return value
+
+
+class ToolchainIn(ToolchainReport):
+    """What a repair worker detected about a project's toolchain; the API stamps the time."""
+
+    model_config = {"extra": "forbid"}
 
 
 class StatusChangeIn(BaseModel):

@@ -20,6 +20,7 @@ from store.models import (
     RepairReport,
     RepairReportIn,
     StatusChange,
+    ToolchainInfo,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
 
@@ -120,6 +121,13 @@ class Store(Protocol):
 
     def update_project(self, project_id: str, changes: Mapping[str, Any]) -> Project:
         """Partial update of editable fields; creates the project when absent."""
+
+    def set_project_toolchain(self, project_id: str, toolchain: ToolchainInfo) -> Project:
+        """Replace the project's last reported toolchain (what a repair worker detected).
+
+        Changes nothing else: `updated_at` keeps dating the project's settings, `detected_at`
+        dates this. Raises NotFound for an unknown project (a report never creates one).
+        """
 
     # -- repair reports --------------------------------------------------------------------
     def add_repair_report(self, report: RepairReportIn) -> RepairReport:

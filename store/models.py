@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -165,6 +165,26 @@ def occurrences_of(events: Iterable[Event], reopen: AbstractSet[int]) -> list[Bu
     ]
 
 
+class ToolchainReport(BaseModel):
+    """What a repair worker found out about a project's toolchain at its last repair: the
+    toolchain and language it detected (None when it recognised none), the test command it
+    would run, the executables it needs and could not find, and what stopped it, if anything."""
+
+    name: str | None = Field(default=None, max_length=100, examples=["pytest"])
+    language: str | None = Field(default=None, max_length=100, examples=["python"])
+    test_command: str | None = Field(default=None, max_length=2000, examples=["pytest -q"])
+    missing: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=50, examples=[["flutter"]]
+    )
+    problem: str | None = Field(default=None, max_length=4000)
+
+
+class ToolchainInfo(ToolchainReport):
+    """A project's last reported toolchain, stamped with when the report arrived."""
+
+    detected_at: Timestamp
+
+
 class Project(BaseModel):
     id: int
     project_id: str
@@ -174,7 +194,10 @@ class Project(BaseModel):
     description: str | None = None
     test_command: str | None = None
     default_branch: str | None = None
-    auto_repair: bool = False
+    #: None follows the install's setting (LOGCENTER_AUTO_REPAIR); True or False overrides it.
+    auto_repair: bool | None = None
+    #: Set by the repair workers (Store.set_project_toolchain), never by a project edit.
+    toolchain: ToolchainInfo | None = None
     ingest_key: str | None = None
     created_at: Timestamp
     updated_at: Timestamp

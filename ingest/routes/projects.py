@@ -7,7 +7,9 @@ from fastapi import APIRouter, HTTPException
 from client.shapes import ProjectList, ProjectOut
 from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import publish_ingest_key
-from ingest.schemas import ProjectUpdate, invalid
+from ingest.schemas import ProjectUpdate, ToolchainIn, invalid
+from store.errors import NotFound
+from store.models import ToolchainInfo, utcnow
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"], responses=GUARDED_RESPONSES)
 
@@ -41,11 +43,24 @@ def put_project(project_id: str, body: ProjectUpdate, services: ServicesDep) -> 
     if not project_id or len(project_id) > 200:
         raise invalid("path", "project_id", "project_id must be 1-200 characters")
     changes = {k: (v if v != "" else None) for k, v in body.model_dump(exclude_unset=True).items()}
-    if "auto_repair" in changes and changes["auto_repair"] is None:
-        changes["auto_repair"] = False  # cleared: back to its default
     project = services.store.update_project(project_id, changes)
     if "ingest_key" in changes:
         publish_ingest_key(
             services.sync_redis, services.settings.redis_prefix, project_id, project.ingest_key
         )
     return ProjectOut.of(project)
+
+
+@router.put(
+    "/{project_id}/toolchain",
+    response_model=ProjectOut,
+    dependencies=[Admin],
+    responses={404: {"description": "No such project"}},
+    summary="Record the toolchain a repair worker detected for the project",
+)
+def put_toolchain(project_id: str, body: ToolchainIn, store: StoreDep) -> ProjectOut:
+    info = ToolchainInfo(**body.model_dump(), detected_at=utcnow())
+    try:
+        return ProjectOut.of(store.set_project_toolchain(project_id, info))
+    except NotFound:
+        raise HTTPException(404, f"project {project_id!r} not found") from None

@@ -14,7 +14,8 @@ from store.models import Bug, BugCreate, Event, Project, RepairReport
 from store.text import index_text
 
 #: Bump when a mapping or setting changes; templates with a lower version are replaced at init.
-TEMPLATE_VERSION = 2
+#: 3: projects gain `toolchain`, and `auto_repair` takes three states (see upgrade.py).
+TEMPLATE_VERSION = 3
 
 #: Model field -> event document path (ECS where ECS has a name for it).
 EVENT_PATHS: dict[str, str] = {
@@ -118,7 +119,10 @@ PROJECT_MAPPING: dict[str, Any] = {
         },
         "description": _STORED_TEXT,
         "test_command": _STORED_TEXT,
+        # null (absent) follows LOGCENTER_AUTO_REPAIR; true or false overrides it.
         "auto_repair": {"type": "boolean"},
+        # What a repair worker last detected; read back whole, never searched.
+        "toolchain": _OPAQUE,
         "created_at": _DATE,
         "updated_at": _DATE,
     },

@@ -47,6 +47,7 @@ from store.elasticsearch.mapping import (
     repair_from_doc,
 )
 from store.elasticsearch.search import BUG_SOURCE_EXCLUDES, BugSearch, EventSearch
+from store.elasticsearch.upgrade import upgrade_projects
 from store.errors import Conflict, NotFound
 from store.models import (
     Bug,
@@ -57,6 +58,7 @@ from store.models import (
     RepairReport,
     RepairReportIn,
     StatusChange,
+    ToolchainInfo,
     check_bug_changes,
     check_project_changes,
     filled_repo_url,
@@ -110,6 +112,8 @@ class ElasticsearchStore:
                 self.es.indices.put_index_template(name=name, **body)
             if current is not None and current < TEMPLATE_VERSION:
                 self._upgrade_mapping(body["index_patterns"][0], body["template"]["mappings"])
+                if name == self.names.projects:
+                    upgrade_projects(self.es, self.names.projects, current)
         for index in self.names.fixed:
             try:
                 self.es.indices.create(index=index, wait_for_active_shards="1")
@@ -498,14 +502,31 @@ class ElasticsearchStore:
             project = Project.model_validate(
                 {**project.model_dump(), **updates, "updated_at": utcnow()}
             )
-            self.es.index(
-                index=self.names.projects,
-                id=project_id,
-                refresh=True,
-                document=project.model_dump(mode="json"),
-                if_seq_no=got["_seq_no"],
-                if_primary_term=got["_primary_term"],
-            )
+            self._rewrite_project(got, project)
+            return project
+
+        return with_occ(f"project {project_id}", attempt)
+
+    def _rewrite_project(self, got: Any, project: Project) -> None:
+        """Replace the project document `got` (ConflictError when it changed since read)."""
+        self.es.index(
+            index=self.names.projects,
+            id=project.project_id,
+            refresh=True,
+            document=project.model_dump(mode="json"),
+            if_seq_no=got["_seq_no"],
+            if_primary_term=got["_primary_term"],
+        )
+
+    @translated
+    def set_project_toolchain(self, project_id: str, toolchain: ToolchainInfo) -> Project:
+        def attempt() -> Project:
+            try:
+                got = self.es.get(index=self.names.projects, id=project_id)
+            except NotFoundError:
+                raise NotFound(f"project {project_id!r} not found") from None
+            project = project_from_doc(got["_source"]).model_copy(update={"toolchain": toolchain})
+            self._rewrite_project(got, project)
             return project
 
         return with_occ(f"project {project_id}", attempt)

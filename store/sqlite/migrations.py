@@ -145,8 +145,39 @@ _V3: tuple[Step, ...] = (
     "CREATE INDEX events_text ON events (text_id, timestamp, id, level, project_id, "
     "environment, version, source, error_type)",
 )
+#: Projects gain the toolchain a repair worker last reported, and `auto_repair` takes three
+#: states: NULL follows LOGCENTER_AUTO_REPAIR, 0 and 1 override it. SQLite cannot drop a NOT
+#: NULL constraint, so the table is rebuilt; a stored 0 was the old default ("not asked for"),
+#: so it becomes NULL, while a 1 someone set stays.
+_PROJECT_KEPT = (
+    "id, project_id, name, repo_url, local_path, description, test_command, default_branch, "
+    "ingest_key, created_at, updated_at"
+)
+_V4: tuple[Step, ...] = (
+    """
+    CREATE TABLE projects_v4 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id TEXT NOT NULL UNIQUE,
+        name TEXT,
+        repo_url TEXT,
+        local_path TEXT,
+        description TEXT,
+        test_command TEXT,
+        default_branch TEXT,
+        auto_repair INTEGER,
+        ingest_key TEXT,
+        toolchain TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    )
+    """,
+    f"INSERT INTO projects_v4 ({_PROJECT_KEPT}, auto_repair) "
+    f"SELECT {_PROJECT_KEPT}, nullif(auto_repair, 0) FROM projects",
+    "DROP TABLE projects",
+    "ALTER TABLE projects_v4 RENAME TO projects",
+)
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
-MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

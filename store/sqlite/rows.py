@@ -24,10 +24,10 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 PROJECT_COLUMNS = (
     "project_id", "name", "repo_url", "local_path", "description", "test_command",
-    "default_branch", "auto_repair", "ingest_key", "created_at", "updated_at",
+    "default_branch", "auto_repair", "ingest_key", "toolchain", "created_at", "updated_at",
 )  # fmt: skip
 
-_JSON = frozenset({"stack_trace", "context", "status_history"})
+_JSON = frozenset({"stack_trace", "context", "status_history", "toolchain"})
 _TIMES = frozenset({"first_seen", "last_seen", "created_at", "updated_at", "timestamp"})
 
 
@@ -41,7 +41,7 @@ def _encode(data: dict[str, Any], columns: tuple[str, ...]) -> list[Any]:
     values: list[Any] = []
     for name in columns:
         value = data[name]
-        if name in _JSON:
+        if name in _JSON and value is not None:
             value = orjson.dumps(value).decode()
         elif name in _TIMES:
             value = to_micros(value)
@@ -55,7 +55,7 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not iterable by key
         value = row[name]
-        if name in _JSON:
+        if name in _JSON and value is not None:
             value = orjson.loads(value)
         elif name in _TIMES:
             value = from_micros(value)
@@ -98,7 +98,8 @@ def project_values(project: Project) -> list[Any]:
 
 def project_from_row(row: sqlite3.Row) -> Project:
     data = _decode(row)
-    data["auto_repair"] = bool(data["auto_repair"])
+    if data["auto_repair"] is not None:
+        data["auto_repair"] = bool(data["auto_repair"])
     return Project.model_validate(data)
 
 

@@ -25,6 +25,7 @@ from store.models import (
     RepairReport,
     RepairReportIn,
     StatusChange,
+    ToolchainInfo,
     check_bug_changes,
     check_project_changes,
     filled_repo_url,
@@ -270,6 +271,15 @@ class SQLiteStore:
                 return _insert_project(conn, project_id, changes)
             return _update_project(conn, project, changes)
 
+    def set_project_toolchain(self, project_id: str, toolchain: ToolchainInfo) -> Project:
+        with self._write() as conn:
+            project = _get_project(conn, project_id)
+            if project is None:
+                raise NotFound(f"project {project_id!r} not found")
+            updated = project.model_copy(update={"toolchain": toolchain})
+            _write_project(conn, updated)
+            return updated
+
     # -- repair reports -----------------------------------------------------------------------
     def add_repair_report(self, report: RepairReportIn) -> RepairReport:
         now = to_micros(utcnow())
@@ -431,8 +441,12 @@ def _update_project(
     conn: sqlite3.Connection, project: Project, changes: Mapping[str, Any]
 ) -> Project:
     updated = Project.model_validate({**project.model_dump(), **changes, "updated_at": utcnow()})
+    _write_project(conn, updated)
+    return updated
+
+
+def _write_project(conn: sqlite3.Connection, project: Project) -> None:
     assignments = ", ".join(f'"{c}" = ?' for c in PROJECT_COLUMNS)
     conn.execute(
-        f"UPDATE projects SET {assignments} WHERE id = ?", [*project_values(updated), project.id]
+        f"UPDATE projects SET {assignments} WHERE id = ?", [*project_values(project), project.id]
     )
-    return updated

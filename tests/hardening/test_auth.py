@@ -20,6 +20,11 @@ WRITES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = {
         {"description": "edited", "local_path": "/srv/rtc_backend"},
         200,
     ),
+    ("PUT", "/api/v1/projects/{project_id}/toolchain"): (
+        "/api/v1/projects/rtc_backend/toolchain",
+        {"name": "pytest", "language": "python", "missing": []},
+        200,
+    ),
     ("PUT", "/api/v1/bugs/{bug_id}/status"): (
         "/api/v1/bugs/{bug}/status",
         {"status": "VERIFYING", "note": "looking"},
@@ -79,6 +84,7 @@ def _state(api: ApiHarness, bug_id: int) -> tuple[Any, ...]:
         len(bug["history"]) if "history" in bug else None,
         project["description"],
         project["local_path"],
+        project["toolchain"],
         len(reports),
     )
 

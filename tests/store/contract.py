@@ -24,7 +24,14 @@ import pytest
 
 from store.base import Store
 from store.errors import Conflict, NotFound, QueryError
-from store.models import BugCreate, BugOccurrences, Event, RepairReportIn, StatusChange
+from store.models import (
+    BugCreate,
+    BugOccurrences,
+    Event,
+    RepairReportIn,
+    StatusChange,
+    ToolchainInfo,
+)
 from store.search import BugQuery, EventQuery
 
 Opener = Callable[[], Store]
@@ -404,6 +411,34 @@ class ProjectContract:
         edited = store.update_project("new", {"local_path": "/src/new", "description": "d"})
         assert (edited.id, edited.name, edited.local_path) == (created.id, "New", "/src/new")
         assert store.get_project("new") == edited
+
+    def test_auto_repair_is_unset_until_someone_chooses(self, store: Store) -> None:
+        assert store.ensure_project("shop").auto_repair is None
+        for value in (True, False, None):
+            assert store.update_project("shop", {"auto_repair": value}).auto_repair is value
+            assert store.get_project("shop").auto_repair is value  # type: ignore[union-attr]
+
+    def test_toolchain_is_reported_apart_from_the_settings(self, store: Store) -> None:
+        project = store.update_project("shop", {"test_command": "make test"})
+        assert project.toolchain is None
+        found = ToolchainInfo(name="pytest", language="python", test_command="python -m pytest",
+                              missing=["node", "npm"], detected_at=T0)
+        saved = store.set_project_toolchain("shop", found)
+        assert saved.toolchain == found and store.get_project("shop") == saved
+        assert (saved.test_command, saved.updated_at) == ("make test", project.updated_at)
+        assert [p.toolchain for p in store.list_projects()] == [found]
+        # Edits keep it; the next report replaces it whole.
+        store.update_project("shop", {"name": "Shop"})
+        store.ensure_project("shop", repo_url="https://git/shop")
+        assert store.get_project("shop").toolchain == found  # type: ignore[union-attr]
+        nothing = ToolchainInfo(problem="no toolchain recognised", detected_at=minutes(5))
+        assert store.set_project_toolchain("shop", nothing).toolchain == nothing
+        assert store.get_project("shop").toolchain == nothing  # type: ignore[union-attr]
+
+    def test_toolchain_of_an_unknown_project(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            store.set_project_toolchain("nope", ToolchainInfo(detected_at=T0))
+        assert store.get_project("nope") is None
 
 
 class RepairReportContract:

@@ -65,6 +65,27 @@ def test_a_newer_template_is_not_downgraded(store: ElasticsearchStore) -> None:
     assert found["index_template"]["version"] == TEMPLATE_VERSION + 1
 
 
+def test_projects_stored_before_three_state_auto_repair_read_as_unset(
+    store: ElasticsearchStore,
+) -> None:
+    # Before template 3 every project stored `false` unless someone turned auto_repair on.
+    for project, auto in (("shop", False), ("blog", True), ("wiki", False)):
+        store.update_project(project, {"auto_repair": auto, "local_path": f"/src/{project}"})
+    name = store.names.projects
+    body = store.names.templates(1, 0)[name]
+    store.es.indices.put_index_template(name=name, **{**body, "version": 2})
+    store.init()
+    found = {p.project_id: (p.auto_repair, p.local_path) for p in store.list_projects()}
+    assert found == {"shop": (None, "/src/shop"), "blog": (True, "/src/blog"),
+                     "wiki": (None, "/src/wiki")}
+    template = store.es.indices.get_index_template(name=name)["index_templates"][0]
+    assert template["index_template"]["version"] == TEMPLATE_VERSION
+    # Once upgraded, a false someone sets stays false.
+    store.update_project("shop", {"auto_repair": False})
+    store.init()
+    assert store.get_project("shop").auto_repair is False  # type: ignore[union-attr]
+
+
 def test_events_are_ecs_documents_in_daily_indices(store: ElasticsearchStore) -> None:
     store.create_bugs([bug(1)])
     store.add_events([

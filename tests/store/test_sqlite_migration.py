@@ -1,8 +1,11 @@
-"""SQLite schema v2 -> v3: events move from a per-event full-text index to one per distinct text.
+"""SQLite schema migrations, each on a file made by undoing the step by hand.
 
-A v2 file is made from a seeded store by undoing v3 by hand (per-event `events_fts` rows, no
-`event_texts`), then opened again: the migration must rebuild what v3 holds and every event
-search must answer as before.
+v2 -> v3: events move from a per-event full-text index to one per distinct text. A v2 file is
+made from a seeded store by undoing v3 (per-event `events_fts` rows, no `event_texts`), then
+opened again: the migration must rebuild what v3 holds and every event search must answer as
+before.
+
+v3 -> v4: projects gain a toolchain, and `auto_repair` a third state (unset).
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def test_v2_file_migrates_and_answers_alike(tmp_path: Path) -> None:
     store = SQLiteStore(f"sqlite:///{path}")
     store.init()
     conn = store._connection()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 3
     assert conn.execute("SELECT count(*) FROM event_texts").fetchone()[0] == texts
     assert conn.execute("SELECT count(*) FROM events WHERE text_id IS NULL").fetchone()[0] == 0
     assert _answers(store) == before
@@ -83,4 +86,56 @@ def test_purge_drops_texts_no_event_uses(tmp_path: Path) -> None:
     assert conn.execute("SELECT count(*) FROM event_texts").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM event_texts_fts").fetchone()[0] == 0
     assert store.search_events(EventQuery(q="timeout")).total == 0
+    store.close()
+
+
+_V3_PROJECTS = """
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id TEXT NOT NULL UNIQUE,
+        name TEXT,
+        repo_url TEXT,
+        local_path TEXT,
+        description TEXT,
+        test_command TEXT,
+        default_branch TEXT,
+        auto_repair INTEGER NOT NULL DEFAULT 0,
+        ingest_key TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    )
+"""
+
+
+def test_v3_projects_keep_their_settings_and_an_untouched_auto_repair_becomes_unset(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    store = SQLiteStore(f"sqlite:///{path}")
+    store.init()
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE projects")
+        conn.execute(_V3_PROJECTS)
+        for n, (project, auto) in enumerate((("shop", 0), ("blog", 1), ("wiki", 0)), 1):
+            conn.execute(
+                "INSERT INTO projects (project_id, local_path, auto_repair, ingest_key, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (project, f"/src/{project}", auto, f"key-{n}", n, n),
+            )
+        conn.execute("PRAGMA user_version = 3")
+
+    store = SQLiteStore(f"sqlite:///{path}")
+    store.init()
+    projects = {p.project_id: p for p in store.list_projects()}
+    assert {k: (p.id, p.auto_repair, p.toolchain) for k, p in projects.items()} == {
+        "shop": (1, None, None),
+        "blog": (2, True, None),
+        "wiki": (3, None, None),
+    }
+    assert [projects[k].ingest_key for k in ("shop", "blog", "wiki")] == ["key-1", "key-2", "key-3"]
+    assert projects["blog"].local_path == "/src/blog"
+    # Ids go on from the highest one; false now stays false.
+    assert store.update_project("docs", {"auto_repair": False}).id == 4
+    assert store.get_project("docs").auto_repair is False  # type: ignore[union-attr]
     store.close()
