@@ -24,7 +24,7 @@ test: test-deps
 	LOGCENTER_TEST_ES_VERSION=$(ES_VERSION) $(BIN)/pytest -q --durations=25
 
 lint: venv
-	$(BIN)/ruff check config store client ingest agent dashboards bench tests
+	$(BIN)/ruff check config store client ingest agent dashboards bench tests docs/clients
 	$(BIN)/mypy config store client ingest agent dashboards bench
 
 # The benchmarks need what the tests need (wrk, redis-server, the Elasticsearch test zip).

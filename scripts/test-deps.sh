@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs outside Python: redis-server, Chromium + chromedriver, wrk, a
-# CJK font and bubblewrap (the repair sandbox, whose tests must not skip in CI) from Debian,
-# and the Elasticsearch test distribution from Maven Central (cached in ~/.m2).
+# CJK font, node + npm and bubblewrap (the repair sandbox, whose tests must not skip in CI) from
+# Debian, and the Elasticsearch test distribution from Maven Central (cached in ~/.m2).
 set -euo pipefail
 ES_VERSION=${1:-9.2.0}
 
@@ -11,6 +11,8 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
+# node + npm run the TypeScript client of docs/clients (its tools come from npm, cached).
+command -v npm >/dev/null || missing+=(nodejs npm)
 # A CJK font, so the dashboard's Chinese text renders in browser screenshots.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if ((${#missing[@]})); then
@@ -28,4 +30,4 @@ if [ ! -f "$zip" ]; then
   echo "test-deps: fetching Elasticsearch $ES_VERSION test distribution from Maven Central"
   mvn -q dependency:get -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
 fi
-echo "test-deps: ready (redis-server, chromium, bubblewrap, Elasticsearch $ES_VERSION)"
+echo "test-deps: ready (redis-server, chromium, bubblewrap, node, Elasticsearch $ES_VERSION)"
