@@ -12,7 +12,17 @@ from store.timestamp import utc_iso
 from tests.stack import ApiHarness
 
 SHAPE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-TIME_KEYS = {"first_seen", "last_seen", "created_at", "updated_at", "at", "timestamp", "key"}
+#: Every time field of every answer (`detected_at`: a project's toolchain; `key`: histograms).
+TIME_KEYS = {
+    "first_seen",
+    "last_seen",
+    "created_at",
+    "updated_at",
+    "at",
+    "timestamp",
+    "key",
+    "detected_at",
+}
 
 
 def times(body: Any) -> Iterator[tuple[str, Any]]:
@@ -48,6 +58,8 @@ def test_every_endpoint_writes_six_fraction_digits_and_z(api: ApiHarness) -> Non
     api.drain()
     assert api.client.put(f"/api/v1/bugs/{whole}/status", json={"status": "VERIFYING"}).is_success
     api.client.post(f"/api/v1/bugs/{whole}/repair-reports", json={"analysis": "a"})
+    toolchain = api.client.put("/api/v1/projects/rtc_backend/toolchain", json={"name": "pytest"})
+    assert toolchain.is_success, toolchain.text
 
     bug = api.client.get(f"/api/v1/bugs/{whole}").json()
     assert_shaped(bug, "first_seen", "last_seen", "created_at", "updated_at", "at")
@@ -62,7 +74,7 @@ def test_every_endpoint_writes_six_fraction_digits_and_z(api: ApiHarness) -> Non
     ]
     assert_shaped(api.client.get("/api/v1/bugs").json(), "first_seen", "at")
     assert_shaped(api.client.get("/api/v1/projects").json(), "created_at", "updated_at")
-    assert_shaped(api.client.get("/api/v1/projects/rtc_backend").json(), "created_at")
+    assert_shaped(api.client.get("/api/v1/projects/rtc_backend").json(), "detected_at")
     assert_shaped(api.client.get(f"/api/v1/bugs/{whole}/repair-reports").json(), "created_at")
     assert_shaped(api.client.get("/api/v1/repair-reports").json(), "created_at")
     search = {"from": f"{day}T00:00:00Z", "to": f"{day}T12:00:00Z", "interval": "1h"}
