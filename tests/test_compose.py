@@ -31,3 +31,17 @@ def test_compose_file_is_complete() -> None:
         assert name in documented, name
     for var in services["api"]["environment"]:
         assert var.removeprefix("LOGCENTER_").lower() in Settings.model_fields, var
+
+
+def test_every_service_shares_one_required_admin_token() -> None:
+    """The API, indexers, workers and dashboard get the same token, from `.env`, and compose
+    refuses to start without one (no service ever runs with writes open)."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    ours = {name: s for name, s in services.items() if s.get("image") == "logcenter:latest"}
+    assert set(ours) == {"api", "indexer", "worker", "dashboard"}
+    sources = {s["environment"]["LOGCENTER_ADMIN_TOKEN"] for s in ours.values()}
+    assert len(sources) == 1
+    (source,) = sources
+    assert source.startswith("${LOGCENTER_ADMIN_TOKEN:?"), "required, not defaulted to empty"
+    for service in ours.values():
+        assert "LOGCENTER_ANONYMOUS_WRITES" not in service["environment"]
