@@ -12,6 +12,7 @@ or as JSON in one variable: `LOGCENTER_PROJECTS='{"rtc_backend": {"local_path": 
 Project ids are matched without regard to case (environment names are case-insensitive).
 A field the API leaves empty is taken from the fallback. `local_path` is the first of the two
 that exists on this machine, since the API's path may name a directory on another machine.
+`test_command` has no default: without one the project's detected toolchain runs its suite.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from pydantic_settings import BaseSettings
 from agent.workspace import RepoSource
 from client.shapes import ProjectOut
 from config.settings import Settings
-
-DEFAULT_TEST_COMMAND = "python -m pytest -q"
 
 
 class ProjectOverride(BaseModel):
@@ -53,7 +52,7 @@ class ProjectConfig:
     project_id: str
     repo_url: str | None
     local_path: str | None
-    test_command: str
+    test_command: str | None
     default_branch: str | None
 
     @property
@@ -74,8 +73,7 @@ def project_config(
         project_id=project_id,
         repo_url=(api.repo_url if api else None) or fallback.repo_url,
         local_path=local,
-        test_command=(api.test_command if api else None)
-        or fallback.test_command
-        or DEFAULT_TEST_COMMAND,
+        test_command=((api.test_command if api else None) or fallback.test_command or "").strip()
+        or None,
         default_branch=(api.default_branch if api else None) or fallback.default_branch,
     )

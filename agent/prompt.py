@@ -112,22 +112,20 @@ def _code(ctx: CodeContext, fence: Fence) -> str:
 
 
 def reproduction_messages(
-    bug: Bug, ctx: CodeContext, test_path: str | None, test_command: str
+    bug: Bug, ctx: CodeContext, test_path: str, conventions: str
 ) -> list[Message]:
-    """Ask for one new test file that fails with the reported error on the current code."""
+    """Ask for one new test file, in the project's runner and conventions, at `test_path` (where
+    the runner collects it), that fails with the reported error on the current code."""
     fence = Fence()
-    where = (
-        f"at `{test_path}`"
-        if test_path
-        else f"where the project's test command `{test_command}` runs it"
-    )
     task = (
         f"Bug #{bug.id} was reported with error type `{bug.error_type}`.\n\n"
         f"{_report(bug, fence)}\n\n{_code(ctx, fence)}\n\n"
-        f"Write one new test file {where} (empty SEARCH) that reproduces this bug: run "
+        f"Write one new test file at `{test_path}` (empty SEARCH) that reproduces this bug: run "
         f"against the current code it must fail by raising {bug.error_type}, and it must pass "
-        "once the bug is fixed. Do not change any other file. Start with two or three sentences "
-        "of analysis, then the block."
+        "once the bug is fixed. Use the project's own test runner and conventions:\n\n"
+        f"{conventions}\n\n"
+        "Do not change any other file. Start with two or three sentences of analysis, then the "
+        "block."
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": task}]
 

@@ -1,39 +1,37 @@
 """The repair job: verify a bug with a reproduction test, fix it in rounds, commit and push.
 
 `repair_bug(bug_id)` is what RQ runs. It reads the bug and its project through the API, works in
-a private worktree on `logcenter/fix-<bug id>`, moves the bug through the workflow with
-`PUT /status` and posts a repair report for the verification and for every fixing round. Every
-way it can fail ends in FIX_FAILED (or CANNOT_REPRODUCE) with a reason that says what failed,
-straight from where the bug is: its history holds only the moves that happened.
+a private worktree on `logcenter/fix-<bug id>`, finds the project's toolchain (`agent.toolchains`)
+and prepares its environment, moves the bug through the workflow with `PUT /status` and posts a
+repair report for the verification and for every fixing round. Every way it can fail ends in
+FIX_FAILED (or CANNOT_REPRODUCE) with a reason that says what failed; a repair that fails before
+anything was tried (no repository, no toolchain, a missing tool) goes there straight from NEW.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.edits import AppliedEdit, apply_blocks, parse_blocks
+from agent.environment import PIPELINE_SOURCES, ProjectEnv
 from agent.errors import EditError, EditOutsideRepo, NoRepository, RepairFailure
 from agent.llm import Completion, LLMClient
 from agent.paths import Frame, RepoFiles, parse_frames
 from agent.project import ProjectConfig, WorkerProjects, project_config
-from agent.prompt import CodeContext, analysis_of, code_context, fix_messages, reproduction_messages
+from agent.prompt import CodeContext, code_context, fix_messages, reproduction_messages
+from agent.report import Reporter
 from agent.sandbox import Redactor, RunResult, clean_env, run_command, secret_values
 from agent.settings import current_settings
+from agent.toolchains import Toolchain
 from agent.workspace import Workspace
-from client.http import ApiClient
+from client.http import ApiClient, ApiError
 from config.settings import Settings
-from store.models import RepairReportIn
 from store.vocabulary import DONE, Status
 
 log = logging.getLogger(__name__)
-#: Sources whose bugs are checked by running the project's tests rather than a new test.
-PIPELINE_SOURCES = frozenset({"cicd", "deployment"})
-_FAILED_TEST = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
 
 
 def repair_bug(bug_id: int) -> dict[str, Any]:
@@ -53,6 +51,18 @@ class Checks:
 
 
 @dataclass
+class Verification:
+    """What the verification found: reproduced or not (and why not), with what it ran."""
+
+    reproduced: bool
+    reason: str | None
+    run: RunResult | None = None
+    completion: Completion | None = None
+    changed: list[str] = field(default_factory=list)
+    diff: str = ""
+
+
+@dataclass
 class Repair:
     bug_id: int
     settings: Settings
@@ -67,7 +77,9 @@ class Repair:
         secrets = secret_values(self.settings)
         self.redact = Redactor(secrets)
         self.env = clean_env(secrets)
+        self.project_env = ProjectEnv(None, None, self.env, dict(self.env))  # until detection
         self.api = ApiClient(self.settings.api_url, self.settings.admin_token)
+        self.reporter = Reporter(self.api, self.bug_id, self.settings.llm_model, self.redact)
         self.llm = LLMClient(self.settings)
         self.ws: Workspace | None = None
 
@@ -113,6 +125,7 @@ class Repair:
         self.frames = index.resolve_frames(reported)
         self.context = code_context(self.ws.path, self.frames, files)
         log.info("bug %s: worktree %s, frames %s", self.bug_id, self.ws.path, self.frames)
+        self._set_up_toolchain()
         if not self._verify():
             return
         self._advance(Status.FIXING, "repair started")
@@ -123,6 +136,58 @@ class Repair:
         if self.bug.status != target:
             self.bug = self.api.set_status(self.bug_id, target, note=note)
 
+    # -- toolchain -----------------------------------------------------------------------------
+
+    @property
+    def tc(self) -> Toolchain | None:
+        """The project's toolchain; None only for a pipeline bug run by its test_command."""
+        return self.project_env.tc
+
+    def _primary(self) -> str | None:
+        """The repository path of the innermost resolved frame: where the error was raised."""
+        return self.frames[-1].path if self.frames else None
+
+    def _set_up_toolchain(self) -> None:
+        """Detect the project's toolchain, check it and prepare its environment; tell the API
+        what was found, usable or not."""
+        assert self.ws is not None
+        self.project_env = ProjectEnv.detect(
+            self.ws.path,
+            self.project.local_path,
+            self._primary(),
+            self.project.test_command,
+            self.env,
+        )
+        suite = self.project_env.suite  # before preparing: commands read better without cache paths
+        problem: str | None = None
+        try:
+            self.project_env.check(self.bug.source, self.bug.project_id)
+            self._prepare()
+        except RepairFailure as failure:
+            problem = failure.reason
+            raise
+        finally:
+            self._report_toolchain(
+                self.project_env.info(self.redact(suite), problem and self.redact(problem))
+            )
+
+    def _prepare(self) -> None:
+        """Build or reuse the project's environment; also after each reset of the worktree."""
+        assert self.ws is not None
+        cache = self.settings.worker_cache_dir
+        prepared = self.project_env.prepare(cache, self.bug.project_id, self.ws.base_commit)
+        if prepared is not None:
+            self.ws.ignored = prepared.ignored_paths
+            if prepared.built:
+                log.info("bug %s: built the environment %s", self.bug_id, prepared.root)
+
+    def _report_toolchain(self, info: dict[str, Any]) -> None:
+        """Best effort: a failure to report is logged, never the end of the repair."""
+        try:
+            self.api.report_toolchain(self.bug.project_id, info)
+        except ApiError as exc:
+            log.warning("bug %s: could not report the toolchain: %s", self.bug_id, exc)
+
     # -- verification ------------------------------------------------------------------------
 
     def _verify(self) -> bool:
@@ -131,71 +196,74 @@ class Repair:
         if self.bug.status == Status.NEW:
             self._advance(Status.VERIFYING, "verification started")
         started = time.monotonic()
-        completion: Completion | None = None
-        changed: list[str] = []
-        diff = ""
-        run: RunResult | None = None
-        if self.bug.source in PIPELINE_SOURCES:
-            run = self._run(self.project.test_command)
-            reproduced = not run.passed
-            reason = (
-                None
-                if reproduced
-                else (
-                    f"cannot reproduce: `{run.command}` passes, the reported {self.bug.source} "
-                    "failure did not occur"
-                )
-            )
-        else:
-            completion = self.llm.complete(
-                reproduction_messages(
-                    self.bug,
-                    self.context or CodeContext([], []),
-                    self._suggested_test_path(),
-                    self.project.test_command,
-                )
-            )
-            try:
-                self._create_reproduction(completion.text)
-            except EditOutsideRepo:
-                raise
-            except EditError as exc:
-                reproduced, reason = False, f"cannot reproduce: no usable test ({exc.reason})"
-            else:
-                assert self.ws is not None
-                changed, diff = self.ws.staged_diff()
-                run = self._run(self._repro_command())
-                reproduced, reason = self._judge(run)
+        pipeline = self.bug.source in PIPELINE_SOURCES
+        found = self._rerun_pipeline() if pipeline else self._reproduce()
+        run = found.run
         self._report(
             phase="VERIFYING",
-            completion=completion,
-            changed=changed,
-            diff=diff,
+            completion=found.completion,
+            changed=found.changed,
+            diff=found.diff,
             commands=[run.command] if run else [],
             output=run.tail() if run else "",
-            passed=reproduced,
-            failure_reason=reason,
+            passed=found.reproduced,
+            failure_reason=found.reason,
             started=started,
         )
         if run is not None and run.timed_out:
             self.reported_failure = True
-            raise RepairFailure(reason or "test timeout")
-        if reproduced:
+            raise RepairFailure(found.reason or "test timeout")
+        if found.reproduced:
             if in_workflow:
-                by = self.repro_path or self.project.test_command
+                by = self.repro_path or self.project_env.suite
                 self._advance(Status.PENDING_FIX, f"reproduced by {by}")
             return True
-        assert reason is not None
+        assert found.reason is not None
         if not in_workflow:
             self.reported_failure = True
-            raise RepairFailure(reason)
+            raise RepairFailure(found.reason)
         self.bug = self.api.set_status(
-            self.bug_id, "CANNOT_REPRODUCE", failure_reason=reason, note=reason
+            self.bug_id, "CANNOT_REPRODUCE", failure_reason=found.reason, note=found.reason
         )
         return False
 
-    def _create_reproduction(self, reply: str) -> None:
-        """Apply the reply's blocks, which may only create files; remember the test file."""
+    def _rerun_pipeline(self) -> Verification:
+        """A cicd/deployment failure is reproduced when the project's suite fails."""
+        run = self._run(self.project_env.suite)
+        if run.passed:
+            reason = (
+                f"cannot reproduce: `{run.command}` passes, the reported {self.bug.source} "
+                "failure did not occur"
+            )
+            return Verification(False, reason, run)
+        return Verification(True, None, run)
+
+    def _reproduce(self) -> Verification:
+        """Ask for a reproduction test in the project's runner and conventions, and run it."""
+        assert self.tc is not None and self.ws is not None
+        test_path = self.tc.test_path(self.bug_id, self._primary())
+        completion = self.llm.complete(
+            reproduction_messages(
+                self.bug,
+                self.context or CodeContext([], []),
+                test_path,
+                self.tc.conventions(self.bug_id, self._primary()),
+            )
+        )
+        try:
+            self.repro_path = self._create_reproduction(completion.text, test_path)
+        except EditOutsideRepo:
+            raise
+        except EditError as exc:
+            unusable = f"cannot reproduce: no usable test ({exc.reason})"
+            return Verification(False, unusable, completion=completion)
+        changed, diff = self.ws.staged_diff()
+        run = self._run(self.tc.test_file_command(self.repro_path))
+        reproduced, reason = self._judge(run)
+        return Verification(reproduced, reason, run, completion, changed, diff)
+
+    def _create_reproduction(self, reply: str, suggested: str) -> str:
+        """Apply the reply's blocks, which may only create files; the test file's path."""
         assert self.ws is not None
         blocks = parse_blocks(reply)
         if any(b.search.strip() for b in blocks):
@@ -203,25 +271,14 @@ class Repair:
         created = [a.path for a in apply_blocks(self.ws.path, blocks) if a.created]
         if not created:
             raise EditError("edit not applicable: the reply creates no test file")
-        suggested = self._suggested_test_path()
-        self.repro_path = suggested if suggested in created else created[0]
-        self.repro_code = (self.ws.path / self.repro_path).read_text(encoding="utf-8")
-
-    def _suggested_test_path(self) -> str | None:
-        assert self.ws is not None
-        primary = self.frames[-1].path if self.frames else (self.bug.file_path or "")
-        if not primary.endswith(".py"):
-            return None
-        folder = "tests/" if (self.ws.path / "tests").is_dir() else ""
-        return f"{folder}test_logcenter_bug_{self.bug_id}.py"
-
-    def _repro_command(self) -> str:
-        if self.repro_path and self.repro_path.endswith(".py"):
-            return f"python -m pytest -q -p no:cacheprovider {shlex.quote(self.repro_path)}"
-        return self.project.test_command
+        path = suggested if suggested in created else created[0]
+        self.repro_code = (self.ws.path / path).read_text(encoding="utf-8")
+        return path
 
     def _judge(self, run: RunResult) -> tuple[bool, str | None]:
-        """Reproduced means: the test failed, and the reported error type shows in its output."""
+        """Reproduced means: the test failed, and its output names the reported error type (as
+        the project's runner prints it: a JS TypeError, a Go panic, a Dart StateError)."""
+        assert self.tc is not None
         if run.timed_out:
             return False, self._timeout_reason(run.command)
         if run.passed:
@@ -229,10 +286,8 @@ class Repair:
                 f"cannot reproduce: the reproduction test {self.repro_path} passes; "
                 f"no {self.bug.error_type} was raised"
             )
-        if self.bug.error_type and not re.search(
-            rf"\b{re.escape(self.bug.error_type)}\b", run.output
-        ):
-            found = _failing_test(run) or f"exit status {run.exit_code}"
+        if not self.tc.reproduces(run.output, self.bug.error_type):
+            found = self._failing_test(run) or f"exit status {run.exit_code}"
             return False, (
                 f"cannot reproduce: the reproduction test {self.repro_path} failed "
                 f"({found}) but not with {self.bug.error_type}"
@@ -249,6 +304,7 @@ class Repair:
         for self.round_no in range(1, rounds + 1):
             started = time.monotonic()
             self.ws.reset()
+            self._prepare()  # the reset removed what preparing linked into the worktree
             if self.repro_path and self.repro_code is not None:
                 target = self.ws.path / self.repro_path
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -299,9 +355,11 @@ class Repair:
     def _checks(self) -> Checks:
         commands: list[str] = []
         parts: list[str] = []
-        planned = [self._repro_command()] if self.repro_path else []
-        if self.project.test_command not in planned:
-            planned.append(self.project.test_command)
+        planned = (
+            [self.tc.test_file_command(self.repro_path)] if self.tc and self.repro_path else []
+        )
+        if self.project_env.suite not in planned:
+            planned.append(self.project_env.suite)
         for command in planned:
             run = self._run(command)
             commands.append(command)
@@ -311,7 +369,9 @@ class Repair:
                     False, commands, "\n".join(parts), self._timeout_reason(command), timed_out=True
                 )
             if not run.passed:
-                failing = _failing_test(run) or f"`{command}` exited with status {run.exit_code}"
+                failing = (
+                    self._failing_test(run) or f"`{command}` exited with status {run.exit_code}"
+                )
                 return Checks(False, commands, "\n".join(parts), failing)
         return Checks(True, commands, "\n".join(parts))
 
@@ -357,7 +417,13 @@ class Repair:
 
     def _run(self, command: str) -> RunResult:
         assert self.ws is not None
-        return run_command(command, self.ws.path, self.settings.test_timeout, self.env)
+        return run_command(
+            command, self.ws.path, self.settings.test_timeout, self.project_env.run_env
+        )
+
+    def _failing_test(self, run: RunResult) -> str | None:
+        """The first failing test the runner's output names."""
+        return self.tc.failing_test(run.output) if self.tc else None
 
     def _report_checks(
         self,
@@ -401,46 +467,10 @@ class Repair:
             started=started,
         )
 
-    def _report(
-        self,
-        *,
-        phase: str,
-        completion: Completion | None,
-        commands: list[str],
-        output: str,
-        passed: bool,
-        started: float,
-        failure_reason: str | None = None,
-        changed: list[str] | None = None,
-        diff: str = "",
-        commit: str | None = None,
-        remark: str | None = None,
-    ) -> None:
-        """Post one repair report; `remark` is the agent's own note after the model's analysis."""
-        r = self.redact
-        analysis = analysis_of(completion.text) if completion else ""
-        if remark:
-            analysis = f"{analysis}\n\n{remark}".strip()
-        self.api.post_report(
-            RepairReportIn(
-                bug_id=self.bug_id,
-                round=self.round_no,
-                phase=phase,
-                analysis=r(analysis),
-                changed_files=changed or [],
-                diff=r(diff),
-                test_command=r(" && ".join(commands)) if commands else None,
-                test_output=r(output),
-                passed=passed,
-                failure_reason=r(failure_reason) if failure_reason else None,
-                model=completion.model if completion else self.settings.llm_model,
-                tokens=completion.tokens if completion else 0,
-                cost=completion.cost if completion else 0.0,
-                duration=round(time.monotonic() - started, 3),
-                branch=self.ws.branch if self.ws else None,
-                commit=commit,
-            )
-        )
+    def _report(self, **fields: Any) -> None:
+        """Post a repair report of this round (see `Reporter.post` for the fields)."""
+        branch = self.ws.branch if self.ws else None
+        self.reporter.post(round_no=self.round_no, branch=branch, **fields)
 
     def _fail(self, reason: str) -> None:
         reason = self.redact(reason)
@@ -457,9 +487,3 @@ class Repair:
             )
         if self.bug.status != Status.FIX_FAILED:
             self.bug = self.api.set_status(self.bug_id, "FIX_FAILED", failure_reason=reason)
-
-
-def _failing_test(run: RunResult) -> str | None:
-    """The first failing test pytest names in its summary (`FAILED tests/x.py::test_y`)."""
-    match = _FAILED_TEST.search(run.output)
-    return match.group(1) if match else None

@@ -14,7 +14,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -79,8 +78,8 @@ def redact_url(text: str) -> str:
 def clean_env(secrets: Iterable[str], base: Mapping[str, str] | None = None) -> dict[str, str]:
     """`base` (default: our environment) minus anything that names or holds a secret.
 
-    The worker's interpreter directory goes first on PATH so `python` means the interpreter
-    the worker runs on, which is where a project's default `python -m pytest` finds pytest.
+    PATH is left as it is: the project's prepared toolchain decides what `python`, `node` or `go`
+    mean, never the interpreter the worker runs on.
     """
     values = [s for s in secrets if s]
     env: dict[str, str] = {}
@@ -91,7 +90,6 @@ def clean_env(secrets: Iterable[str], base: Mapping[str, str] | None = None) -> 
         if any(secret in value for secret in values):
             continue
         env[name] = value
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 

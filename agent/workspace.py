@@ -158,10 +158,19 @@ class Workspace:
 
     def staged_diff(self) -> tuple[list[str], str]:
         """Stage everything but `ignored`; return (changed files, diff against the base commit)."""
-        _run(self.repo, "add", "-A", "--", ".", *(f":(exclude){p}" for p in self.ignored))
+        # A path the project's .gitignore already ignores must not be named: git refuses it.
+        excluded = [f":(exclude){p}" for p in self.ignored if not self._git_ignores(p)]
+        _run(self.repo, "add", "-A", "--", ".", *excluded)
         names = _run(self.repo, "diff", "--cached", "--name-only", self.base_commit)
         diff = _run(self.repo, "diff", "--cached", self.base_commit)
         return [n for n in names.splitlines() if n], diff
+
+    def _git_ignores(self, path: str) -> bool:
+        try:
+            _run(self.repo, "check-ignore", "-q", "--", path)
+        except git.GitCommandError:
+            return False
+        return True
 
     def commit(self, message: str) -> str:
         self.staged_diff()

@@ -16,6 +16,7 @@ from bench.services import ElasticsearchNode, RedisServer
 from tests.agent.llm_server import LLMServer
 from tests.repos import Repos, make_repos
 from tests.stack import ApiHarness, settings_for
+from tests.venvs import cached_venv
 
 ES_VERSION = os.environ.get("LOGCENTER_TEST_ES_VERSION", "9.2.0")
 
@@ -105,10 +106,17 @@ def drop_indices(es_url: str, prefix: str) -> None:
     store.close()
 
 
+@pytest.fixture(scope="session")
+def calc_venv() -> Path:
+    """The calc developer's virtualenv, with pytest (built once, kept under ~/.cache)."""
+    return cached_venv("logcenter-test-user-venvs", "calc-pytest", ["pytest"])
+
+
 @pytest.fixture
-def repos(tmp_path: Path) -> Repos:
-    """The calc project: a bare `origin` and the user's checkout with uncommitted work."""
-    return make_repos(tmp_path)
+def repos(tmp_path: Path, calc_venv: Path) -> Repos:
+    """The calc project: a bare `origin` and the user's checkout with uncommitted work and its
+    own virtualenv (so the repairs of the calc bug need not build one)."""
+    return make_repos(tmp_path, calc_venv)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The calc project the repair agent fixes in tests: a small Python package with a bug (the
-average of an empty list divides by zero) and a pytest suite, as real git repositories."""
+average of an empty list divides by zero) and a pytest suite (pytest is its dev requirement), as
+real git repositories; the user's checkout may have its own virtualenv, as a developer's has."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ class Repos:
         return out.splitlines()
 
 
-def make_repos(tmp_path: Path) -> Repos:
+def make_repos(tmp_path: Path, venv: Path | None = None) -> Repos:
+    """The calc repositories under `tmp_path`; `venv` becomes the checkout's `.venv`."""
     seed = tmp_path / "seed"
     (seed / "calc").mkdir(parents=True)
     (seed / "tests").mkdir()
@@ -64,6 +66,7 @@ def make_repos(tmp_path: Path) -> Repos:
     (seed / "calc" / "ops.py").write_text(OPS)
     (seed / "tests" / "test_ops.py").write_text(SUITE)
     (seed / "README.md").write_text("# calc\n")
+    (seed / "requirements-dev.txt").write_text("pytest\n")
     git(seed, "init", "-q", "-b", "main")
     git(seed, "add", "-A")
     git(seed, "commit", "-q", "-m", "calc: average and spread")
@@ -74,4 +77,6 @@ def make_repos(tmp_path: Path) -> Repos:
     # The user's work in progress, which the agent must never touch.
     (checkout / "README.md").write_text("# calc\n\nwork in progress\n")
     (checkout / "notes.txt").write_text("untracked notes\n")
+    if venv is not None:
+        (checkout / ".venv").symlink_to(venv, target_is_directory=True)
     return Repos(origin, checkout, git(checkout, "rev-parse", "HEAD"))

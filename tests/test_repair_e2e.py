@@ -45,6 +45,7 @@ def up(
         redis_server.url,
         prefix,
         admin_token=ADMIN_TOKEN,
+        auto_repair="false",  # the user asks for this repair: it is not queued by itself
         llm_model="openai/scripted",
         llm_api_base=llm.url,
         llm_api_key=LLM_KEY,
@@ -125,8 +126,10 @@ def test_repair_clicked_in_the_dashboard_ends_fixed_with_its_timeline(
         ),
         "the test output opens",
     )
-    # The reproduction test alone, then the project's suite with it.
-    assert "$ python -m pytest -q" in output.text and replies.REPRO_PATH in output.text
+    # The reproduction test alone, then the project's suite with it, both on the interpreter of
+    # the project's own virtualenv (the checkout's .venv), not the worker's.
+    venv_python = f"$ {repos.checkout}/.venv/bin/python -m pytest -q"
+    assert f"{venv_python} -p no:cacheprovider {replies.REPRO_PATH}" in output.text
     assert "1 passed" in output.text and "3 passed" in output.text
     assert "failed" not in output.text
 

@@ -33,7 +33,9 @@ def flow(
     """The stack and one worker pool for the module, on a Redis database of their own."""
     workdir = tmp_path_factory.mktemp("flow")
     url = f"{redis_server.url.rsplit('/', 1)[0]}/6"
-    stack = RunningStack(workdir, stack_env(url, "flow:", admin_token=ADMIN_TOKEN)).start()
+    # Repairs here are queued by hand, one scenario at a time: none by themselves.
+    env = stack_env(url, "flow:", admin_token=ADMIN_TOKEN, auto_repair="false")
+    stack = RunningStack(workdir, env).start()
     pool = WorkerPool(workdir, worker_env(stack, url, module_llm, workdir))
     try:
         yield stack, url, workdir
@@ -102,6 +104,9 @@ def test_fixed_in_round_one_on_a_branch_pushed_to_origin(
     assert user.rindex(f'<data id="{fence_id}"', 0, injected) < injected
     assert user.index(f'</data id="{fence_id}">', injected) > injected
     assert "calc/ops.py (whole file; stack lines 6)" in user
+    # The test was asked for in the project's runner, where it collects tests.
+    assert f"tests/test_logcenter_bug_{scenario.bug_id}.py" in user
+    assert "The tests run with pytest." in user
 
 
 def test_malformed_then_wrong_then_right_fixed_in_round_three(

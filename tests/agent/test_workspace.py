@@ -211,5 +211,9 @@ def test_ignored_paths_stay_out_of_commits(repos: Repos, tmp_path: Path) -> None
         _fix(ws)
         files = git(ws.path, "show", "--name-only", "--format=", "HEAD").splitlines()
         assert files == ["calc/ops.py"]
+        # Also when the project's .gitignore names one of them (git refuses such a pathspec).
+        (ws.path / ".gitignore").write_text("node_modules\n")
+        changed, _ = ws.staged_diff()
+        assert changed == [".gitignore", "calc/ops.py"]
     finally:
         ws.close()
