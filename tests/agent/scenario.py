@@ -82,15 +82,26 @@ def worker_env(
 
 
 class WorkerPool:
-    """`python -m agent --workers N` as a real process, stopped by PID."""
+    """`python -m agent --workers N` as a real process, stopped by PID.
 
-    def __init__(self, workdir: Path, env: dict[str, str], workers: int = 1) -> None:
+    `python` is the interpreter it runs on: this suite's by default (the sources in `cwd`), or
+    that of an installed Log Center (then `cwd` should not hold the sources).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str],
+        workers: int = 1,
+        python: str = sys.executable,
+        cwd: Path = ROOT,
+    ) -> None:
         self.redis = Redis.from_url(env["LOGCENTER_REDIS_URL"])
         self.log = workdir / f"pool-{uuid.uuid4().hex[:6]}.log"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "agent", "--workers", str(workers), "--grace", "3"],
-                cwd=ROOT,
+                [python, "-m", "agent", "--workers", str(workers), "--grace", "3"],
+                cwd=cwd,
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -132,7 +143,12 @@ class Scenario:
         self.redis.close()
 
     def report(self, **error: Any) -> int:
-        response = self.http.post("/api/v1/logs/report", json=bug_report(self.project_id, **error))
+        """Report the calc bug (`error` overrides its fields); the bug's id."""
+        return self.send(bug_report(self.project_id, **error))
+
+    def send(self, body: dict[str, Any]) -> int:
+        """Report `body` as a client would; the bug's id, once the bug is in the store."""
+        response = self.http.post("/api/v1/logs/report", json=body)
         assert response.status_code == 200, response.text
         self.bug_id = int(response.json()["id"])
         wait_for(
