@@ -7,9 +7,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     LOGCENTER_DATA_DIR=/data
 
-# git: the repair agent works in git worktrees of the projects it repairs.
+# git: the repair agent works in git worktrees of the projects it repairs. node and npm: it runs
+# JavaScript/TypeScript projects' tests in their own toolchain (Python projects get virtualenvs
+# of their own). Go and Flutter are additions: see the README's "AI repair".
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git \
+ && apt-get install -y --no-install-recommends git nodejs npm \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 logcenter \
  && mkdir -p /data && chown logcenter /data
