@@ -71,6 +71,8 @@ class RunningStack:
             "LOGCENTER_DATA_DIR": str(workdir),
             "LOGCENTER_INDEXER_BLOCK_MS": "50",
             "LOGCENTER_API_URL": self.api_url,
+            # On 127.0.0.1 only; a stack that tests authentication sets a token in `env`.
+            "LOGCENTER_ANONYMOUS_WRITES": "true",
             **env,
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}

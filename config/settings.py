@@ -6,12 +6,18 @@ common ones also have flat names listed in the README.
 
 from __future__ import annotations
 
+import os
+import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The admin token `logcenter up` generates, under the data dir, readable by its owner only.
+TOKEN_FILE = "admin_token"
 
 
 class Limits(BaseModel):
@@ -63,7 +69,11 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 0.0
     rate_limit_burst: int = 200
 
+    #: Every write but reporting needs it; empty = the data dir's generated token, if any.
     admin_token: str = ""
+    #: Without any admin token, let anyone who reaches the API write (trusted networks only);
+    #: off, such writes are refused. A token, once there, always wins.
+    anonymous_writes: bool = False
     read_requires_token: bool = False
 
     indexer_batch: int = 1000
@@ -84,6 +94,17 @@ class Settings(BaseSettings):
     test_timeout: int = 300
     worker_cache_dir: Path = Path("data/worktrees")
 
+    @model_validator(mode="after")
+    def _generated_token(self) -> Settings:
+        """No token configured: every process on this data dir uses the one `up` generated."""
+        if not self.admin_token and not self.anonymous_writes:
+            self.admin_token = read_admin_token(self.data_dir)
+        return self
+
+    def writes_open(self) -> bool:
+        """Writes need no token: anonymous writes were asked for and no token is set."""
+        return self.anonymous_writes and not self.admin_token
+
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{(self.data_dir / 'logcenter.db').resolve()}"
 
@@ -91,3 +112,32 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def read_admin_token(data_dir: Path) -> str:
+    """The token kept in `data_dir`; empty when there is none."""
+    try:
+        return (data_dir / TOKEN_FILE).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
+def create_admin_token(data_dir: Path) -> str:
+    """The token kept in `data_dir`, generated first if there is none (file mode 0600).
+
+    Written aside and linked into place, so a process starting at the same moment reads
+    either no token or the whole one, and two starts never keep different tokens.
+    """
+    if token := read_admin_token(data_dir):
+        return token
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd, aside = tempfile.mkstemp(dir=data_dir, prefix=".admin_token.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+        os.link(aside, data_dir / TOKEN_FILE)
+    except FileExistsError:
+        pass  # another start won the race: use its token
+    finally:
+        os.unlink(aside)
+    return read_admin_token(data_dir)

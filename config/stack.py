@@ -2,7 +2,8 @@
 
 The parent owns the embedded Redis (when no Redis URL is configured), starts the API, the
 indexer, the repair worker pool and the dashboard, restarts a child that dies unexpectedly, and
-on Ctrl-C/SIGTERM stops the API first (no new acknowledgements), then the rest.
+on Ctrl-C/SIGTERM stops the API first (no new acknowledgements), then the rest. The children
+share the data dir, so without LOGCENTER_ADMIN_TOKEN they all use the admin token kept there.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from config.settings import Settings
+from config.settings import Settings, read_admin_token
 from config.wiring import start_embedded_redis
 
 
@@ -137,6 +138,19 @@ class Stack:
             f"  API        {api}  (docs: {api}/docs)\n"
             f"  dashboard  http://127.0.0.1:{s.dashboard_port}\n"
             f"  data       {s.data_dir.resolve()}\n"
+            f"  {self._writes()}\n"
             "  Ctrl-C stops everything.",
             flush=True,
         )
+
+    def _writes(self) -> str:
+        """The banner's line on who may write: the token to use, or a warning."""
+        s = self.settings
+        if s.writes_open():
+            return "writes     OPEN to anyone who can reach the API (LOGCENTER_ANONYMOUS_WRITES)"
+        if s.admin_token == read_admin_token(s.data_dir):
+            return (
+                f"token      {s.admin_token}  (for changes: the dashboard asks for it once; "
+                "`logcenter token` prints it again)"
+            )
+        return "token      LOGCENTER_ADMIN_TOKEN's, for changes (the dashboard asks for it once)"

@@ -51,7 +51,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         },
     )
     app.server.config[CONFIG_KEY] = ApiClient(settings.api_url, attempts=1)
-    token_required, configured = bool(settings.admin_token), settings.default_language
+    # The token is asked for unless writes are open: a dashboard without one of its own may
+    # still face an API that has one.
+    token_required, configured = not settings.writes_open(), settings.default_language
 
     def layout() -> html.Div:
         # Built per page load: the default language follows the browser's Accept-Language.
@@ -199,7 +201,7 @@ def _shell_callbacks(app: dash.Dash) -> None:
         prevent_initial_call="initial_duplicate",
     )
     def ask_once(required: bool, _ts: Any, token: str | None) -> str:
-        """Ask for the admin token on the first visit when the API is configured with one."""
+        """Ask for the admin token on the first visit, unless writes are open to anyone."""
         return "dialog open" if required and not token else "dialog"
 
 

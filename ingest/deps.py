@@ -21,10 +21,22 @@ async def _store(request: Request) -> Store:
     return store
 
 
+#: Why a write is refused when no admin token is configured, and the ways out.
+NO_TOKEN = (
+    "no admin token is configured, so this request is refused: set LOGCENTER_ADMIN_TOKEN for the "
+    "API and every worker and dashboard (`logcenter up` generates one in the data dir and "
+    "`logcenter token` prints it), then send Authorization: Bearer <admin token>; or set "
+    "LOGCENTER_ANONYMOUS_WRITES=true to let anyone who can reach the API change things"
+)
+
+
 def _check_token(request: Request) -> None:
-    token = request.app.state.services.settings.admin_token
+    settings = request.app.state.services.settings
+    token = settings.admin_token
     if not token:
-        return
+        if settings.anonymous_writes:
+            return
+        raise HTTPException(401, NO_TOKEN, headers={"WWW-Authenticate": "Bearer"})
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
@@ -38,7 +50,8 @@ def _check_token(request: Request) -> None:
 
 
 async def require_admin(request: Request) -> None:
-    """Writes other than report ingestion need the admin token when one is configured."""
+    """Writes other than report ingestion need the admin token; without one configured they
+    are refused, unless LOGCENTER_ANONYMOUS_WRITES opens them."""
     _check_token(request)
 
 
@@ -51,7 +64,10 @@ async def require_reader(request: Request) -> None:
 #: Replies any route behind `Admin`/`Reader` may give, published in the OpenAPI schema.
 GUARDED_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed body, query or cursor; the message names it"},
-    401: {"description": "Token required (writes; reads with LOGCENTER_READ_REQUIRES_TOKEN)"},
+    401: {
+        "description": "Token required (writes; reads with LOGCENTER_READ_REQUIRES_TOKEN), "
+        "or none is configured (the message says how to set one)"
+    },
     403: {"description": "The token is not valid"},
 }
 

@@ -71,6 +71,9 @@ def _store_options(settings: Settings) -> dict[str, object]:
 
 
 def settings_for(tmp_path: Path, redis_url: str, redis_prefix: str, **extra: Any) -> Settings:
+    """Settings of a harness API: writes open unless `extra` sets a token (or closes them);
+    the tests of authentication give a token of their own."""
+    extra.setdefault("anonymous_writes", True)
     return Settings(
         data_dir=tmp_path, redis_url=redis_url, redis_prefix=redis_prefix, _env_file=None, **extra
     )  # type: ignore[call-arg]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.services import RedisServer
-from bench.stack import guide_payload
+from bench.stack import guide_payload, running_stack, stack_env
+from config.settings import create_admin_token
 from tests.hardening.conftest import ADMIN_TOKEN
 from tests.stack import ApiHarness
 
@@ -169,3 +171,48 @@ def test_report_needs_no_token_even_with_every_guard_on(reader_api: ApiHarness) 
     reply = reader_api.client.post("/api/v1/logs/report", json=guide_payload())
     assert reply.status_code == 200
     assert reply.json()["message"] == "Log reported"
+
+
+def test_without_a_token_writes_are_refused_unless_anonymous_writes_opens_them(
+    make_api: Callable[..., ApiHarness],
+) -> None:
+    closed = make_api(anonymous_writes=False)
+    bug_id = new_bug(closed, 11)
+    before = _state(closed, bug_id)
+    for (method, _), (path, body, _) in WRITES.items():
+        reply = closed.client.request(method, path.format(bug=bug_id), json=body)
+        assert reply.status_code == 401, (path, reply.text)
+        assert "LOGCENTER_ADMIN_TOKEN" in reply.json()["detail"]
+    assert _state(closed, bug_id) == before
+    assert closed.report(line_number=12).status_code == 200, "reporting stays open"
+
+    opened = make_api(anonymous_writes=True)
+    assert opened.client.put("/api/v1/projects/p", json={"description": "x"}).status_code == 200
+    # A token, once set, is needed whatever LOGCENTER_ANONYMOUS_WRITES says.
+    both = make_api(admin_token=ADMIN_TOKEN, anonymous_writes=True)
+    assert both.client.put("/api/v1/projects/p", json={"description": "x"}).status_code == 401
+
+
+def test_a_standalone_api_without_a_token_refuses_writes_and_says_how_to_set_one(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """`logcenter api` with neither LOGCENTER_ADMIN_TOKEN, nor a token in its data dir, nor
+    LOGCENTER_ANONYMOUS_WRITES: reports land, changes get a 401 that names the ways out."""
+    env = stack_env(redis_url, redis_prefix, admin_token="", anonymous_writes="false")
+    path, edit = "/api/v1/projects/rtc_backend", {"description": "edited"}
+    with running_stack(tmp_path / "bare", env, indexers=0) as stack:
+        assert stack.report().status_code == 200
+        for headers in ({}, {"Authorization": "Bearer any-token-at-all"}):
+            refused = stack.client.put(path, json=edit, headers=headers)
+            assert refused.status_code == 401
+            assert refused.headers["www-authenticate"] == "Bearer"
+            detail = refused.json()["detail"]
+            for fix in ("LOGCENTER_ADMIN_TOKEN", "logcenter token", "LOGCENTER_ANONYMOUS_WRITES"):
+                assert fix in detail, fix
+
+    # The token kept in the data dir (as `logcenter up` leaves it) is the API's token.
+    token = create_admin_token(tmp_path / "kept")
+    with running_stack(tmp_path / "kept", env, indexers=0) as stack:
+        assert stack.client.put(path, json=edit).status_code == 401
+        good = {"Authorization": f"Bearer {token}"}
+        assert stack.client.put(path, json=edit, headers=good).status_code == 200
