@@ -142,9 +142,13 @@ def flow(
     """The API and indexer, and one worker of the installed Log Center, for the module."""
     workdir = tmp_path_factory.mktemp("toolchain-flow")
     url = f"{redis_server.url.rsplit('/', 1)[0]}/{REDIS_DB}"
-    stack = RunningStack(workdir, stack_env(url, "tc:", admin_token=ADMIN_TOKEN)).start()
-    env = installed_env(worker_env(stack, url, module_llm, workdir, test_timeout="120"), installed)
-    pool = WorkerPool(workdir, env, python=str(python_of(installed)), cwd=workdir)
+    # Each scenario queues its own repair once the project is configured: none by themselves.
+    env = stack_env(url, "tc:", admin_token=ADMIN_TOKEN, auto_repair="false")
+    stack = RunningStack(workdir, env).start()
+    worker = installed_env(
+        worker_env(stack, url, module_llm, workdir, test_timeout="120"), installed
+    )
+    pool = WorkerPool(workdir, worker, python=str(python_of(installed)), cwd=workdir)
     try:
         yield Flow(stack, url, workdir, pool, module_llm, installed)
     finally:
