@@ -19,7 +19,7 @@ Command-line options override them.
 """
 
 #: Commands that are no Log Center process, so need not warn about open writes.
-_NOT_PROCESSES = ("token", "bench")
+_NOT_PROCESSES = ("token", "bench", "es-reindex")
 
 
 def _override(**values: object) -> None:
@@ -139,6 +139,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return int(bench_main([args.kind, *args.rest]))
 
 
+def cmd_es_reindex(args: argparse.Namespace) -> int:
+    import time
+
+    from config.wiring import open_configured_store
+    from store.elasticsearch import ElasticsearchStore
+    from store.elasticsearch.generation import DayProgress, describe, reindex_events, stale_days
+
+    store = open_configured_store(get_settings())  # init: new templates, bugs moved
+    if not isinstance(store, ElasticsearchStore):
+        sys.exit("logcenter es-reindex: LOGCENTER_STORE_URL is not an Elasticsearch store")
+    stale = stale_days(store.es, store.names)
+    print(f"{len(stale)} days ({sum(n for *_, n in stale):,} occurrences) to rewrite", flush=True)
+    if args.dry_run:
+        return 0
+    shown = [0.0]
+
+    def show(progress: DayProgress) -> None:
+        done = progress.copied >= progress.total
+        if progress.copied == 0 or done or time.monotonic() - shown[0] >= args.every:
+            shown[0] = time.monotonic()
+            print(describe(progress), flush=True)
+
+    days = reindex_events(store.es, store.names, progress=show)
+    print(f"done: {days} days rewritten; every day is searchable from Kibana", flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logcenter",
@@ -206,6 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("kind", choices=["ingest", "search"])
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="options for the benchmark")
     bench.set_defaults(func=cmd_bench)
+
+    reindex = sub.add_parser(
+        "es-reindex",
+        help="rewrite older days of occurrences so Kibana searches their texts (Elasticsearch)",
+        description="Copy each daily index of occurrences made before the current mapping into "
+        "a new generation, newest day first, while Log Center keeps running; searches never "
+        "count an occurrence twice. Safe to stop and run again.",
+    )
+    reindex.add_argument("--dry-run", action="store_true", help="only say what would be copied")
+    reindex.add_argument("--every", type=float, default=5.0, help="seconds between progress lines")
+    reindex.set_defaults(func=cmd_es_reindex)
+
     return parser
 
 

@@ -30,6 +30,9 @@ R = TypeVar("R")
 #: How often an optimistic write is retried before giving up with Conflict.
 OCC_RETRIES = 50
 _UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
+#: A write refused by an index block: the last seconds of a copy into a new generation
+#: (store.elasticsearch.generation), or a full disk. Both pass: the writer should retry.
+BLOCKED = "cluster_block_exception"
 
 
 def reason(exc: ApiError) -> str:
@@ -77,7 +80,7 @@ def translated(fn: Callable[P, R]) -> Callable[P, R]:
         except TransportError as exc:
             raise Unavailable(f"Elasticsearch: {exc}") from exc
         except ApiError as exc:
-            if exc.status_code in _UNAVAILABLE_STATUSES:
+            if exc.status_code in _UNAVAILABLE_STATUSES or exc.error == BLOCKED:
                 raise Unavailable(f"Elasticsearch: {reason(exc)}") from exc
             raise StoreError(f"Elasticsearch: {reason(exc)}") from exc
 
@@ -151,7 +154,8 @@ def bulk_conflicts(
 ) -> list[tuple[str, bool]]:
     """Run a bulk request; per item (_id, True when it hit a version or create conflict).
 
-    Any other item failure raises StoreError: a conflict is an expected answer, not a failure.
+    Any other item failure raises StoreError (Unavailable for a write block): a conflict is an
+    expected answer, not a failure.
     """
     resp = es.bulk(operations=operations, refresh=refresh)
     out: list[tuple[str, bool]] = []
@@ -159,7 +163,10 @@ def bulk_conflicts(
         result = next(iter(item.values()))
         status = int(result["status"])
         if status >= 300 and status != 409:
-            raise StoreError(f"{result['_index']}/{result['_id']}: {result.get('error')}")
+            error = result.get("error")
+            blocked = isinstance(error, dict) and error.get("type") == BLOCKED
+            failed = Unavailable if blocked else StoreError
+            raise failed(f"{result['_index']}/{result['_id']}: {error}")
         out.append((str(result["_id"]), status == 409))
     return out
 

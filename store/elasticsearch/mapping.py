@@ -1,21 +1,33 @@
 """Elasticsearch index layout: names, versioned templates and document <-> model conversion.
 
 Events use ECS names (`@timestamp`, `error.*`, `log.level`, `service.*`) so Kibana reads them.
-Full text lives in `tokens.*` companion fields holding store.text.index_text() token strings,
-analysed with the built-in `whitespace` analyzer only: the text is never re-analysed.
+Log Center's own search matches `tokens.*` companion fields holding store.text.index_text()
+token strings, analysed with the built-in `whitespace` analyzer only (never re-analysed), so it
+answers as the SQLite store does. The texts themselves are analysed too, with the standard
+analyzer (the only one every node has), and both kinds of record carry the other naming as
+field aliases: a Kibana user's `error.message:timeout` and `message:timeout` both work.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+from store.lucene import FULLTEXT_FIELDS
 from store.models import Bug, BugCreate, Event, Project, RepairReport
 from store.text import index_text
 
 #: Bump when a mapping or setting changes; templates with a lower version are replaced at init.
 #: 3: projects gain `toolchain`, and `auto_repair` takes three states (see upgrade.py).
-TEMPLATE_VERSION = 3
+#: 4: bug and event texts searchable from Kibana, under ECS and Log Center names alike.
+TEMPLATE_VERSION = 4
+
+#: The template version that last changed the bugs / events layout in a way put_mapping cannot
+#: apply to an existing index (a stored-only text made searchable): indices made before it are
+#: copied into a new generation (store.elasticsearch.generation).
+BUGS_GENERATION = 4
+EVENTS_GENERATION = 4
 
 #: Model field -> event document path (ECS where ECS has a name for it).
 EVENT_PATHS: dict[str, str] = {
@@ -37,12 +49,34 @@ _KEYWORD = {"type": "keyword", "ignore_above": 4096}  # longer values: kept, not
 _LONG = {"type": "long"}
 _DATE = {"type": "date_nanos"}
 _STORED_TEXT = {"type": "text", "index": False}
+#: Text as Kibana users search it. The standard analyzer keeps `views.py` one token and makes
+#: each Han character one, as store.text does; no norms, as nothing is ranked by length.
+_TEXT = {"type": "text", "norms": False}
 _TOKENS = {"type": "text", "analyzer": "whitespace", "norms": False}
 _OPAQUE = {"type": "object", "enabled": False}
 
 
 def _tokens(fields: tuple[str, ...]) -> dict[str, Any]:
     return {"properties": {name: _TOKENS for name in fields}}
+
+
+def _aliases(paths: dict[str, str]) -> dict[str, Any]:
+    """Mapping properties making each name in `paths` (dotted: an object) an alias of its path."""
+    out: dict[str, Any] = {}
+    for name, path in paths.items():
+        head, _, tail = name.partition(".")
+        alias = {"type": "alias", "path": path}
+        if tail:
+            out.setdefault(head, {"properties": {}})["properties"][tail] = alias
+        else:
+            out[head] = alias
+    return out
+
+
+def default_fields(paths: dict[str, str]) -> list[str]:
+    """What a query without a field name searches in Kibana: the fields our bare words search,
+    analysed and as tokens (so `ValueError` and `views` both match as they do in Log Center)."""
+    return [paths.get(f, f) for f in FULLTEXT_FIELDS] + [f"tokens.{f}" for f in FULLTEXT_FIELDS]
 
 
 BUG_MAPPING: dict[str, Any] = {
@@ -65,9 +99,9 @@ BUG_MAPPING: dict[str, Any] = {
                 "status",
             )
         },
-        "message": _STORED_TEXT,
-        "failure_reason": _STORED_TEXT,
-        "stack_trace": _STORED_TEXT,
+        "message": _TEXT,
+        "failure_reason": _TEXT,
+        "stack_trace": _TEXT,
         "line_number": _LONG,
         "context": _OPAQUE,
         "status_history": _OPAQUE,
@@ -79,6 +113,8 @@ BUG_MAPPING: dict[str, Any] = {
             for k in ("first_seen", "last_seen", "created_at", "updated_at", "purged_before")
         },
         "tokens": _tokens(BUG_TOKEN_FIELDS),
+        # ECS names as Kibana users type them (no @timestamp: a bug has several times).
+        **_aliases({ecs: name for name, ecs in EVENT_PATHS.items() if name != "timestamp"}),
     },
 }
 
@@ -89,7 +125,7 @@ EVENT_MAPPING: dict[str, Any] = {
         "@timestamp": _DATE,
         "event": {"properties": {"id": _KEYWORD}},
         "error": {
-            "properties": {"type": _KEYWORD, "message": _STORED_TEXT, "stack_trace": _STORED_TEXT}
+            "properties": {"type": _KEYWORD, "message": _TEXT, "stack_trace": _TEXT}
         },
         "log": {"properties": {"level": _KEYWORD}},
         "service": {"properties": {"name": _KEYWORD, "environment": _KEYWORD, "version": _KEYWORD}},
@@ -98,6 +134,8 @@ EVENT_MAPPING: dict[str, Any] = {
         "line_number": _LONG,
         "context": _OPAQUE,
         "tokens": _tokens(EVENT_TOKEN_FIELDS),
+        # Log Center's names, so one query works in Kibana and in Log Center.
+        **_aliases(EVENT_PATHS),
     },
 }
 
@@ -154,38 +192,54 @@ META_MAPPING: dict[str, Any] = {
 
 
 class IndexNames:
-    """Every index name under one prefix, so several installs can share a cluster."""
+    """Every index name under one prefix, so several installs can share a cluster.
+
+    Bugs live in a versioned index (`<prefix>bugs_v4`) read and written through the alias
+    `<prefix>bugs`. A day of events is `<prefix>events-<day>`: the index written that day, or,
+    once rewritten into a new generation, an alias of `<prefix>events_v<n>-<day>`. Generations
+    being written match no read name, so `<prefix>events-*` always holds one per day.
+    """
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.bugs = f"{prefix}bugs"
+        self.bugs_generation = f"{prefix}bugs_v{BUGS_GENERATION}"
         self.projects = f"{prefix}projects"
         self.repairs = f"{prefix}repairs"
         self.meta = f"{prefix}meta"
         self.events_pattern = f"{prefix}events-*"
+        self.events_generations = f"{prefix}events_v*"
 
     def events_for(self, when: datetime) -> str:
-        """The daily events index holding occurrences of `when`'s UTC day."""
+        """The daily events index (or alias) holding occurrences of `when`'s UTC day."""
         return f"{self.prefix}events-{when.astimezone(UTC):%Y.%m.%d}"
 
+    def events_generation(self, day: datetime) -> str:
+        """The current generation's index of `day`'s events, where a rewrite puts them."""
+        return f"{self.prefix}events_v{EVENTS_GENERATION}-{day.astimezone(UTC):%Y.%m.%d}"
+
     def day_of(self, index: str) -> datetime | None:
-        """The UTC day of a daily events index name (None when it is not one)."""
+        """The UTC day of a daily events index name, of any generation (None for others)."""
+        found = re.fullmatch(rf"{re.escape(self.prefix)}events(?:_v\d+)?-(.+)", index)
         try:
-            return datetime.strptime(
-                index.removeprefix(f"{self.prefix}events-"), "%Y.%m.%d"
-            ).replace(tzinfo=UTC)
+            return datetime.strptime(found[1], "%Y.%m.%d").replace(tzinfo=UTC) if found else None
         except ValueError:
             return None
 
     def templates(self, shards: int, replicas: int) -> dict[str, dict[str, Any]]:
         """Template name -> body of every index template this store owns."""
         settings = {"number_of_shards": shards, "number_of_replicas": replicas}
+        searched = {"index.query.default_field": default_fields({})}
         layout = {
-            self.bugs: ([self.bugs], BUG_MAPPING),
-            self.projects: ([self.projects], PROJECT_MAPPING),
-            self.repairs: ([self.repairs], REPAIR_MAPPING),
-            self.meta: ([self.meta], META_MAPPING),
-            f"{self.prefix}events": ([self.events_pattern], EVENT_MAPPING),
+            self.bugs: ([f"{self.bugs}_v*"], BUG_MAPPING, searched),
+            self.projects: ([self.projects], PROJECT_MAPPING, {}),
+            self.repairs: ([self.repairs], REPAIR_MAPPING, {}),
+            self.meta: ([self.meta], META_MAPPING, {}),
+            f"{self.prefix}events": (
+                [self.events_pattern, self.events_generations],
+                EVENT_MAPPING,
+                {"index.query.default_field": default_fields(EVENT_PATHS)},
+            ),
         }
         return {
             name: {
@@ -193,15 +247,16 @@ class IndexNames:
                 # Above the built-in templates (priority 100..) so ours always apply.
                 "priority": 500,
                 "version": TEMPLATE_VERSION,
-                "template": {"settings": settings, "mappings": mapping},
+                "template": {"settings": {**settings, **extra}, "mappings": mapping},
                 "_meta": {"owner": "logcenter"},
             }
-            for name, (patterns, mapping) in layout.items()
+            for name, (patterns, mapping, extra) in layout.items()
         }
 
     @property
     def fixed(self) -> tuple[str, ...]:
-        return (self.bugs, self.projects, self.repairs, self.meta)
+        """The indices created as they are named (bugs have a generation: see `bugs`)."""
+        return (self.projects, self.repairs, self.meta)
 
 
 def _iso(value: datetime) -> str:

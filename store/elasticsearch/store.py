@@ -2,7 +2,8 @@
 
 Layout (`mapping`): `<prefix>bugs` keyed by fingerprint (so creation is idempotent across
 processes), `<prefix>projects` keyed by project_id, `<prefix>repairs`, `<prefix>meta` (id
-counters) and daily `<prefix>events-YYYY.MM.DD` indices read through `<prefix>events-*`.
+counters, leases) and daily `<prefix>events-YYYY.MM.DD` indices read through `<prefix>events-*`;
+bugs and rewritten days are aliases of versioned indices (`generation`).
 Every write refreshes what it touched, so it is visible to searches when the method returns
 (except add_events in a store opened with refresh=False: see ElasticsearchStore).
 """
@@ -36,6 +37,7 @@ from store.elasticsearch.counts import (
     fingerprints_of,
     move_to_base,
 )
+from store.elasticsearch.generation import add_missing_fields, ensure_bugs
 from store.elasticsearch.mapping import (
     TEMPLATE_VERSION,
     IndexNames,
@@ -105,13 +107,14 @@ class ElasticsearchStore:
     # -- lifecycle -------------------------------------------------------------------------
     @translated
     def init(self) -> None:
-        """Put versioned templates (never downgrading) and create the fixed indices."""
+        """Put versioned templates (never downgrading), give existing indices the fields they
+        lack, create the fixed indices and bring the bugs to their current generation."""
         for name, body in self.names.templates(self.shards, self.replicas).items():
             current = self._template_version(name)
             if current is None or current < TEMPLATE_VERSION:
                 self.es.indices.put_index_template(name=name, **body)
             if current is not None and current < TEMPLATE_VERSION:
-                self._upgrade_mapping(body["index_patterns"][0], body["template"]["mappings"])
+                add_missing_fields(self.es, body["index_patterns"], body["template"]["mappings"])
                 if name == self.names.projects:
                     upgrade_projects(self.es, self.names.projects, current)
         for index in self.names.fixed:
@@ -120,6 +123,7 @@ class ElasticsearchStore:
             except BadRequestError as exc:
                 if exc.error != "resource_already_exists_exception":
                     raise
+        ensure_bugs(self.es, self.names)
 
     def _template_version(self, name: str) -> int | None:
         try:
@@ -128,13 +132,6 @@ class ElasticsearchStore:
             return None
         version = found[0]["index_template"].get("version") if found else None
         return int(version) if version is not None else 0
-
-    def _upgrade_mapping(self, pattern: str, mapping: dict[str, Any]) -> None:
-        """Add new fields to indices made by an older template (mappings only grow)."""
-        if self.es.indices.exists(index=pattern):
-            self.es.indices.put_mapping(
-                index=pattern, properties=mapping["properties"], meta=mapping["_meta"]
-            )
 
     def ping(self) -> bool:
         try:
