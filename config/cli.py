@@ -19,7 +19,7 @@ Command-line options override them.
 """
 
 #: Commands that are no Log Center process, so need not warn about open writes.
-_NOT_PROCESSES = ("token", "bench", "es-reindex")
+_NOT_PROCESSES = ("token", "bench", "es-reindex", "kibana-setup")
 
 
 def _override(**values: object) -> None:
@@ -166,6 +166,19 @@ def cmd_es_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kibana_setup(args: argparse.Namespace) -> int:
+    from store.elasticsearch.kibana import KibanaError, import_saved_objects
+
+    name, _, password = (args.user or "").partition(":")
+    auth = (name, password) if args.user else None
+    try:
+        answer = import_saved_objects(args.kibana_url, get_settings().es_index_prefix, auth=auth)
+    except KibanaError as exc:
+        sys.exit(f"logcenter kibana-setup: {exc}")
+    print(f"imported {answer.get('successCount', 0)} objects into Kibana at {args.kibana_url}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logcenter",
@@ -245,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument("--every", type=float, default=5.0, help="seconds between progress lines")
     reindex.set_defaults(func=cmd_es_reindex)
 
+    kibana = sub.add_parser(
+        "kibana-setup",
+        help="import Log Center's data views, saved search and dashboard into Kibana",
+    )
+    kibana.add_argument("--kibana-url", required=True, help="e.g. http://localhost:5601")
+    kibana.add_argument("--user", default=None, help="USER:PASSWORD when Kibana asks for a login")
+    kibana.set_defaults(func=cmd_kibana_setup)
     return parser
 
 
