@@ -37,7 +37,8 @@ def test_every_service_shares_one_required_admin_token() -> None:
     """The API, indexers, workers and dashboard get the same token, from `.env`, and compose
     refuses to start without one (no service ever runs with writes open)."""
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    ours = {name: s for name, s in services.items() if s.get("image") == "logcenter:latest"}
+    ours = {name: s for name, s in services.items()
+            if s.get("image") == "logcenter:latest" and "profiles" not in s}
     assert set(ours) == {"api", "indexer", "worker", "dashboard"}
     sources = {s["environment"]["LOGCENTER_ADMIN_TOKEN"] for s in ours.values()}
     assert len(sources) == 1
@@ -45,3 +46,15 @@ def test_every_service_shares_one_required_admin_token() -> None:
     assert source.startswith("${LOGCENTER_ADMIN_TOKEN:?"), "required, not defaulted to empty"
     for service in ours.values():
         assert "LOGCENTER_ANONYMOUS_WRITES" not in service["environment"]
+
+
+def test_the_kibana_profile_sets_kibana_up() -> None:
+    """`--profile kibana` starts Kibana and, once it is healthy, `logcenter kibana-setup` once
+    (imports the data views and dashboard; a one-shot that talks to Kibana only)."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    setup = services["kibana-setup"]
+    assert setup["profiles"] == services["kibana"]["profiles"] == ["kibana"]
+    assert setup["image"] == "logcenter:latest" and setup["restart"] == "no"
+    assert setup["command"] == ["kibana-setup", "--kibana-url", "http://kibana:5601"]
+    assert setup["depends_on"] == {"kibana": {"condition": "service_healthy"}}
+    assert "LOGCENTER_ES_INDEX_PREFIX" in setup["environment"]

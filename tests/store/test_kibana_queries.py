@@ -36,6 +36,8 @@ EVENT_QUERIES = [
     "project_id:rtc_backend AND level:ERROR",
     '"连接"',
     "@timestamp:[2026-01-15T08:00:00Z TO 2026-01-15T20:00:00Z]",
+    "project_id:rtc_backend AND level:ERROR AND @timestamp:[2026-01-15T08:00:00Z TO "
+    "2026-01-15T20:00:00Z]",
     '@timestamp:["2026-01-15T08:00:00" TO *] AND log.level:CRITICAL',
     "error_type:TimeoutError AND environment:prod AND NOT 数据库",
     'service.environment:staging AND error.stack_trace:"in handle"',
