@@ -10,6 +10,11 @@ sweeps the StartedJobRegistry regularly for workers that died on other machines.
 Stopping: SIGTERM/SIGINT asks every worker for a warm shutdown (finish the current repair); after
 `grace` seconds, or on a second signal, workers are stopped cold and their repairs failed with
 "worker stopped".
+
+The pool publishes what it can do (LLM, sandbox, tools: agent.capability) as a heartbeat in
+Redis at start and every `worker_heartbeat_seconds`; the API and the indexer read it to decide
+whether repairs can be queued without a click. It withdraws the heartbeat when it stops, and a
+pool that dies is forgotten when its last heartbeat lapses.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from types import FrameType
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
@@ -39,8 +45,15 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.utils import parse_composite_key
 
+from agent.capability import worker_capability
 from agent.failure import ABANDON_REASON, WORKER_DIED, record_death
-from agent.queue import queue_name, repair_queue
+from agent.queue import (
+    HEARTBEAT_LIFETIMES,
+    publish_capability,
+    queue_name,
+    repair_queue,
+    withdraw_capability,
+)
 from agent.settings import configure, current_settings
 from config.settings import Settings, get_settings
 
@@ -133,6 +146,7 @@ class Pool:
             serializer=JSONSerializer,
         )
         self.slots = [Slot(i) for i in range(self.size)]
+        self.name = f"repair-{socket.gethostname()}-{os.getpid()}"
 
     def spawn(self, slot: Slot) -> None:
         slot.name = (
@@ -154,15 +168,37 @@ class Pool:
         signal.signal(signal.SIGINT, self._on_signal)
         for slot in self.slots:
             self.spawn(slot)
-        next_sweep = 0.0
+        next_sweep = next_beat = 0.0
         while not self.stopping:
             self.supervise()
-            if time.monotonic() >= next_sweep:
+            now = time.monotonic()
+            if now >= next_beat:
+                self.beat()
+                next_beat = now + self.settings.worker_heartbeat_seconds
+            if now >= next_sweep:
                 self.registry.cleanup()
-                next_sweep = time.monotonic() + SWEEP_INTERVAL
+                next_sweep = now + SWEEP_INTERVAL
             time.sleep(0.2)
+        self.withdraw()
         self.shutdown()
         return 0
+
+    def beat(self) -> None:
+        """Publish what this pool can do, valid for a few heartbeat periods."""
+        alive = sum(1 for s in self.slots if s.proc is not None and s.proc.poll() is None)
+        capability = worker_capability(self.name, self.settings, alive)
+        lifetime = HEARTBEAT_LIFETIMES * self.settings.worker_heartbeat_seconds
+        try:
+            publish_capability(self.redis, self.settings.redis_prefix, capability, lifetime)
+        except RedisError as exc:  # the next beat tries again; the workers go on meanwhile
+            log.warning("heartbeat not published: %s", exc)
+
+    def withdraw(self) -> None:
+        """Stop being counted as a repair worker: no new repair should wait for this pool."""
+        try:
+            withdraw_capability(self.redis, self.settings.redis_prefix, self.name)
+        except RedisError as exc:
+            log.warning("heartbeat not withdrawn (it lapses by itself): %s", exc)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.stopping:

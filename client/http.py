@@ -7,9 +7,9 @@ only way in. Two families of calls share one connection, one token rule and one 
   `report_toolchain` read the answer into `Bug` / `ProjectOut`; their errors say what was asked
   and how the API answered;
 - JSON calls, for the dashboard: `bugs`, `bug`, `bug_events`, `transitions`, `change_status`,
-  `start_repair`, `bug_reports`, `repair_reports`, `search_events`, `projects`,
-  `update_project` return the decoded body; their errors carry the API's own `detail`, for a
-  person to read.
+  `start_repair`, `bug_reports`, `repair_status`, `repair_reports`, `search_events`,
+  `projects`, `update_project` return the decoded body; their errors carry the API's own
+  `detail`, for a person to read.
 
 A call sends its own `token` if it has one (the dashboard passes the browser's), else the admin
 token the client was made with. Transport errors are retried (`attempts` tries in all).
@@ -25,9 +25,8 @@ import httpx
 
 from client.shapes import ProjectOut
 from store.models import Bug, RepairReportIn
+from store.vocabulary import AGENT
 
-#: The `by` the agent's status moves are recorded under.
-AGENT = "agent"
 ATTEMPTS = 3
 _BACKOFF = 0.5  # seconds; the n-th retry waits n times this
 
@@ -163,6 +162,11 @@ class ApiClient:
     def repair_reports(self, params: Mapping[str, Any], token: str | None = None) -> Any:
         clean = {k: v for k, v in params.items() if v not in (None, "")}
         return self._call("GET", "/api/v1/repair-reports", token, params=clean)
+
+    def repair_status(self, token: str | None = None) -> Any:
+        """Whether bugs are repaired without a click (`automatic`), why not (`reason`,
+        `reason_code`), the install's default and the repair workers' heartbeats."""
+        return self._call("GET", "/api/v1/repairs/status", token)
 
     def search_events(self, body: Mapping[str, Any], token: str | None = None) -> Any:
         return self._call("POST", "/api/v1/events/search", token, json=dict(body))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from client.workers import WorkerCapability
 from store.models import Bug, Event, Project, RepairReport, ToolchainInfo
 from store.search import FacetValue, HistogramBucket
 from store.timestamp import Timestamp
@@ -81,3 +82,14 @@ class EventSearchOut(BaseModel):
     facets: dict[str, list[FacetValue]]
     interval: str
     next_cursor: str | None = None
+
+
+class RepairStatus(BaseModel):
+    #: Whether new bugs are repaired without a click (projects whose auto_repair is unset).
+    automatic: bool
+    #: Why not, for a person; `reason_code` names it for translations.
+    reason: str | None = None
+    reason_code: str | None = None
+    #: LOGCENTER_AUTO_REPAIR: what an unset project's auto_repair follows.
+    auto_repair_default: bool
+    workers: list[WorkerCapability]

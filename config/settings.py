@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     repair_job_timeout: int = 1800
     test_timeout: int = 300
     worker_cache_dir: Path = Path("data/worktrees")
+    #: Seconds between a repair worker pool's heartbeats (what it can do); each lives three.
+    worker_heartbeat_seconds: float = 15.0
+    #: Repair new bugs and regressions on their own (projects with a repository, while a repair
+    #: worker with an LLM runs); a project's own auto_repair, when set, overrides this.
+    auto_repair: bool = True
+    #: When a project's repository is configured for the first time, at most this many of its
+    #: open NEW bugs (newest first) are queued for repair.
+    auto_repair_backlog: int = 20
 
     @model_validator(mode="after")
     def _generated_token(self) -> Settings:

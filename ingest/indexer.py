@@ -28,7 +28,7 @@ from ingest.gate import Keys
 from ingest.stream import StreamEntry, decode
 from store.base import Store
 from store.errors import Unavailable
-from store.models import BugCreate, Event
+from store.models import BugCreate, Event, Project, first_configured
 
 log = logging.getLogger("logcenter.indexer")
 
@@ -56,6 +56,8 @@ class Indexer:
     retention_days: int = 30
     consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     on_new_bugs: Callable[[list[int]], None] | None = None
+    #: Called when a report's repo_url gives a project its first repository.
+    on_repository_configured: Callable[[Project], object] | None = None
     stats: IndexerStats = field(default_factory=IndexerStats)
 
     def __post_init__(self) -> None:
@@ -206,10 +208,16 @@ class Indexer:
     def _register_projects(self, records: list[StreamEntry]) -> None:
         for record in records:
             rep = record.payload
-            key = (rep["project_id"], bool(rep.get("repo_url")))
+            project_id, repo_url = rep["project_id"], rep.get("repo_url") or None
+            key = (project_id, bool(repo_url))
             if key in self._projects_seen:
                 continue
-            self.store.ensure_project(rep["project_id"], repo_url=rep.get("repo_url") or None)
+            # Read first only when the report could fill an empty repository (once per project
+            # and process), to tell whether it did.
+            before = self.store.get_project(project_id) if repo_url else None
+            after = self.store.ensure_project(project_id, repo_url=repo_url)
+            if repo_url and self.on_repository_configured and first_configured(before, after):
+                self.on_repository_configured(after)
             self._projects_seen.add(key)
 
 
@@ -254,13 +262,14 @@ def main(settings: Any = None) -> None:
     """Run one indexer process against the configured Redis and store until SIGTERM/SIGINT."""
     from config.settings import get_settings
     from config.wiring import open_configured_store, redis_url
-    from ingest.autorepair import auto_repair
+    from ingest.autorepair import AutoRepair
 
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     redis = Redis.from_url(redis_url(settings), socket_timeout=10)
     store = open_configured_store(settings, indexer=True)
+    repairs = AutoRepair(store, redis, settings)
     indexer = Indexer(
         redis=redis,
         store=store,
@@ -269,7 +278,8 @@ def main(settings: Any = None) -> None:
         block_ms=settings.indexer_block_ms,
         claim_idle_ms=settings.indexer_claim_idle_ms,
         retention_days=settings.retention_days,
-        on_new_bugs=auto_repair(store, redis, settings),
+        on_new_bugs=repairs.on_new_bugs,
+        on_repository_configured=repairs.on_repository_configured,
     )
 
     def stop(*_: object) -> None:

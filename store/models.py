@@ -115,6 +115,13 @@ def filled_repo_url(project: Project, repo_url: str | None) -> dict[str, Any]:
     return {"repo_url": repo_url} if repo_url and not project.repo_url else {}
 
 
+def first_configured(before: Project | None, after: Project) -> bool:
+    """A change gave the project its first repository: before it had neither repo_url nor
+    local_path (or did not exist), now it has one."""
+    had = before is not None and bool(before.repo_url or before.local_path)
+    return not had and bool(after.repo_url or after.local_path)
+
+
 class Event(BaseModel):
     """One occurrence of a bug. `id` is unique per occurrence (the stream entry id)."""
 

@@ -43,6 +43,10 @@ TRANSITIONS: dict[Status, tuple[Status, ...]] = {
     S.CANNOT_REPRODUCE: (S.NEW,),
 }
 
+#: Who made a status move: the repair agent's moves are recorded as `by` this; every other
+#: move to PENDING_FIX is a person asking for a repair.
+AGENT = "agent"
+
 #: Statuses from which a new occurrence reopens the bug as a regression.
 REGRESSION_STATUSES = frozenset({S.FIXED, S.VERIFIED, S.DEPLOYED})
 #: Statuses in which a repair job is (or was) at work on the bug.

@@ -16,6 +16,7 @@ from client.shapes import (
     Transitions,
 )
 from ingest import status as workflow
+from ingest.autorepair import on_status_changed
 from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import STATUS_FIELD
 from ingest.schemas import RepairReportBody, StatusChangeIn, invalid
@@ -114,6 +115,8 @@ def transitions(bug_id: BugId, store: StoreDep) -> Transitions:
     response_model=Bug,
     dependencies=[Admin],
     summary="Move a bug through the workflow",
+    description="A move to PENDING_FIX by anyone but the repair agent (`by` other than "
+    '"agent") queues the bug\'s repair, as `POST /bugs/{bug_id}/repairs` does.',
     responses={
         404: {"description": "No such bug"},
         409: {"description": "Illegal move; the message lists the allowed targets"},
@@ -140,6 +143,9 @@ async def put_status(bug_id: BugId, body: StatusChangeIn, services: ServicesDep)
         raise invalid("body", "failure_reason", str(exc)) from None
     # Keep the gate's status cache in step, so deduplicated replies show the new status.
     await services.redis.hset(services.gate.keys.bug(bug_id), STATUS_FIELD, bug.status)
+    await run_in_threadpool(
+        on_status_changed, services.sync_redis, services.settings, bug, body.by or "api"
+    )
     return bug
 
 

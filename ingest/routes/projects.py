@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from client.shapes import ProjectList, ProjectOut
+from ingest.autorepair import AutoRepair
 from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import publish_ingest_key
 from ingest.schemas import ProjectUpdate, ToolchainIn, invalid
 from store.errors import NotFound
-from store.models import ToolchainInfo, utcnow
+from store.models import ToolchainInfo, first_configured, utcnow
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"], responses=GUARDED_RESPONSES)
 
@@ -38,15 +39,24 @@ def get_project(project_id: str, store: StoreDep) -> ProjectOut:
     response_model=ProjectOut,
     dependencies=[Admin],
     summary="Edit a project (created when absent)",
+    description="A partial update. Setting `repo_url` or `local_path` on a project that had "
+    "neither queues repairs of its open NEW bugs (newest first, at most "
+    "LOGCENTER_AUTO_REPAIR_BACKLOG) when its auto_repair is on and a repair worker can take "
+    "them. `auto_repair`: null follows LOGCENTER_AUTO_REPAIR, true or false overrides it.",
 )
 def put_project(project_id: str, body: ProjectUpdate, services: ServicesDep) -> ProjectOut:
     if not project_id or len(project_id) > 200:
         raise invalid("path", "project_id", "project_id must be 1-200 characters")
     changes = {k: (v if v != "" else None) for k, v in body.model_dump(exclude_unset=True).items()}
+    before = services.store.get_project(project_id)
     project = services.store.update_project(project_id, changes)
     if "ingest_key" in changes:
         publish_ingest_key(
             services.sync_redis, services.settings.redis_prefix, project_id, project.ingest_key
+        )
+    if first_configured(before, project):
+        AutoRepair(services.store, services.sync_redis, services.settings).on_repository_configured(
+            project
         )
     return ProjectOut.of(project)
 

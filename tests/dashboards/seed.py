@@ -217,10 +217,11 @@ def _move(
     reason: str | None = None,
 ) -> None:
     for status in statuses:
+        # The moves a repair makes, made as the agent (a person's PENDING_FIX queues a repair).
         response = client.put(
             f"/api/v1/bugs/{bug_id}/status",
             headers=headers,
-            json={"status": status, "failure_reason": reason},
+            json={"status": status, "failure_reason": reason, "by": "agent"},
         )
         assert response.status_code == 200, response.text
 
