@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     repair_job_timeout: int = 1800
     test_timeout: int = 300
     worker_cache_dir: Path = Path("data/worktrees")
+    #: Where a repair runs the code it did not write (tests, fixes, the project's suite):
+    #: "auto" (bubblewrap, else repairs are refused), "bubblewrap", or "none" (no isolation).
+    repair_sandbox: Literal["auto", "bubblewrap", "none"] = "auto"
+    #: Limits of each sandboxed command besides `test_timeout`: memory (per process), processes
+    #: and output kept (the middle of longer output is dropped).
+    repair_memory_bytes: int = 2 * 1024**3
+    repair_processes: int = 256
+    repair_output_bytes: int = 10 * 1024**2
     #: Seconds between a repair worker pool's heartbeats (what it can do); each lives three.
     worker_heartbeat_seconds: float = 15.0
     #: Repair new bugs and regressions on their own (projects with a repository, while a repair
