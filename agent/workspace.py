@@ -5,9 +5,15 @@ worker's cache directory. The worktree starts from the newest commit of the proj
 `origin` (or the remote whose URL is `repo_url`) is fetched first, which only moves
 remote-tracking refs; a checkout without a remote starts from its local default branch. Without a
 usable `local_path` the repository is cloned from `repo_url` into the cache once and fetched
-before each repair. The fix branch is pushed to `repo_url` when it is set, else to `origin`; with
+before each repair. The fix branch is pushed to the checkout's remote that `repo_url` names (any
+other `repo_url` is refused: a branch goes only where its code came from), else to `origin`; with
 no remote at all it stays in the local repository. The commit identity is passed per command in
 the environment, so no git configuration of the user's repository is changed.
+
+Sandboxed runs write into the worktree, so the worker treats it as untrusted afterwards: git runs
+with no hooks and no fsmonitor, a reset removes everything git does not track (ignored files
+too), files are written without following symlinks, and a commit holds what was staged before
+the tests ran, never what a run left behind.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ _GIT_NOISE = re.compile(
 )
 _GIT_DETAIL_LINES = 4
 _SCP_LIKE = re.compile(r"^[^/:]+:")
+#: What a run in the worktree may have planted must never run in the worker: hooks, fsmonitor.
+_SAFE_GIT = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ def _git_error(exc: git.GitCommandError) -> str:
 
 def _run(repo: git.Repo, *args: str, **kwargs: Any) -> str:
     out: str = repo.git.execute(
-        ["git", *args], env=GIT_ENV, kill_after_timeout=GIT_TIMEOUT, **kwargs
+        ["git", *_SAFE_GIT, *args], env=GIT_ENV, kill_after_timeout=GIT_TIMEOUT, **kwargs
     )
     return out
 
@@ -152,9 +160,24 @@ class Workspace:
         return str(self.source.working_tree_dir or self.source.git_dir)
 
     def reset(self) -> None:
-        """Back to the base commit, dropping every change and untracked file."""
+        """Back to the base commit, dropping every change and every file git does not track
+        (ignored ones and nested repositories too: a run may have planted them)."""
         _run(self.repo, "reset", "-q", "--hard", self.base_commit)
-        _run(self.repo, "clean", "-q", "-fd")
+        _run(self.repo, "clean", "-q", "-ffdx")
+
+    def write(self, relative: str, text: str) -> None:
+        """Write the worktree file `relative`, never through a symlink that leads out of it."""
+        root = self.path.resolve()
+        folder = (root / relative).parent.resolve()
+        if folder != root and root not in folder.parents:
+            raise WorkspaceError(f"refusing to write {relative}: it leads out of the worktree")
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / Path(relative).name
+        if target.is_symlink():
+            target.unlink()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+        with os.fdopen(os.open(target, flags, 0o644), "w", encoding="utf-8") as out:
+            out.write(text)
 
     def staged_diff(self) -> tuple[list[str], str]:
         """Stage everything but `ignored`; return (changed files, diff against the base commit)."""
@@ -172,8 +195,11 @@ class Workspace:
             return False
         return True
 
-    def commit(self, message: str) -> str:
-        self.staged_diff()
+    def commit(self, message: str, stage: bool = True) -> str:
+        """Commit what is staged, after staging every change unless `stage` is False (a repair
+        commits what `staged_diff` showed before its tests ran)."""
+        if stage:
+            self.staged_diff()
         _run(self.repo, "commit", "-q", "--no-verify", "-m", message)
         return self.repo.head.commit.hexsha
 
@@ -219,6 +245,8 @@ def _local_base(src: RepoSource, cache_dir: Path) -> Base:
     except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
         raise WorkspaceError(f"local_path {src.local_path} is not a git repository") from exc
     remote, matched = _remote_for(repo, src.repo_url)
+    if src.repo_url and not matched:
+        raise WorkspaceError(_not_a_remote(repo, src))
     if remote is not None:
         _fetch(repo, remote, cache_dir)
     branch = src.default_branch or _default_branch(repo, remote)
@@ -227,8 +255,7 @@ def _local_base(src: RepoSource, cache_dir: Path) -> Base:
     if ref is None:
         where = f" nor on its remote {remote}" if remote else ""
         raise WorkspaceError(f"default branch {branch} not found in {src.local_path}{where}")
-    push_to = remote if matched or not src.repo_url else src.repo_url
-    return Base(repo, ref, branch, push_to)
+    return Base(repo, ref, branch, remote)
 
 
 def _remote_for(repo: git.Repo, url: str | None) -> tuple[str | None, bool]:
@@ -243,10 +270,31 @@ def _remote_for(repo: git.Repo, url: str | None) -> tuple[str | None, bool]:
     return ("origin" if "origin" in names else None), False
 
 
+def _not_a_remote(repo: git.Repo, src: RepoSource) -> str:
+    """Why a repo_url naming no remote of the checkout is refused, naming both sides."""
+    remotes = ", ".join(f"{r.name} {redact_url(u)}" for r in repo.remotes for u in r.urls)
+    have = f"its remotes are {remotes}" if remotes else "it has no remote"
+    return (
+        f"repo_url {redact_url(src.repo_url or '')} is not a remote of local_path "
+        f"{src.local_path} ({have}): a fix is pushed only to the repository it was made from; "
+        "set repo_url to one of those remotes, or leave it empty"
+    )
+
+
 def _canonical(url: str, base_dir: str | os.PathLike[str] | None) -> str:
-    """A URL or path in one spelling: no credentials, no `.git` or trailing slash, paths real."""
-    text = redact_url(url.strip()).rstrip("/").removeprefix("file://")
-    if "://" not in text and not _SCP_LIKE.match(text):
+    """A URL or path in one spelling: no credentials, no `.git` or trailing slash, paths real
+    (a `file://` URL is its path), scheme and host in lower case."""
+    text = redact_url(url.strip()).rstrip("/")
+    if text[:7].lower() == "file://":
+        text = text[7:]
+    if "://" in text:
+        scheme, _, rest = text.partition("://")
+        host, slash, path = rest.partition("/")
+        text = f"{scheme.lower()}://{host.lower()}{slash}{path}"
+    elif _SCP_LIKE.match(text):
+        host, _, path = text.partition(":")
+        text = f"{host.lower()}:{path}"
+    else:
         text = os.path.realpath(os.path.join(base_dir or os.getcwd(), text))
     return text.removesuffix(".git").rstrip("/")
 

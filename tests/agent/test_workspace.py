@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import git as gitpython
 import pytest
 
 from agent.errors import PushFailed, WorkspaceError
-from agent.workspace import RepoSource, Workspace
+from agent.workspace import RepoSource, Workspace, _remote_for
 from tests.repos import Repos, git
 
 
@@ -175,7 +176,7 @@ def test_checkout_without_remote_keeps_the_branch_local(tmp_path: Path) -> None:
     assert git(local, "rev-parse", "logcenter/fix-7") == commit
 
 
-def test_push_goes_to_repo_url(repos: Repos, tmp_path: Path) -> None:
+def test_push_goes_to_the_remote_repo_url_names(repos: Repos, tmp_path: Path) -> None:
     # repo_url names origin by another spelling: origin is fetched and pushed to.
     spelled = f"file://{repos.origin}/"
     source = RepoSource("calc", local_path=str(repos.checkout), repo_url=spelled)
@@ -184,19 +185,49 @@ def test_push_goes_to_repo_url(repos: Repos, tmp_path: Path) -> None:
         assert ws.push_to == "origin"
     finally:
         ws.close()
-    # repo_url names no remote of the checkout: the branch goes to that URL.
+
+
+@pytest.mark.parametrize(
+    ("spelled", "remote"),
+    [
+        ("file://{origin}/", "origin"),
+        ("{origin}/", "origin"),
+        ("{bare}", "origin"),
+        ("{bare}.git/", "origin"),
+        ("HTTPS://Git.Example.COM/Team/calc", "mirror"),
+        ("https://git.example.com/Team/calc.git/", "mirror"),
+        ("git@GitHub.com:team/calc", "github"),
+        ("{bare}-fork.git", None),
+        ("https://git.example.com/team/calc", None),  # a path's case matters
+        ("https://git.example.com/Team/calc2", None),
+        ("ssh://git.example.com/Team/calc", None),
+        ("git@github.com:team/calc-fork", None),
+    ],
+)
+def test_repo_url_names_a_remote_in_any_spelling(
+    repos: Repos, spelled: str, remote: str | None
+) -> None:
+    git(repos.checkout, "remote", "add", "mirror", "https://git.example.com/Team/calc.git")
+    git(repos.checkout, "remote", "add", "github", "git@github.com:team/calc.git")
+    url = spelled.format(origin=repos.origin, bare=str(repos.origin).removesuffix(".git"))
+    found = _remote_for(gitpython.Repo(repos.checkout), url)
+    assert found == ((remote, True) if remote else ("origin", False))
+
+
+def test_a_repo_url_naming_no_remote_of_the_checkout_is_refused(
+    repos: Repos, tmp_path: Path
+) -> None:
     fork = tmp_path / "fork.git"
     git(tmp_path, "clone", "-q", "--bare", str(repos.origin), str(fork))
     source = RepoSource("calc", local_path=str(repos.checkout), repo_url=str(fork))
-    ws = Workspace.open(source, 8, tmp_path / "cache")
-    try:
-        assert ws.push_to == str(fork)
-        commit = _fix(ws)
-        assert ws.push() == f"{fork} logcenter/fix-8"
-    finally:
-        ws.close()
-    assert git(fork, "rev-parse", "logcenter/fix-8") == commit
-    assert "logcenter/fix-8" not in repos.branches(repos.origin)
+    with pytest.raises(WorkspaceError) as info:
+        Workspace.open(source, 8, tmp_path / "cache")
+    assert info.value.reason == (
+        f"repo_url {fork} is not a remote of local_path {repos.checkout} (its remotes are "
+        f"origin {repos.origin}): a fix is pushed only to the repository it was made from; "
+        "set repo_url to one of those remotes, or leave it empty"
+    )
+    assert "logcenter/fix-8" not in repos.branches(repos.checkout) + repos.branches(fork)
 
 
 def test_ignored_paths_stay_out_of_commits(repos: Repos, tmp_path: Path) -> None:
@@ -215,5 +246,36 @@ def test_ignored_paths_stay_out_of_commits(repos: Repos, tmp_path: Path) -> None
         (ws.path / ".gitignore").write_text("node_modules\n")
         changed, _ = ws.staged_diff()
         assert changed == [".gitignore", "calc/ops.py"]
+    finally:
+        ws.close()
+
+
+def test_what_a_run_leaves_in_the_worktree_is_not_trusted(repos: Repos, tmp_path: Path) -> None:
+    secret = tmp_path / "id_rsa"
+    secret.write_text("private key\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    ws = Workspace.open(RepoSource("calc", local_path=str(repos.checkout)), 7, tmp_path / "cache")
+    try:
+        ops = ws.path / "calc" / "ops.py"
+        ops.write_text(ops.read_text().replace("/ len(values)", "/ max(len(values), 1)"))
+        changed, _ = ws.staged_diff()
+        # What a sandboxed run may plant: links to secrets, a nested repository, changed files.
+        (ws.path / "tests" / "test_repro.py").symlink_to(secret)
+        (ws.path / "out").symlink_to(outside, target_is_directory=True)
+        git(ws.path / "tests", "init", "-q", "nested")
+        (ws.path / "README.md").write_text("# changed by a test run\n")
+        ws.write("tests/test_repro.py", "def test_x():\n    pass\n")
+        assert secret.read_text() == "private key\n"
+        assert not (ws.path / "tests" / "test_repro.py").is_symlink()
+        with pytest.raises(WorkspaceError, match="leads out of the worktree"):
+            ws.write("out/evil.py", "x = 1\n")
+        assert list(outside.iterdir()) == []
+        # The commit holds what was staged before the run, not what the run changed.
+        commit = ws.commit("fix", stage=False)
+        assert git(ws.path, "show", "--name-only", "--format=", commit).splitlines() == changed
+        ws.reset()
+        assert git(ws.path, "status", "--porcelain", "--ignored") == ""
+        assert not (ws.path / "out").exists() and not (ws.path / "tests" / "nested").exists()
     finally:
         ws.close()
