@@ -179,3 +179,22 @@ def _cell(name: str, value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return "" if value is None else str(value)
+
+
+#: Why repairs are not automatic (GET /api/v1/repairs/status `reason_code`), translated.
+REPAIR_OFF_CODES = frozenset({"disabled", "no_worker", "no_llm", "no_sandbox"})
+
+
+def repair_state(lang: str, status: dict[str, Any] | None, *, when_on: bool) -> Any:
+    """Whether bugs are repaired without a click, and if not why, in the page's language; the
+    "on" line only `when_on`. Nothing when the status could not be read."""
+    if not status:
+        return ""
+    if status.get("automatic"):
+        if not when_on:
+            return ""
+        workers = logic.ready_workers(status)
+        return html.Div(t(lang, "repair_on", workers=workers), className="repair-state on")
+    code = status.get("reason_code")
+    reason = t(lang, f"repair_off_{code}") if code in REPAIR_OFF_CODES else status.get("reason")
+    return html.Div(t(lang, "repair_off", reason=reason), className="repair-state off")

@@ -130,8 +130,9 @@ _EN: dict[str, str] = {
     "total_reports": "{total} reports",
     # projects
     "projects_title": "Projects",
-    "projects_help": "Double-click a cell to edit; changes save at once. Red cells: the repair "
-    "agent needs repo_url and local_path.",
+    "projects_help": "Double-click a cell to edit; changes save at once. Red cells: what the "
+    "repair agent needs and cannot find (repo_url and local_path, a toolchain it recognises, "
+    "the tools it runs).",
     "saved": "Saved {project}: {field}.",
     "save_failed": "Could not save {project}.{field}: {detail}",
     "col_project_id": "Project ID",
@@ -142,6 +143,21 @@ _EN: dict[str, str] = {
     "col_test_command": "Test command",
     "col_default_branch": "Branch",
     "col_auto_repair": "Auto repair",
+    "col_toolchain": "Toolchain",
+    "col_toolchain_test_command": "Detected test command",
+    "col_toolchain_missing": "Missing tools",
+    "toolchain_none": "none detected",
+    "auto_default": "default ({state})",
+    "auto_on": "on",
+    "auto_off": "off",
+    # automatic repair (bug page, projects page)
+    "repair_on": "Automatic repair is on: {workers} repair worker(s) ready.",
+    "repair_off": "Automatic repair is off: {reason}. Repair still queues a bug.",
+    "repair_off_disabled": "it is turned off on this install (LOGCENTER_AUTO_REPAIR=false)",
+    "repair_off_no_worker": "no repair worker is running",
+    "repair_off_no_llm": "no LLM is configured on the repair workers: set LOGCENTER_LLM_MODEL "
+    "and LOGCENTER_LLM_API_KEY (or LOGCENTER_LLM_API_BASE)",
+    "repair_off_no_sandbox": "the repair workers have no working sandbox",
     # discover
     "discover_placeholder": "Query occurrences, e.g. level:ERROR AND environment:production",
     "quick_range": "Range",
@@ -274,7 +290,8 @@ _ZH: dict[str, str] = {
     "col_created": "时间",
     "total_reports": "共 {total} 份报告",
     "projects_title": "项目管理",
-    "projects_help": "双击单元格编辑,修改立即保存。红色单元格:修复代理需要配置仓库地址和本地路径。",
+    "projects_help": "双击单元格编辑,修改立即保存。红色单元格:修复代理需要却找不到的内容"
+    "(仓库地址和本地路径、可识别的工具链、所需的工具)。",
     "saved": "已保存 {project}:{field}。",
     "save_failed": "保存 {project}.{field} 失败:{detail}",
     "col_project_id": "项目标识",
@@ -285,6 +302,20 @@ _ZH: dict[str, str] = {
     "col_test_command": "测试命令",
     "col_default_branch": "分支",
     "col_auto_repair": "自动修复",
+    "col_toolchain": "工具链",
+    "col_toolchain_test_command": "检测到的测试命令",
+    "col_toolchain_missing": "缺少的工具",
+    "toolchain_none": "未识别",
+    "auto_default": "默认({state})",
+    "auto_on": "开",
+    "auto_off": "关",
+    "repair_on": "自动修复已开启:{workers} 个修复 worker 就绪。",
+    "repair_off": "自动修复未开启:{reason}。点击「修复」仍会将缺陷加入修复队列。",
+    "repair_off_disabled": "本实例已关闭自动修复(LOGCENTER_AUTO_REPAIR=false)",
+    "repair_off_no_worker": "没有正在运行的修复 worker",
+    "repair_off_no_llm": "修复 worker 未配置 LLM:请设置 LOGCENTER_LLM_MODEL 和 "
+    "LOGCENTER_LLM_API_KEY(或 LOGCENTER_LLM_API_BASE)",
+    "repair_off_no_sandbox": "修复 worker 没有可用的沙箱",
     "discover_placeholder": "查询事件,例如 level:ERROR AND environment:production",
     "quick_range": "时间范围",
     "range_15m": "最近 15 分钟",

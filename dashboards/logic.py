@@ -410,6 +410,42 @@ def bug_occurrence_body(bug: Mapping[str, Any], now: datetime) -> dict[str, Any]
 # --- projects --------------------------------------------------------------------------------
 
 
+#: The grid's choices for a project's auto_repair: follow the install's setting, on, off.
+AUTO_REPAIR_CHOICES = ("default", "on", "off")
+
+
+def auto_repair_choice(value: bool | None) -> str:
+    """A project's auto_repair as the grid shows it (None: "default")."""
+    return "default" if value is None else "on" if value else "off"
+
+
+def auto_repair_value(choice: Any) -> bool | None:
+    """The grid's choice (or a plain boolean) as the API takes it: None follows the default."""
+    if choice in (True, "on"):
+        return True
+    if choice in (False, "off"):
+        return False
+    return None
+
+
+def project_row(project: Mapping[str, Any]) -> dict[str, Any]:
+    """A projects grid row: the project's fields, auto_repair as a choice, and the toolchain a
+    worker last reported flattened into columns. `toolchain_state` is "" (never reported),
+    "ok" or "none" (a worker looked and recognised no toolchain)."""
+    found = project.get("toolchain") or {}
+    named = [str(v) for v in (found.get("language"), found.get("name")) if v]
+    state = "" if not found else "ok" if found.get("name") else "none"
+    return {
+        **{k: v for k, v in project.items() if k != "toolchain"},
+        "auto_repair": auto_repair_choice(project.get("auto_repair")),
+        "toolchain": " · ".join(dict.fromkeys(named)),
+        "toolchain_state": state,
+        "toolchain_test_command": found.get("test_command") or "",
+        "toolchain_missing": ", ".join(found.get("missing") or []),
+        "toolchain_problem": found.get("problem") or "",
+    }
+
+
 def project_change(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """One dash-ag-grid `cellValueChanged` entry -> (project_id, PUT body), None if not editable.
 
@@ -421,10 +457,20 @@ def project_change(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | Non
         return None
     value = event.get("value", event.get("newValue", data.get(column)))
     if column == "auto_repair":
-        value = bool(value)
+        value = auto_repair_value(value)
     elif value is None:
         value = ""
     return str(project_id), {column: value}
+
+
+def ready_workers(status: Mapping[str, Any]) -> int:
+    """RQ workers of the pools that can repair on their own (LLM and sandbox), from
+    GET /api/v1/repairs/status."""
+    return sum(
+        int(w.get("workers") or 0)
+        for w in status.get("workers") or []
+        if (w.get("llm") or {}).get("ok") and (w.get("sandbox") or {}).get("ok")
+    )
 
 
 def missing_config(project: Mapping[str, Any]) -> list[str]:

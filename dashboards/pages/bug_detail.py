@@ -22,6 +22,7 @@ from dashboards.components import (
     event_rows,
     graph,
     kv_table,
+    repair_state,
     status_badge,
     table,
 )
@@ -86,7 +87,8 @@ def layout(
                         [
                             html.Button(
                                 t(lang, "repair"), id=ids.BUG_REPAIR, className="btn primary"
-                            )
+                            ),
+                            html.Div(repair_off(lang, token), id=ids.BUG_REPAIR_OFF),
                         ],
                         className="repair-row",
                     ),
@@ -104,6 +106,12 @@ def layout(
         ],
         className="page page-bug",
     )
+
+
+def repair_off(lang: str, token: str | None) -> Any:
+    """Next to Repair: why bugs are not repaired without a click, when they are not."""
+    status, _ = attempt(lambda: api.current().repair_status(token))
+    return repair_state(lang, status, when_on=False)
 
 
 def _reports(bug_id: int, token: str | None) -> list[dict[str, Any]]:

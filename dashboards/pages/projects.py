@@ -1,10 +1,13 @@
 """Projects: an editable grid; each edit is saved through PUT /api/v1/projects/{project_id}.
 
-Empty repo_url / local_path cells are red: the repair agent needs both.
+Red cells are what the repair agent needs and cannot find: an empty repo_url / local_path, no
+toolchain recognised at the last repair, tools missing on the worker. Above the grid: whether
+bugs are repaired without a click, and if not why.
 """
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from typing import Any
 
@@ -13,7 +16,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, html
 
 from dashboards import api, ids, logic
-from dashboards.components import DIALOG_OPEN, acted, attempt, error_box
+from dashboards.components import DIALOG_OPEN, acted, attempt, error_box, repair_state
 from dashboards.i18n import lang_of, t
 from store import vocabulary
 
@@ -21,9 +24,26 @@ dash.register_page(__name__, path="/projects", title="Log Center · Projects", o
 
 #: An empty required cell gets the `cell-missing` class (red, see assets/style.css).
 MISSING_RULE = {"cell-missing": "params.value == null || String(params.value).trim() === ''"}
+#: Red when a worker looked and recognised no toolchain; when it found tools missing.
+NO_TOOLCHAIN_RULE = {"cell-missing": "params.data.toolchain_state === 'none'"}
+MISSING_TOOLS_RULE = {"cell-missing": "params.data.toolchain_missing !== ''"}
 
 
-def columns(lang: str) -> list[dict[str, Any]]:
+def _labels(lang: str, default_on: bool) -> dict[str, str]:
+    state = t(lang, "auto_on" if default_on else "auto_off")
+    return {
+        "default": t(lang, "auto_default", state=state),
+        "on": t(lang, "auto_on"),
+        "off": t(lang, "auto_off"),
+    }
+
+
+def _shown(labels: dict[str, str], fallback: str = "params.value") -> dict[str, str]:
+    """A valueFormatter showing `labels[value]` (JSON-quoted into the grid's expression)."""
+    return {"function": f"({json.dumps(labels, ensure_ascii=False)})[params.value] || {fallback}"}
+
+
+def columns(lang: str, default_on: bool = True) -> list[dict[str, Any]]:
     def col(name: str, **extra: Any) -> dict[str, Any]:
         spec = {
             "field": name,
@@ -42,22 +62,44 @@ def columns(lang: str) -> list[dict[str, Any]]:
         col("description", minWidth=200),
         col("test_command", minWidth=160),
         col("default_branch", minWidth=100),
-        col("auto_repair", cellDataType="boolean", minWidth=110),
+        col(
+            "auto_repair",
+            cellDataType="text",
+            cellEditor="agSelectCellEditor",
+            cellEditorParams={"values": list(logic.AUTO_REPAIR_CHOICES)},
+            valueFormatter=_shown(_labels(lang, default_on)),
+            minWidth=120,
+        ),
+        col(
+            "toolchain",
+            cellClassRules=NO_TOOLCHAIN_RULE,
+            valueFormatter={
+                "function": "params.data.toolchain_state === 'none' ? "
+                f"{json.dumps(t(lang, 'toolchain_none'), ensure_ascii=False)} : params.value"
+            },
+            tooltipField="toolchain_problem",
+            minWidth=150,
+        ),
+        col("toolchain_test_command", minWidth=180),
+        col("toolchain_missing", cellClassRules=MISSING_TOOLS_RULE, minWidth=120),
     ]
 
 
 def layout(lang: str | None = None, token: str | None = None, **_: Any) -> html.Div:
     lang = lang_of(lang)
     rows, error = _rows(token)
+    status = attempt(lambda: api.current().repair_status(token))[0]
+    default_on = bool((status or {}).get("auto_repair_default", True))
     return html.Div(
         [
             html.H2(t(lang, "projects_title")),
             html.P(t(lang, "projects_help"), className="muted"),
+            html.Div(repair_state(lang, status, when_on=True), id=ids.PROJECTS_REPAIR_STATE),
             html.Div(error_box(lang, error) if error else "", id=ids.PROJECTS_MESSAGE),
             dag.AgGrid(
                 id=ids.PROJECTS_GRID,
                 rowData=rows,
-                columnDefs=columns(lang),
+                columnDefs=columns(lang, default_on),
                 defaultColDef={"resizable": True, "sortable": True, "filter": True},
                 getRowId="params.data.project_id",
                 columnSize="responsiveSizeToFit",
@@ -65,6 +107,8 @@ def layout(lang: str | None = None, token: str | None = None, **_: Any) -> html.
                     "singleClickEdit": False,
                     "stopEditingWhenCellsLoseFocus": True,
                     "domLayout": "autoHeight",
+                    # A few dozen rows: render every column, also those scrolled out of view.
+                    "suppressColumnVirtualisation": True,
                 },
                 className="ag-theme-quartz projects-grid",
             ),
@@ -75,7 +119,7 @@ def layout(lang: str | None = None, token: str | None = None, **_: Any) -> html.
 
 def _rows(token: str | None) -> tuple[list[dict[str, Any]], Any]:
     data, error = attempt(lambda: api.current().projects(token))
-    return list((data or {}).get("projects", [])), error
+    return [logic.project_row(p) for p in (data or {}).get("projects", [])], error
 
 
 @callback(

@@ -116,6 +116,9 @@ def test_bug_detail_shows_stack_history_and_repair_timeline(
     until(browser, lambda: css(browser, "#bug-chart .bars path"), "occurrences chart")
     assert len(css(browser, ".recent details.doc")) == 5  # every occurrence, expandable
     assert "FIX_FAILED" in css(browser, ".history")[0].text
+    # No repair worker runs in this stack: the page says so next to Repair.
+    off = css(browser, "#bug-repair-off .repair-state.off")[0].text
+    assert "no repair worker is running" in off
     assert_healthy_page(browser, dashboard)
     screenshot("bug")
 
@@ -241,6 +244,54 @@ def test_projects_grid_marks_missing_config_and_saves_edits(
     until(browser, lambda: css(browser, "#projects-message .alert.error"), "error shown")
     until(browser, lambda: _cell(browser, "rtc_web", "repo_url").text == new_url, "value restored")
     assert stack.client.get("/api/v1/projects/rtc_web").json()["repo_url"] == new_url
+
+
+def test_projects_show_the_reported_toolchain_and_mark_what_is_missing(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
+) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    reported = {
+        "name": "pytest",
+        "language": "python",
+        "test_command": "python -m pytest -q",
+        "missing": ["node", "npm"],
+        "problem": "node is not installed on this worker",
+    }
+    for project, body in (("rtc_backend", reported), ("airhub_app", {"name": None})):
+        reply = stack.client.put(f"/api/v1/projects/{project}/toolchain", json=body, headers=admin)
+        assert reply.status_code == 200, reply.text
+    browser = signed_in
+    browser.get(dashboard + "/projects")
+    until(browser, lambda: _cell(browser, "rtc_backend", "toolchain").text, "toolchain column")
+    assert _cell(browser, "rtc_backend", "toolchain").text == "python · pytest"
+    assert "cell-missing" not in _cell(browser, "rtc_backend", "toolchain").get_attribute("class")
+    command = _cell(browser, "rtc_backend", "toolchain_test_command").text
+    assert command == "python -m pytest -q"
+    missing = _cell(browser, "rtc_backend", "toolchain_missing")
+    assert missing.text == "node, npm" and "cell-missing" in missing.get_attribute("class")
+    nothing = _cell(browser, "airhub_app", "toolchain")
+    assert nothing.text == "none detected" and "cell-missing" in nothing.get_attribute("class")
+    never = _cell(browser, "rtc_web", "toolchain")  # no repair has looked yet: not red
+    assert never.text == "" and "cell-missing" not in never.get_attribute("class")
+    state = css(browser, "#projects-repair-state .repair-state.off")[0].text
+    assert "Automatic repair is off: no repair worker is running" in state
+
+    # auto_repair: unset follows the install's default; the select sets and clears it.
+    assert _cell(browser, "rtc_web", "auto_repair").text == "default (on)"
+    def stored_auto_repair() -> Any:
+        return stack.client.get("/api/v1/projects/rtc_web").json()["auto_repair"]
+
+    for choice, stored in (("off", False), ("default (on)", None)):
+        ActionChains(browser).double_click(_cell(browser, "rtc_web", "auto_repair")).perform()
+        click(browser, ".ag-cell-editor .ag-picker-field-wrapper")  # opens the list
+        option = until(
+            browser,
+            lambda c=choice: next((o for o in css(browser, ".ag-list-item") if o.text == c), None),
+            f"the {choice!r} option",
+        )
+        option.click()
+        until(browser, lambda s=stored: stored_auto_repair() is s, f"saved as {stored}")
+        until(browser, lambda c=choice: _cell(browser, "rtc_web", "auto_repair").text == c, choice)
 
 
 def test_discover_query_histogram_fields_and_zoom(

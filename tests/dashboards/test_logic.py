@@ -312,9 +312,38 @@ def test_project_change_reads_dash_ag_grid_events() -> None:
     )
     cleared = {**event, "value": None, "data": {"project_id": "rtc_web"}}
     assert logic.project_change(cleared) == ("rtc_web", {"repo_url": ""})
-    toggled = {**event, "colId": "auto_repair", "value": True}
-    assert logic.project_change(toggled) == ("rtc_web", {"auto_repair": True})
+    for choice, sent in (("on", True), ("off", False), ("default", None), (True, True)):
+        toggled = {**event, "colId": "auto_repair", "value": choice}
+        assert logic.project_change(toggled) == ("rtc_web", {"auto_repair": sent})
     assert logic.project_change({**event, "colId": "project_id"}) is None
+    assert logic.project_change({**event, "colId": "toolchain_missing"}) is None
+
+
+def test_project_rows_show_auto_repair_choices_and_the_last_toolchain() -> None:
+    project = {"project_id": "app", "auto_repair": None, "toolchain": None}
+    row = logic.project_row(project)
+    assert (row["auto_repair"], row["toolchain"], row["toolchain_state"]) == ("default", "", "")
+    assert [logic.project_row({**project, "auto_repair": v})["auto_repair"] for v in (1, 0)] == [
+        "on",
+        "off",
+    ]
+    found = {"name": "flutter", "language": "dart", "test_command": "flutter test",
+             "missing": ["flutter", "dart"], "problem": "flutter is not installed"}  # fmt: skip
+    row = logic.project_row({**project, "toolchain": found})
+    assert row["toolchain"] == "dart · flutter" and row["toolchain_state"] == "ok"
+    assert (row["toolchain_test_command"], row["toolchain_missing"]) == (
+        "flutter test",
+        "flutter, dart",
+    )
+    nothing = logic.project_row({**project, "toolchain": {"name": None, "missing": []}})
+    assert (nothing["toolchain"], nothing["toolchain_state"]) == ("", "none")
+
+
+def test_ready_workers_count_the_pools_that_can_repair() -> None:
+    able = {"workers": 2, "llm": {"ok": True}, "sandbox": {"ok": True}}
+    status = {"workers": [able, {**able, "llm": {"ok": False}}, {**able, "workers": 1}]}
+    assert logic.ready_workers(status) == 3
+    assert logic.ready_workers({"workers": []}) == 0
 
 
 def test_missing_config() -> None:
