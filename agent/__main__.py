@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from agent.confinement import announce
 from agent.worker import DEFAULT_GRACE, run_pool
 from config.settings import get_settings
 
@@ -19,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds a stopping worker may finish its repair (default %(default)s)",
     )
     args = parser.parse_args(argv)
-    return run_pool(args.workers, get_settings(), args.grace)
+    settings = get_settings()
+    announce(settings, "python -m agent")
+    return run_pool(args.workers, settings, args.grace)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 Three things decide whether a repair can run here without a person watching: an LLM the
 workers can reach (a model, and the key or api_base it needs), a sandbox that confines the
-project's tests, and the toolchains' executables on PATH. None of it is tried out: the checks
-read settings and the environment only, so a heartbeat costs nothing (litellm is never loaded
-for it).
+project's tests, and the toolchains' executables on PATH. Only the sandbox is tried out, with a
+trivial command once per process; the other checks read settings and the environment, so a
+heartbeat costs nothing (litellm is never loaded for it).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
+from agent.confinement import sandbox_status
 from client.workers import LLMCapability, SandboxCapability, WorkerCapability
 from config.settings import Settings
 
@@ -79,12 +80,11 @@ def llm_capability(settings: Settings, env: Mapping[str, str] | None = None) -> 
     return LLMCapability(ok=False, model=model, problem=problem)
 
 
-def sandbox_capability() -> SandboxCapability:
-    """How this worker confines a project's tests. Tests run as plain subprocesses in a session
-    of their own, with a stripped environment and a timeout (agent.sandbox.run_command)."""
-    return SandboxCapability(
-        ok=True, kind="subprocess", description="own session, secret-free environment, timeout"
-    )
+def sandbox_capability(settings: Settings) -> SandboxCapability:
+    """How this worker confines a repair's commands (LOGCENTER_REPAIR_SANDBOX), probed once per
+    process: not ok when no sandbox works here, and then the description says why."""
+    status = sandbox_status(settings)
+    return SandboxCapability(ok=status.ok, kind=status.kind, description=status.line)
 
 
 def tools_on_path(env: Mapping[str, str] | None = None) -> list[str]:
@@ -101,7 +101,7 @@ def worker_capability(worker: str, settings: Settings, workers: int) -> WorkerCa
         version=_version(),
         workers=workers,
         llm=llm_capability(settings),
-        sandbox=sandbox_capability(),
+        sandbox=sandbox_capability(settings),
         tools=tools_on_path(),
         at=datetime.now(UTC),
     )

@@ -18,10 +18,12 @@ from agent.errors import RepairFailure
 from agent.toolchains import (
     PrepareContext,
     Prepared,
+    Runner,
     Toolchain,
     ToolMissing,
     detect,
     missing_tool,
+    run_subprocess,
     with_test_command,
 )
 
@@ -42,6 +44,8 @@ class ProjectEnv:
     #: The secret-free environment of the worker; `run_env` adds the prepared toolchain's.
     base: dict[str, str]
     run_env: dict[str, str] = field(default_factory=dict)
+    #: The environment `prepare` made last: what the project's commands read and write.
+    prepared: Prepared | None = None
 
     @classmethod
     def detect(
@@ -88,14 +92,22 @@ class ProjectEnv:
         if tool:
             raise ToolMissing(tool, self.tc.name)
 
-    def prepare(self, cache_dir: Path, project_id: str, commit: str) -> Prepared | None:
-        """Build or reuse the project's environment; commands run in it from now on. Call it
-        again after the worktree was reset (a cache hit that relinks). May raise PrepareFailed."""
+    def prepare(
+        self, cache_dir: Path, project_id: str, commit: str, run: Runner = run_subprocess
+    ) -> Prepared | None:
+        """Build or reuse the project's environment, running the toolchain's commands with
+        `run`; commands run in it from now on. Call it again after the worktree was reset (a
+        cache hit that relinks). May raise PrepareFailed."""
         if self.tc is None:
             return None
-        prepared = self.tc.prepare(PrepareContext(cache_dir, project_id, commit, env=self.base))
-        self.run_env = prepared.apply(self.base)
-        return prepared
+        ctx = PrepareContext(cache_dir, project_id, commit, run=run, env=self.base)
+        self.prepared = self.tc.prepare(ctx)
+        self.run_env = self.prepared.apply(self.base)
+        return self.prepared
+
+    def tools(self) -> list[str]:
+        """The executables the project's commands run (node, go, ...), found on the PATH."""
+        return self.tc.required_tools() if self.tc else []
 
     def info(self, suite: str, problem: str | None) -> dict[str, Any]:
         """What the projects page shows of this detection (`PUT .../toolchain`'s body)."""

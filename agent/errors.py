@@ -33,3 +33,8 @@ class EditOutsideRepo(EditError):
 
 class PushFailed(RepairFailure):
     """The fix branch could not be pushed to origin."""
+
+
+class SandboxError(RepairFailure):
+    """No sandbox works on this worker, or the sandbox could not be set up for a command: the
+    worker's fault, never the tests'."""

@@ -15,15 +15,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.confinement import Confinement, worker_sandbox
 from agent.edits import AppliedEdit, apply_blocks, parse_blocks
 from agent.environment import PIPELINE_SOURCES, ProjectEnv
-from agent.errors import EditError, EditOutsideRepo, NoRepository, RepairFailure
+from agent.errors import EditError, EditOutsideRepo, NoRepository, RepairFailure, SandboxError
+from agent.isolation import RunResult
+from agent.isolation.base import size
 from agent.llm import Completion, LLMClient
 from agent.paths import Frame, RepoFiles, parse_frames
 from agent.project import ProjectConfig, WorkerProjects, project_config
 from agent.prompt import CodeContext, code_context, fix_messages, reproduction_messages
 from agent.report import Reporter
-from agent.sandbox import Redactor, RunResult, clean_env, run_command, secret_values
+from agent.sandbox import Redactor, clean_env, secret_values
 from agent.settings import current_settings
 from agent.toolchains import Toolchain
 from agent.workspace import Workspace
@@ -82,6 +85,11 @@ class Repair:
         self.reporter = Reporter(self.api, self.bug_id, self.settings.llm_model, self.redact)
         self.llm = LLMClient(self.settings)
         self.ws: Workspace | None = None
+        self.confinement: Confinement | None = None
+        #: How the last command ran (the sandbox and its limits), and how much output the
+        #: commands since the last report dropped, for the reports.
+        self.isolation: str | None = None
+        self.dropped = 0
 
     # -- the job -----------------------------------------------------------------------------
 
@@ -111,12 +119,19 @@ class Repair:
     def _repair(self) -> None:
         if self.bug.status in DONE:
             self._advance(Status.NEW, "repair requested")
+        sandbox = worker_sandbox(self.settings.repair_sandbox)
+        unavailable = sandbox.available()
+        if unavailable:
+            raise SandboxError(
+                f"no sandbox to run the repair's code in, so nothing was run: {unavailable}"
+            )
         if not self.project.has_repository:
             raise NoRepository(
                 f"no repository configured for project {self.bug.project_id}: "
                 "set repo_url or local_path"
             )
         self.ws = Workspace.open(self.project.source(), self.bug_id, self.settings.worker_cache_dir)
+        self.confinement = Confinement(sandbox, self.settings, self.ws.path, self.bug.project_id)
         files = self.ws.repo.git.ls_files().splitlines()
         index = RepoFiles(files)
         reported = parse_frames(self.bug.stack_trace)
@@ -173,9 +188,11 @@ class Repair:
 
     def _prepare(self) -> None:
         """Build or reuse the project's environment; also after each reset of the worktree."""
-        assert self.ws is not None
+        assert self.ws is not None and self.confinement is not None
         cache = self.settings.worker_cache_dir
-        prepared = self.project_env.prepare(cache, self.bug.project_id, self.ws.base_commit)
+        prepared = self.project_env.prepare(
+            cache, self.bug.project_id, self.ws.base_commit, self.confinement.runner()
+        )
         if prepared is not None:
             self.ws.ignored = prepared.ignored_paths
             if prepared.built:
@@ -306,9 +323,7 @@ class Repair:
             self.ws.reset()
             self._prepare()  # the reset removed what preparing linked into the worktree
             if self.repro_path and self.repro_code is not None:
-                target = self.ws.path / self.repro_path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(self.repro_code, encoding="utf-8")
+                self.ws.write(self.repro_path, self.repro_code)
             messages = fix_messages(
                 self.bug, self.context, self.repro_path, self.repro_code, self.round_no, feedback
             )
@@ -416,10 +431,13 @@ class Repair:
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def _run(self, command: str) -> RunResult:
-        assert self.ws is not None
-        return run_command(
-            command, self.ws.path, self.settings.test_timeout, self.project_env.run_env
-        )
+        """Run `command` in the worktree, in the sandbox (SandboxError when it cannot)."""
+        assert self.confinement is not None
+        env = self.project_env
+        run = self.confinement.run(command, env.run_env, env.prepared, env.tools())
+        self.isolation = run.isolation
+        self.dropped += run.dropped_bytes
+        return run
 
     def _failing_test(self, run: RunResult) -> str | None:
         """The first failing test the runner's output names."""
@@ -470,7 +488,11 @@ class Repair:
     def _report(self, **fields: Any) -> None:
         """Post a repair report of this round (see `Reporter.post` for the fields)."""
         branch = self.ws.branch if self.ws else None
-        self.reporter.post(round_no=self.round_no, branch=branch, **fields)
+        isolation = self.isolation if fields.get("commands") else None
+        if isolation and self.dropped:
+            isolation += f"; {size(self.dropped)} of output dropped from the middle"
+        self.dropped = 0
+        self.reporter.post(round_no=self.round_no, branch=branch, isolation=isolation, **fields)
 
     def _fail(self, reason: str) -> None:
         reason = self.redact(reason)

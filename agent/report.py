@@ -13,6 +13,9 @@ from agent.sandbox import Redactor
 from client.http import ApiClient
 from store.models import RepairReportIn
 
+#: How a report's test output starts: the sandbox its commands ran in, and its limits.
+SANDBOX_LINE = "sandbox: "
+
 
 @dataclass
 class Reporter:
@@ -39,12 +42,16 @@ class Reporter:
         branch: str | None = None,
         commit: str | None = None,
         remark: str | None = None,
+        isolation: str | None = None,
     ) -> None:
-        """Post one report; `remark` is the agent's own note after the model's analysis."""
+        """Post one report; `remark` is the agent's own note after the model's analysis,
+        `isolation` how the commands ran (the sandbox and its limits), the output's first line."""
         r = self.redact
         analysis = analysis_of(completion.text) if completion else ""
         if remark:
             analysis = f"{analysis}\n\n{remark}".strip()
+        if isolation:
+            output = f"{SANDBOX_LINE}{isolation}\n{output}"
         self.api.post_report(
             RepairReportIn(
                 bug_id=self.bug_id,

@@ -1,9 +1,11 @@
-"""Running project commands without our secrets, and keeping secrets out of what we write.
+"""Keeping the worker's secrets out of what a repair runs and of what the agent writes.
 
-Test commands run in a subprocess in the worktree, in a session of their own, under a timeout
-that also holds if the worker dies (coreutils `timeout` kills the whole process group), with an
-environment stripped of the worker's secrets: LLM keys, the admin token, the Redis URL and every
-`LOGCENTER_*` variable. Everything the agent writes to reports or logs goes through `Redactor`.
+Project commands get an environment stripped of the worker's secrets (`clean_env`): LLM keys,
+the admin token, the Redis URL and every `LOGCENTER_*` variable. Everything the agent writes to
+reports or logs goes through `Redactor`. A repair runs its commands in the sandbox
+(`agent.confinement`); `run_command` is the plain subprocess for everything else: a session of
+its own, under a timeout that also holds if the worker dies (coreutils `timeout` kills the whole
+process group).
 """
 
 from __future__ import annotations

@@ -99,10 +99,12 @@ def cmd_indexer(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from agent.confinement import announce
     from agent.worker import run_pool
 
     _override(data_dir=args.data_dir)
     _embedded_redis_if_needed()
+    announce(get_settings(), "logcenter worker")  # whether repairs run sandboxed, or not at all
     run_pool(args.workers, get_settings())
     return 0
 

@@ -139,9 +139,18 @@ class Stack:
             f"  dashboard  http://127.0.0.1:{s.dashboard_port}\n"
             f"  data       {s.data_dir.resolve()}\n"
             f"  {self._writes()}\n"
+            f"{self._repairs()}"
             "  Ctrl-C stops everything.",
             flush=True,
         )
+
+    def _repairs(self) -> str:
+        """The banner's line on how repairs run (sandboxed, not at all, or unconfined)."""
+        if not any(child.name == "worker" for child in self.children):
+            return ""
+        from agent.confinement import sandbox_status
+
+        return f"  repairs    {sandbox_status(self.settings).line}\n"
 
     def _writes(self) -> str:
         """The banner's line on who may write: the token to use, or a warning."""

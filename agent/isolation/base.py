@@ -145,5 +145,6 @@ def size(count: int) -> str:
     """`2 GB`, `10 MB`, `512 KB`, `100 bytes` (binary units, short names)."""
     for unit, name in ((GB, "GB"), (MB, "MB"), (1024, "KB")):
         if count >= unit:
-            return f"{count / unit:.3g} {name}"
+            value = count / unit
+            return f"{value:.3g} {name}" if value < 100 else f"{value:.0f} {name}"
     return f"{count} bytes"

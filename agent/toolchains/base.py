@@ -27,7 +27,8 @@ PREPARE_TIMEOUT = 900.0
 def run_subprocess(
     argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float
 ) -> tuple[int, str]:
-    """The default `Runner`: a subprocess in a session of its own, killed whole on timeout."""
+    """The default `Runner`: a subprocess in a session of its own, killed whole on timeout.
+    A repair passes the sandbox's instead (`agent.confinement.Confinement.runner`)."""
     result = run_command(shlex.join(argv), cwd, timeout, env)
     output = result.output
     if result.timed_out:

@@ -77,8 +77,13 @@ def env_key(files: Mapping[str, bytes], *tags: str) -> str:
 
 def env_dir(ctx: PrepareContext, key: str) -> Path:
     """Where the environment of `ctx.project` with `key` lives (built or not)."""
-    project = re.sub(r"[^A-Za-z0-9._-]+", "_", ctx.project).strip(".")[:60] or "project"
-    return ctx.cache_dir.resolve() / "envs" / project / key
+    return project_envs(ctx.cache_dir, ctx.project) / key
+
+
+def project_envs(cache_dir: Path, project: str) -> Path:
+    """The folder of every environment of `project`, and of their builds in progress."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", project).strip(".")[:60] or "project"
+    return cache_dir.resolve() / "envs" / name
 
 
 @contextmanager
