@@ -394,7 +394,8 @@ class Repair:
         self, completion: Completion, changed: list[str], diff: str, checks: Checks, started: float
     ) -> None:
         assert self.ws is not None
-        commit = self.ws.commit(self._commit_message())
+        # What was staged before the checks, as reported: not what the runs left in the worktree.
+        commit = self.ws.commit(self._commit_message(), stage=False)
         problem: str | None = None
         local_only: str | None = None
         if self.ws.push_to is None:

@@ -33,7 +33,7 @@ from tests.agent import replies
 from tests.agent.llm_server import LLMServer
 from tests.agent.scenario import ADMIN_TOKEN, LLM_KEY, Scenario, WorkerPool, worker_env
 from tests.agent.test_isolation import host_addresses, listening, wait_until
-from tests.repos import Repos, make_repos
+from tests.repos import Repos, git, make_repos
 
 pytestmark = pytest.mark.slow
 
@@ -341,9 +341,21 @@ def test_no_process_outlives_the_run(site: Site, case: Scenario) -> None:
 
 
 def test_the_same_worker_still_fixes_a_bug_and_says_how(site: Site, case: Scenario) -> None:
-    bug = repair(site, case, replies.REPRODUCTION, replies.RIGHT_FIX)
+    """Its reproduction test also plants a CI workflow in the worktree: the pushed commit holds
+    the tested diff only."""
+    planting = replies.REPRODUCTION.replace(
+        "    assert average([]) == 0.0\n",
+        "    planted = os.path.join('.github', 'workflows', 'planted.yml')\n"
+        "    os.makedirs(os.path.dirname(planted), exist_ok=True)\n"
+        "    open(planted, 'w').write('on: push')\n"
+        "    assert average([]) == 0.0\n",
+    )
+    bug = repair(site, case, planting, replies.RIGHT_FIX)
     assert bug["status"] == "FIXED", (bug, case.reports())
     verify, fix = case.reports()
+    branch = f"logcenter/fix-{case.bug_id}"
+    files = git(site.repos.origin, "show", "--name-only", "--format=", branch).splitlines()
+    assert sorted(files) == ["calc/ops.py", replies.REPRO_PATH] == sorted(fix["changed_files"])
     for report in (verify, fix):
         first = report["test_output"].splitlines()[0]
         assert first.startswith("sandbox: bubblewrap: no network, host read-only, uid "), first
