@@ -9,9 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # git: the repair agent works in git worktrees of the projects it repairs. node and npm: it runs
 # JavaScript/TypeScript projects' tests in their own toolchain (Python projects get virtualenvs
-# of their own). Go and Flutter are additions: see the README's "AI repair".
+# of their own). Go and Flutter are additions: see the README's "AI repair". bubblewrap: every
+# command of a repair runs in its sandbox (setpriv and prlimit come with util-linux); as uid
+# 10001 it needs a user namespace: see docker-compose.yml's worker service.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git nodejs npm \
+ && apt-get install -y --no-install-recommends git nodejs npm bubblewrap \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 logcenter \
  && mkdir -p /data && chown logcenter /data
