@@ -343,8 +343,10 @@ def test_fork_bomb_is_contained(run: Runner) -> None:
     )
     started = time.monotonic()
     result = run(spec)
-    assert time.monotonic() - started < 15
-    assert "cannot fork" in result.output.lower(), result.output[-2000:]
+    # Promptly, with room for a loaded machine (the run's own wall time is 8 s).
+    assert time.monotonic() - started < 30
+    said = result.output.lower()
+    assert "cannot fork" in said or "temporarily unavailable" in said, said[-2000:]
     assert wait_until(lambda: not leftovers(marker)), leftovers(marker)
     assert subprocess.run(["true"]).returncode == 0  # and this machine still forks
 
