@@ -150,7 +150,7 @@ class Stack:
             return ""
         from agent.confinement import sandbox_status
 
-        return f"  repairs    {sandbox_status(self.settings).line}\n"
+        return f"  sandbox    {sandbox_status(self.settings).line}\n"
 
     def _writes(self) -> str:
         """The banner's line on who may write: the token to use, or a warning."""

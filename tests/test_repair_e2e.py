@@ -128,6 +128,7 @@ def test_repair_clicked_in_the_dashboard_ends_fixed_with_its_timeline(
     )
     # The reproduction test alone, then the project's suite with it, both on the interpreter of
     # the project's own virtualenv (the checkout's .venv), not the worker's.
+    assert output.text.startswith("sandbox: bubblewrap: no network, host read-only, uid ")
     venv_python = f"$ {repos.checkout}/.venv/bin/python -m pytest -q"
     assert f"{venv_python} -p no:cacheprovider {replies.REPRO_PATH}" in output.text
     assert "1 passed" in output.text and "3 passed" in output.text
@@ -138,6 +139,9 @@ def test_repair_clicked_in_the_dashboard_ends_fixed_with_its_timeline(
     shot = screenshot("repair")
     assert shot.exists() and shot.stat().st_size > 10_000
 
+    # The worker said at start how repairs run.
+    worker_log = (stack.workdir / "worker.log").read_text()
+    assert "logcenter worker: repairs run sandboxed (bubblewrap: no network" in worker_log
     # The API agrees; the fix is on origin's fix branch; the user's checkout is as it was.
     bug = stack.client.get(f"/api/v1/bugs/{bug_id}").json()
     assert bug["status"] == "FIXED"

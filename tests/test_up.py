@@ -198,6 +198,13 @@ def test_up_generates_an_admin_token_that_every_process_uses(tmp_path: Path) -> 
         assert len(token) >= 32
         assert logcenter("token", "--data-dir", str(data)).strip() == token
         wait_for(lambda: token in log.read_text(), 30, "the token in the banner")
+        # The banner and the worker say how repairs run (CI runs as root, with bubblewrap).
+        assert "  sandbox    repairs run sandboxed (bubblewrap: no network" in log.read_text()
+        wait_for(
+            lambda: "logcenter worker: repairs run sandboxed (bubblewrap" in log.read_text(),
+            30,
+            "the worker's sandbox line",
+        )
 
         refused = edit_project(api, {})
         assert refused.status_code == 401, refused.text
