@@ -347,7 +347,8 @@ def test_fork_bomb_is_contained(run: Runner) -> None:
     assert time.monotonic() - started < 30
     said = result.output.lower()
     assert "cannot fork" in said or "temporarily unavailable" in said, said[-2000:]
-    assert wait_until(lambda: not leftovers(marker)), leftovers(marker)
+    # The kernel reaps a killed pid namespace of hundreds of forks slowly on a loaded machine.
+    assert wait_until(lambda: not leftovers(marker), seconds=30), leftovers(marker)
     assert subprocess.run(["true"]).returncode == 0  # and this machine still forks
 
 
