@@ -18,7 +18,6 @@ the tests ran, never what a run left behind.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
@@ -34,6 +33,7 @@ import git
 
 from agent.errors import PushFailed, WorkspaceError
 from agent.sandbox import redact_url
+from agent.toolchains.cache import locked
 
 BRANCH_PREFIX = "logcenter/fix-"
 GIT_TIMEOUT = 300.0
@@ -102,15 +102,9 @@ def _run(repo: git.Repo, *args: str, **kwargs: Any) -> str:
 @contextmanager
 def _locked(cache_dir: Path, key: str) -> Iterator[None]:
     """Serialize git operations on one source repository across worker processes."""
-    locks = cache_dir / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
     name = hashlib.sha1(key.encode()).hexdigest()[:16]
-    with open(locks / f"{name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with locked(cache_dir / "locks" / f"{name}.lock"):
+        yield
 
 
 def _slug(text: str) -> str:

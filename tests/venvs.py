@@ -9,7 +9,6 @@ on top of the cached dependencies.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
@@ -17,10 +16,10 @@ import subprocess
 import sys
 import tomllib
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
+from agent.toolchains.cache import locked
 from bench import ROOT
 
 CACHE = Path.home() / ".cache"
@@ -38,17 +37,6 @@ SOURCES = (
     "dashboards",
     "bench",
 )
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def python_of(venv: Path) -> Path:
@@ -70,7 +58,7 @@ def cached_venv(name: str, key: str, packages: Sequence[str]) -> Path:
     final = CACHE / name / key
     if python_of(final).exists():
         return final
-    with _locked(final.with_name(f"{key}.lock")):
+    with locked(final.with_name(f"{key}.lock")):
         if python_of(final).exists():
             return final
         temp = final.with_name(f".{key}.tmp-{uuid.uuid4().hex[:8]}")
