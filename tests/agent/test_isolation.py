@@ -9,7 +9,9 @@ never show in any output.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import functools
 import json
 import os
 import pwd
@@ -154,7 +156,7 @@ class Runner:
             "hidden": [str(p) for p in spec.hidden],
             "remove": [str(p) for p in remove],
         }
-        env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "LANG": "C.UTF-8"}
+        env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(readable_code()), "LANG": "C.UTF-8"}
         proc = subprocess.run(
             argv, input=json.dumps(raw), capture_output=True, text=True, env=env, timeout=120
         )
@@ -163,6 +165,21 @@ class Runner:
         if "failed" in out:
             raise SandboxFailed(out["failed"])
         return RunResult(**out["result"]), out["peak_rss_kb"]
+
+
+@functools.cache
+def readable_code() -> Path:
+    """The sandbox package where the ordinary user can import it: the checkout may sit in a
+    private directory (a CI clone in `mktemp -d` is 0700)."""
+    base = Path(tempfile.mkdtemp(prefix="lc-isolation-code-", dir="/var/tmp"))
+    base.chmod(0o755)
+    atexit.register(shutil.rmtree, base, True)
+    (base / "agent").mkdir()
+    shutil.copy(ROOT / "agent" / "__init__.py", base / "agent" / "__init__.py")
+    shutil.copytree(ROOT / "agent" / "isolation", base / "agent" / "isolation")
+    for path in [base, *base.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return base
 
 
 @pytest.fixture(scope="module")
