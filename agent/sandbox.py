@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.isolation.output import plain_text
 from config.settings import Settings
 
 _DROP_PREFIXES = (
@@ -93,6 +94,9 @@ def clean_env(secrets: Iterable[str], base: Mapping[str, str] | None = None) -> 
             continue
         env[name] = value
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Plain output: runners colour it under a CI service or a forced colour setting otherwise.
+    env.pop("FORCE_COLOR", None)
+    env["NO_COLOR"] = "1"
     return env
 
 
@@ -137,7 +141,7 @@ def run_command(command: str, cwd: Path, timeout: float, env: Mapping[str, str])
     duration = time.monotonic() - started
     exit_code = proc.returncode
     timed_out = duration >= limit - 0.5 and exit_code in (124, 137, -signal.SIGKILL)
-    output = raw.decode("utf-8", errors="replace")
+    output = plain_text(raw)
     return RunResult(command, exit_code, output, timed_out, duration)
 
 

@@ -7,7 +7,18 @@ limit plus one read chunk whatever the command prints.
 
 from __future__ import annotations
 
+import re
 from collections import deque
+
+#: Terminal control sequences (colours, cursor moves): test runners colour their output when they
+#: think a terminal or a CI service is watching, and a colour code glued to `TypeError` hides the
+#: word from the agent's error matching and from the LLM.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def plain_text(data: bytes) -> str:
+    """`data` decoded (bad bytes replaced) without terminal control sequences."""
+    return _ESCAPES.sub("", data.decode("utf-8", errors="replace"))
 
 #: Share of the limit kept from the start; the rest is kept from the end.
 HEAD_SHARE = 0.25
@@ -53,8 +64,8 @@ class BoundedOutput:
 
     def text(self) -> str:
         """Head and tail decoded, with a marker where the middle was dropped."""
-        head = bytes(self.head).decode("utf-8", errors="replace")
-        tail = self.tail().decode("utf-8", errors="replace")
+        head = plain_text(bytes(self.head))
+        tail = plain_text(self.tail())
         if not self.dropped:
             return head + tail
         return f"{head}\n… {self.dropped} bytes dropped …\n{tail}"

@@ -23,7 +23,7 @@ def test_clean_env_strips_our_secrets() -> None:
         "INNOCENT_LOOKING": "contains sk-live-abcdef inside",
     }
     env = clean_env(["sk-live-abcdef"], base)
-    assert set(env) == {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE"}
+    assert set(env) == {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "NO_COLOR"}
     assert env["PATH"] == "/usr/bin"  # not the worker's interpreter first: the project decides
 
 
@@ -45,6 +45,14 @@ def test_run_command_reports_output_and_exit_code(tmp_path: Path) -> None:
     result = run_command("echo hello; exit 3", tmp_path, 10, {"PATH": "/usr/bin:/bin"})
     assert result.exit_code == 3 and not result.passed and not result.timed_out
     assert result.output == "hello\n"
+
+
+def test_runners_are_asked_for_plain_output_and_colours_are_removed(tmp_path: Path) -> None:
+    env = clean_env([], {"PATH": "/usr/bin:/bin", "CI": "true", "FORCE_COLOR": "1"})
+    assert env["NO_COLOR"] == "1" and "FORCE_COLOR" not in env
+    coloured = r"printf '\033[31m\033[1mTypeError\033[22m: boom\033[39m\n\033]8;;x\007link\n'"
+    result = run_command(coloured, tmp_path, 10, env)
+    assert result.output == "TypeError: boom\nlink\n"
 
 
 def test_run_command_kills_the_whole_tree_on_timeout(tmp_path: Path) -> None:

@@ -68,8 +68,11 @@ def commit(root: Path, message: str) -> None:
 
 
 def base_env() -> dict[str, str]:
-    """What the repair job passes: our environment without secrets, plus the test caches."""
-    env = clean_env([])
+    """What the repair job passes: our environment without secrets, plus the test caches.
+
+    Under a CI service, as on the machines that run this suite: runners colour their output there.
+    """
+    env = clean_env([], {**os.environ, "CI": "true", "FORCE_COLOR": "1"})
     env.update(npm_config_cache=str(NPM_CACHE), GOCACHE=str(GO_BUILD_CACHE))
     return env
 
