@@ -29,6 +29,7 @@ class ProjectOut(BaseModel):
     default_branch: str | None
     auto_repair: bool | None
     toolchain: ToolchainInfo | None = None
+    repo_url_warning: str | None = None
     has_ingest_key: bool = False
     created_at: Timestamp
     updated_at: Timestamp

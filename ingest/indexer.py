@@ -62,7 +62,7 @@ class Indexer:
 
     def __post_init__(self) -> None:
         self.keys = Keys(self.prefix)
-        self._projects_seen: set[tuple[str, bool]] = set()
+        self._projects_seen: set[tuple[str, bool, str | None]] = set()
         #: Fingerprint -> id of bugs this process has seen stored (bugs are never deleted), so
         #: a batch asks the store to create only the fingerprints it has not seen yet.
         self._stored: dict[str, int] = {}
@@ -209,13 +209,16 @@ class Indexer:
         for record in records:
             rep = record.payload
             project_id, repo_url = rep["project_id"], rep.get("repo_url") or None
-            key = (project_id, bool(repo_url))
+            warning = rep.get("repo_url_rejected")
+            key = (project_id, bool(repo_url), warning)
             if key in self._projects_seen:
                 continue
             # Read first only when the report could fill an empty repository (once per project
             # and process), to tell whether it did.
             before = self.store.get_project(project_id) if repo_url else None
-            after = self.store.ensure_project(project_id, repo_url=repo_url)
+            after = self.store.ensure_project(
+                project_id, repo_url=repo_url, repo_url_warning=warning
+            )
             if repo_url and self.on_repository_configured and first_configured(before, after):
                 self.on_repository_configured(after)
             self._projects_seen.add(key)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ingest.validation import check_repo_url
 
@@ -56,6 +57,8 @@ class ReportIn(BaseModel):
     version: str | None = Field(default=None, max_length=200, examples=["1.2.3"])
     commit_hash: str | None = Field(default=None, max_length=200, examples=["abc1234"])
     repo_url: str | None = Field(default=None, max_length=2048)
+    #: Why `repo_url` was dropped (set by validation, never by the client).
+    repo_url_rejected: SkipJsonSchema[str | None] = None
     error: ErrorIn
     context: dict[str, Any] | None = Field(
         default=None,
@@ -124,18 +127,27 @@ class ReportIn(BaseModel):
             self.context = {**(self.context or {}), **given}
         return self
 
-    @field_validator("repo_url")
+    @model_validator(mode="before")
     @classmethod
-    def _safe_repo_url(cls, value: str | None) -> str | None:
+    def _nothing_rejected_yet(cls, data: Any) -> Any:
+        """`repo_url_rejected` is ours to set (below), never the client's."""
+        if isinstance(data, dict) and "repo_url_rejected" in data:
+            data = {k: v for k, v in data.items() if k != "repo_url_rejected"}
+        return data
+
+    @model_validator(mode="after")
+    def _safe_repo_url(self) -> ReportIn:
         """A report never carries a repository address git should not be given: an unsafe or
-        malformed one is dropped (the report itself still lands; projects are configured
-        through the projects API, which says what is wrong)."""
-        if not value:
-            return None
+        malformed one is dropped, and why travels with the report to its project (the report
+        itself still lands; the projects page shows the warning)."""
+        if not self.repo_url:
+            self.repo_url = None
+            return self
         try:
-            return check_repo_url(value)
-        except ValueError:
-            return None
+            self.repo_url = check_repo_url(self.repo_url)
+        except ValueError as exc:
+            self.repo_url, self.repo_url_rejected = None, f"a report's repo_url was ignored ({exc})"
+        return self
 
 
 def validate_report(body: bytes | str) -> ReportIn:

@@ -57,6 +57,8 @@ class ReportPayload(TypedDict):
     version: NotRequired[str]
     commit_hash: NotRequired[str]
     repo_url: NotRequired[str]
+    #: Why the report's repo_url was dropped, for its project's page.
+    repo_url_rejected: NotRequired[str]
     error: ErrorPayload
     context: NotRequired[dict[str, Any]]
 

@@ -112,8 +112,12 @@ class Store(Protocol):
     def search_events(self, query: EventQuery) -> EventPage: ...
 
     # -- projects --------------------------------------------------------------------------
-    def ensure_project(self, project_id: str, *, repo_url: str | None = None) -> Project:
-        """Create the project if absent; fill an empty repo_url, never overwrite a set one."""
+    def ensure_project(
+        self, project_id: str, *, repo_url: str | None = None, repo_url_warning: str | None = None
+    ) -> Project:
+        """Create the project if absent; fill an empty repo_url, never overwrite a set one.
+        `repo_url_warning` says why a report's repo_url was ignored (kept until a repository
+        is configured)."""
 
     def get_project(self, project_id: str) -> Project | None: ...
 

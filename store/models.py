@@ -102,17 +102,26 @@ def check_bug_changes(changes: Mapping[str, Any]) -> None:
         raise ValueError(f"update_bug: cannot change {', '.join(bad)}")
 
 
-def check_project_changes(changes: Mapping[str, Any]) -> None:
-    """Refuse (ValueError) an update of a project field that is not editable."""
+def project_edit(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The changes a project edit applies. Refuses (ValueError) a field that is not editable;
+    setting `repo_url` clears the warning about one a report sent and we ignored."""
     bad = sorted(k for k in changes if k not in PROJECT_EDITABLE)
     if bad:
         raise ValueError(f"update_project: cannot change {', '.join(bad)}")
+    return {**changes, "repo_url_warning": None} if "repo_url" in changes else dict(changes)
 
 
-def filled_repo_url(project: Project, repo_url: str | None) -> dict[str, Any]:
-    """What a report's `repo_url` changes on its project: it fills an empty one, never
-    overwrites one a person set."""
-    return {"repo_url": repo_url} if repo_url and not project.repo_url else {}
+def reported_repo_url(
+    project: Project, repo_url: str | None, warning: str | None = None
+) -> dict[str, Any]:
+    """What a report changes on its project: its `repo_url` fills an empty one (never
+    overwrites one a person set, and clears the warning); the `warning` about one it sent and
+    we ignored replaces the last such warning."""
+    if repo_url and not project.repo_url:
+        return {"repo_url": repo_url, "repo_url_warning": None}
+    if warning and warning != project.repo_url_warning:
+        return {"repo_url_warning": warning}
+    return {}
 
 
 def first_configured(before: Project | None, after: Project) -> bool:
@@ -205,6 +214,9 @@ class Project(BaseModel):
     auto_repair: bool | None = None
     #: Set by the repair workers (Store.set_project_toolchain), never by a project edit.
     toolchain: ToolchainInfo | None = None
+    #: Why the last `repo_url` a report sent was ignored (unsafe or malformed), until a
+    #: repository is configured. Never set by a project edit.
+    repo_url_warning: str | None = None
     ingest_key: str | None = None
     created_at: Timestamp
     updated_at: Timestamp

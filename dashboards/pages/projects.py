@@ -27,6 +27,8 @@ MISSING_RULE = {"cell-missing": "params.value == null || String(params.value).tr
 #: Red when a worker looked and recognised no toolchain; when it found tools missing.
 NO_TOOLCHAIN_RULE = {"cell-missing": "params.data.toolchain_state === 'none'"}
 MISSING_TOOLS_RULE = {"cell-missing": "params.data.toolchain_missing !== ''"}
+#: Red while a report's repo_url was ignored and no repository is configured.
+WARNING_RULE = {"cell-missing": "!!params.value"}
 
 
 def _labels(lang: str, default_on: bool) -> dict[str, str]:
@@ -58,6 +60,7 @@ def columns(lang: str, default_on: bool = True) -> list[dict[str, Any]]:
         col("project_id", pinned="left", minWidth=140),
         col("name", minWidth=140),
         col("repo_url", minWidth=260),
+        col("repo_url_warning", cellClassRules=WARNING_RULE, tooltipField="repo_url_warning"),
         col("local_path", minWidth=220),
         col("description", minWidth=200),
         col("test_command", minWidth=160),

@@ -62,10 +62,10 @@ from store.models import (
     StatusChange,
     ToolchainInfo,
     check_bug_changes,
-    check_project_changes,
-    filled_repo_url,
     occurrences_of,
+    project_edit,
     reopen_changes,
+    reported_repo_url,
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
@@ -444,11 +444,14 @@ class ElasticsearchStore:
 
     # -- projects --------------------------------------------------------------------------
     @translated
-    def ensure_project(self, project_id: str, *, repo_url: str | None = None) -> Project:
+    def ensure_project(
+        self, project_id: str, *, repo_url: str | None = None, repo_url_warning: str | None = None
+    ) -> Project:
         def change(project: Project) -> dict[str, Any]:
-            return filled_repo_url(project, repo_url)
+            return reported_repo_url(project, repo_url, repo_url_warning)
 
-        return self._upsert_project(project_id, {"repo_url": repo_url} if repo_url else {}, change)
+        initial = {"repo_url": repo_url or None, "repo_url_warning": repo_url_warning}
+        return self._upsert_project(project_id, initial, change)
 
     @translated
     def get_project(self, project_id: str) -> Project | None:
@@ -466,8 +469,8 @@ class ElasticsearchStore:
 
     @translated
     def update_project(self, project_id: str, changes: Mapping[str, Any]) -> Project:
-        check_project_changes(changes)
-        return self._upsert_project(project_id, dict(changes), lambda _: dict(changes))
+        edit = project_edit(changes)
+        return self._upsert_project(project_id, edit, lambda _: edit)
 
     def _upsert_project(self, project_id: str, initial: dict[str, Any], change: Any) -> Project:
         def attempt() -> Project:

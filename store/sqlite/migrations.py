@@ -176,8 +176,11 @@ _V4: tuple[Step, ...] = (
     "DROP TABLE projects",
     "ALTER TABLE projects_v4 RENAME TO projects",
 )
+#: Projects keep why the last repo_url a report sent was ignored.
+_V5: tuple[Step, ...] = ("ALTER TABLE projects ADD COLUMN repo_url_warning TEXT",)
+
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
-MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -27,10 +27,10 @@ from store.models import (
     StatusChange,
     ToolchainInfo,
     check_bug_changes,
-    check_project_changes,
-    filled_repo_url,
     occurrences_of,
+    project_edit,
     reopen_changes,
+    reported_repo_url,
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
@@ -246,13 +246,16 @@ class SQLiteStore:
             return search_events(conn, query)
 
     # -- projects -----------------------------------------------------------------------------
-    def ensure_project(self, project_id: str, *, repo_url: str | None = None) -> Project:
+    def ensure_project(
+        self, project_id: str, *, repo_url: str | None = None, repo_url_warning: str | None = None
+    ) -> Project:
         with self._write() as conn:
             project = _get_project(conn, project_id)
             if project is None:
-                return _insert_project(conn, project_id, {"repo_url": repo_url or None})
-            fill = filled_repo_url(project, repo_url)
-            return _update_project(conn, project, fill) if fill else project
+                initial = {"repo_url": repo_url or None, "repo_url_warning": repo_url_warning}
+                return _insert_project(conn, project_id, initial)
+            changes = reported_repo_url(project, repo_url, repo_url_warning)
+            return _update_project(conn, project, changes) if changes else project
 
     def get_project(self, project_id: str) -> Project | None:
         with self._read() as conn:
@@ -264,12 +267,12 @@ class SQLiteStore:
         return [project_from_row(row) for row in rows]
 
     def update_project(self, project_id: str, changes: Mapping[str, Any]) -> Project:
-        check_project_changes(changes)
+        edit = project_edit(changes)
         with self._write() as conn:
             project = _get_project(conn, project_id)
             if project is None:
-                return _insert_project(conn, project_id, changes)
-            return _update_project(conn, project, changes)
+                return _insert_project(conn, project_id, edit)
+            return _update_project(conn, project, edit)
 
     def set_project_toolchain(self, project_id: str, toolchain: ToolchainInfo) -> Project:
         with self._write() as conn:

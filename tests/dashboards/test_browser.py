@@ -260,6 +260,12 @@ def test_projects_show_the_reported_toolchain_and_mark_what_is_missing(
     for project, body in (("rtc_backend", reported), ("airhub_app", {"name": None})):
         reply = stack.client.put(f"/api/v1/projects/{project}/toolchain", json=body, headers=admin)
         assert reply.status_code == 200, reply.text
+    assert stack.report(project_id="airhub_app", repo_url="ftp://files/app.git").status_code == 200
+
+    def warning() -> Any:
+        return stack.client.get("/api/v1/projects/airhub_app").json()["repo_url_warning"]
+
+    stack.wait_until(lambda: warning() is not None, what="the ignored repo_url recorded")
     browser = signed_in
     browser.get(dashboard + "/projects")
     until(browser, lambda: _cell(browser, "rtc_backend", "toolchain").text, "toolchain column")
@@ -271,6 +277,10 @@ def test_projects_show_the_reported_toolchain_and_mark_what_is_missing(
     assert missing.text == "node, npm" and "cell-missing" in missing.get_attribute("class")
     nothing = _cell(browser, "airhub_app", "toolchain")
     assert nothing.text == "none detected" and "cell-missing" in nothing.get_attribute("class")
+    ignored = _cell(browser, "airhub_app", "repo_url_warning")
+    assert ignored.text == warning() and "must be an http(s)://" in ignored.text
+    assert "cell-missing" in ignored.get_attribute("class")
+    assert "cell-missing" not in _cell(browser, "rtc_web", "repo_url_warning").get_attribute("class")
     never = _cell(browser, "rtc_web", "toolchain")  # no repair has looked yet: not red
     assert never.text == "" and "cell-missing" not in never.get_attribute("class")
     state = css(browser, "#projects-repair-state .repair-state.off")[0].text

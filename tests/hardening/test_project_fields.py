@@ -86,3 +86,27 @@ def test_report_cannot_set_a_dangerous_repo_url(sqlite_api: ApiHarness, value: s
     sqlite_api.drain()
     project = sqlite_api.client.get("/api/v1/projects/victim")
     assert project.status_code == 200 and project.json()["repo_url"] is None
+    warning = project.json()["repo_url_warning"]
+    assert warning.startswith("a report's repo_url was ignored (repo_url")
+    assert value not in warning, "the rejected address itself is not stored"
+
+
+def test_an_ignored_repo_url_is_explained_until_a_repository_is_configured(
+    sqlite_api: ApiHarness,
+) -> None:
+    def project() -> dict[str, object]:
+        sqlite_api.drain()
+        reply = sqlite_api.client.get("/api/v1/projects/warned")
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
+    forged = {"repo_url_rejected": "forged by the client"}
+    sqlite_api.report(guide_payload(project_id="warned", repo_url=None, **forged))
+    assert project()["repo_url_warning"] is None, "clients cannot write the warning"
+    sqlite_api.report(guide_payload(project_id="warned", repo_url="ftp://host/x.git"))
+    assert "must be an http(s)://" in str(project()["repo_url_warning"])
+    sqlite_api.report(guide_payload(project_id="warned", repo_url="https://git.example.com/w.git"))
+    assert (project()["repo_url"], project()["repo_url_warning"]) == (
+        "https://git.example.com/w.git",
+        None,
+    )

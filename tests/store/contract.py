@@ -398,6 +398,19 @@ class ProjectContract:
         store.ensure_project("shop", repo_url="https://git/c")
         assert store.get_project("shop").repo_url == "https://git/person"  # type: ignore[union-attr]
 
+    def test_an_ignored_repo_url_is_explained_until_one_is_set(self, store: Store) -> None:
+        warned = store.ensure_project("shop", repo_url_warning="bad scheme")
+        assert (warned.repo_url, warned.repo_url_warning) == (None, "bad scheme")
+        assert store.ensure_project("shop").repo_url_warning == "bad scheme"
+        assert store.ensure_project("shop", repo_url_warning="a dash").repo_url_warning == "a dash"
+        filled = store.ensure_project("shop", repo_url="https://git/a")
+        assert (filled.repo_url, filled.repo_url_warning) == ("https://git/a", None)
+        store.ensure_project("blog", repo_url_warning="bad scheme")
+        edited = store.update_project("blog", {"repo_url": "https://git/blog"})
+        assert edited.repo_url_warning is None and store.get_project("blog") == edited
+        with pytest.raises(ValueError, match="cannot change repo_url_warning"):
+            store.update_project("blog", {"repo_url_warning": "set by hand"})
+
     def test_only_editable_fields_change(self, store: Store) -> None:
         store.ensure_project("shop")
         for changes in ({"id": 7}, {"project_id": "blog"}, {"created_at": "2020-01-01"}):
