@@ -52,6 +52,7 @@ _GIT_NOISE = re.compile(
     r"|and the repository exists\.|remote: (?:Enumerating|Counting|Compressing|Total)\b)"
 )
 _GIT_DETAIL_LINES = 4
+_GIT_VERDICT = re.compile(r"^(?:fatal|error): ")
 _SCP_LIKE = re.compile(r"^[^/:]+:")
 #: What a run in the worktree may have planted must never run in the worker: hooks, fsmonitor.
 _SAFE_GIT = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
@@ -87,7 +88,11 @@ def _git_error(exc: git.GitCommandError) -> str:
     if len(text) >= 2 and text[0] == text[-1] == "'":
         text = text[1:-1]
     lines = [line.strip() for line in text.replace("\r", "\n").splitlines() if line.strip()]
-    kept = [line for line in lines if not _GIT_NOISE.match(line)][-_GIT_DETAIL_LINES:]
+    kept = [line for line in lines if not _GIT_NOISE.match(line)]
+    # The last lines, unless they are advice that follows git's own `fatal:` line.
+    first = next((i for i, line in enumerate(kept) if _GIT_VERDICT.match(line)), len(kept))
+    start = first if first < len(kept) - _GIT_DETAIL_LINES else len(kept) - _GIT_DETAIL_LINES
+    kept = kept[max(0, start) :][:_GIT_DETAIL_LINES]
     detail = "; ".join(kept or lines[-1:]) or f"git exited with status {exc.status}"
     return redact_url(detail)
 
@@ -156,8 +161,8 @@ class Workspace:
     def reset(self) -> None:
         """Back to the base commit, dropping every change and every file git does not track
         (ignored ones and nested repositories too: a run may have planted them)."""
-        _run(self.repo, "reset", "-q", "--hard", self.base_commit)
-        _run(self.repo, "clean", "-q", "-ffdx")
+        self._git("reset", "-q", "--hard", self.base_commit)
+        self._git("clean", "-q", "-ffdx")
 
     def write(self, relative: str, text: str) -> None:
         """Write the worktree file `relative`, never through a symlink that leads out of it."""
@@ -177,9 +182,9 @@ class Workspace:
         """Stage everything but `ignored`; return (changed files, diff against the base commit)."""
         # A path the project's .gitignore already ignores must not be named: git refuses it.
         excluded = [f":(exclude){p}" for p in self.ignored if not self._git_ignores(p)]
-        _run(self.repo, "add", "-A", "--", ".", *excluded)
-        names = _run(self.repo, "diff", "--cached", "--name-only", self.base_commit)
-        diff = _run(self.repo, "diff", "--cached", self.base_commit)
+        self._git("add", "-A", "--", ".", *excluded)
+        names = self._git("diff", "--cached", "--name-only", self.base_commit)
+        diff = self._git("diff", "--cached", self.base_commit)
         return [n for n in names.splitlines() if n], diff
 
     def _git_ignores(self, path: str) -> bool:
@@ -194,8 +199,15 @@ class Workspace:
         commits what `staged_diff` showed before its tests ran)."""
         if stage:
             self.staged_diff()
-        _run(self.repo, "commit", "-q", "--no-verify", "-m", message)
+        self._git("commit", "-q", "--no-verify", "-m", message)
         return self.repo.head.commit.hexsha
+
+    def _git(self, command: str, *args: str) -> str:
+        """Run git in the worktree; a failure ends the repair with git's own words."""
+        try:
+            return _run(self.repo, command, *args)
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"git {command} failed: {_git_error(exc)}") from exc
 
     def push(self) -> str:
         """Push the fix branch to `push_to` (never forced, never the default branch); where to."""

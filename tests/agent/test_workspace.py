@@ -128,6 +128,22 @@ def test_reset_drops_changes_and_untracked_files(repos: Repos, tmp_path: Path) -
         ws.close()
 
 
+def test_a_git_failure_in_the_worktree_says_what_git_said(repos: Repos, tmp_path: Path) -> None:
+    ws = Workspace.open(RepoSource("calc", local_path=str(repos.checkout)), 7, tmp_path / "cache")
+    try:
+        (ws.path / "new.py").write_text("x = 1\n")
+        lock = Path(ws.repo.git_dir) / "index.lock"  # as a git killed mid-command leaves it
+        lock.write_text("")
+        with pytest.raises(WorkspaceError) as failed:
+            ws.staged_diff()
+        assert str(failed.value).startswith("git add failed: fatal: Unable to create")
+        assert "index.lock': File exists" in str(failed.value)
+        lock.unlink()
+        assert ws.staged_diff()[0] == ["new.py"]
+    finally:
+        ws.close()
+
+
 def test_worktree_starts_from_origins_newest_commit(repos: Repos, tmp_path: Path) -> None:
     # Someone pushed to main since the user last pulled: their local main is stale.
     other = tmp_path / "other"
