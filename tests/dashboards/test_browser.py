@@ -280,7 +280,8 @@ def test_projects_show_the_reported_toolchain_and_mark_what_is_missing(
     ignored = _cell(browser, "airhub_app", "repo_url_warning")
     assert ignored.text == warning() and "must be an http(s)://" in ignored.text
     assert "cell-missing" in ignored.get_attribute("class")
-    assert "cell-missing" not in _cell(browser, "rtc_web", "repo_url_warning").get_attribute("class")
+    unwarned = _cell(browser, "rtc_web", "repo_url_warning")
+    assert "cell-missing" not in unwarned.get_attribute("class")
     never = _cell(browser, "rtc_web", "toolchain")  # no repair has looked yet: not red
     assert never.text == "" and "cell-missing" not in never.get_attribute("class")
     state = css(browser, "#projects-repair-state .repair-state.off")[0].text
