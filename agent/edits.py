@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import EditError, EditOutsideRepo
+from agent.paths import inside
 
 _SEARCH = re.compile(r"^\s*<{5,9} ?SEARCH\s*$")
 _DIVIDER = re.compile(r"^\s*={5,9}\s*$")
@@ -96,11 +97,10 @@ def _collect(
 
 def safe_path(root: Path, relative: str) -> Path:
     """`relative` inside `root` (symlinks resolved), or EditOutsideRepo."""
-    base = root.resolve()
-    target = (base / relative).resolve()
-    if Path(relative).is_absolute() or not target.is_relative_to(base) or target == base:
+    target = inside(root, relative)
+    if target is None or target == root.resolve():
         raise EditOutsideRepo(f"edit outside the repository refused: {relative}")
-    if ".git" in target.relative_to(base).parts:
+    if ".git" in target.relative_to(root.resolve()).parts:
         raise EditOutsideRepo(f"edit inside .git refused: {relative}")
     return target
 

@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -110,3 +111,22 @@ def parse_frames(stack_trace: Iterable[str]) -> list[Frame]:
             if match:
                 frames.append(Frame(match["path"], int(match["line"])))
     return frames
+
+
+def inside(root: Path, relative: str) -> Path | None:
+    """`relative` under `root` with symlinks resolved, or None when it leads out of `root` (an
+    absolute path, `..`, or a link, committed or planted, to the worker's own files)."""
+    base = root.resolve()
+    target = (base / relative).resolve()
+    if Path(relative).is_absolute() or not target.is_relative_to(base):
+        return None
+    return target
+
+
+def read_inside(root: Path, relative: str) -> str | None:
+    """The text of the file `relative` under `root`; None when it is missing or lies outside."""
+    target = inside(root, relative)
+    try:
+        return target.read_text(encoding="utf-8", errors="replace") if target else None
+    except OSError:
+        return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.llm import Message
-from agent.paths import Frame
+from agent.paths import Frame, read_inside
 from store.models import Bug
 
 MAX_FILE_LINES = 400
@@ -64,7 +64,10 @@ def code_context(root: Path, frames: Iterable[Frame], files: list[str]) -> CodeC
         by_path.setdefault(frame.path, []).append(frame.line)
     snippets: list[tuple[str, str]] = []
     for path in list(reversed(by_path))[:MAX_FILES]:
-        lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+        text = read_inside(root, path)
+        if text is None:
+            continue
+        lines = text.splitlines()
         at = ", ".join(str(n) for n in by_path[path])
         if len(lines) <= MAX_FILE_LINES:
             snippets.append((f"{path} (whole file; stack lines {at})", "\n".join(lines)))

@@ -20,6 +20,7 @@ def plain_text(data: bytes) -> str:
     """`data` decoded (bad bytes replaced) without terminal control sequences."""
     return _ESCAPES.sub("", data.decode("utf-8", errors="replace"))
 
+
 #: Share of the limit kept from the start; the rest is kept from the end.
 HEAD_SHARE = 0.25
 

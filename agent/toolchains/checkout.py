@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.paths import read_inside
+
 _SKIP_DIRS = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".dart_tool"})
 
 
@@ -43,10 +45,7 @@ class Checkout:
 
     def read(self, path: str) -> str:
         """The text of `path` in the worktree, or "" when it does not exist."""
-        try:
-            return (self.root / path).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
+        return read_inside(self.root, path) or ""
 
     def top(self, predicate: Callable[[str], bool]) -> list[str]:
         """Files at the top level whose name satisfies `predicate`."""

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from agent.paths import Frame, RepoFiles, normalize, parse_frames
+from agent.paths import Frame, RepoFiles, inside, normalize, parse_frames, read_inside
+from agent.prompt import code_context
+from agent.toolchains.checkout import Checkout
 
 FILES = [
     "apps/users/views.py",
@@ -87,3 +91,26 @@ def test_frames_from_python_javascript_and_dart_traces() -> None:
 def test_a_stack_trace_sent_as_one_string_is_split_into_lines() -> None:
     text = 'File "a/b.py", line 3, in f\n  File "a/c.py", line 9, in g'
     assert parse_frames([text]) == [Frame("a/b.py", 3), Frame("a/c.py", 9)]
+
+
+def test_files_are_read_only_inside_the_repository(tmp_path: Path) -> None:
+    """A link in the repository (committed, or planted by a run) to the worker's own files
+    never brings them into a prompt or a toolchain's view of the project."""
+    canary = tmp_path / "home" / "id_rsa"
+    canary.parent.mkdir()
+    canary.write_text("PRIVATE KEY canary\n")
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "views.py").write_text("def view():\n    return 1 / 0\n")
+    (repo / "app" / "settings.py").symlink_to(canary)
+    (repo / "package.json").symlink_to(canary)
+    (repo / "app" / "same.py").symlink_to(repo / "app" / "views.py")
+    assert inside(repo, "app/settings.py") is None and inside(repo, "../home/id_rsa") is None
+    assert inside(repo, str(canary)) is None
+    assert read_inside(repo, "app/same.py") == "def view():\n    return 1 / 0\n"
+    assert read_inside(repo, "app/missing.py") is None
+    frames = [Frame("app/settings.py", 1), Frame("app/views.py", 2)]
+    context = code_context(repo, frames, ["app/settings.py", "app/views.py"])
+    assert [label.split(" ")[0] for label, _ in context.snippets] == ["app/views.py"]
+    assert "canary" not in repr(context)
+    assert Checkout.scan(repo).read("package.json") == ""
