@@ -430,6 +430,24 @@ def test_present_tools_are_not_missing(repos: Path) -> None:
     assert missing_tool(tc, {"PATH": str(repos)}) == "node"
 
 
+@pytest.mark.parametrize(
+    ("lockfile", "manager"),
+    [("package-lock.json", "npm"), ("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn"), ("", "npm")],
+)
+def test_the_lockfile_names_the_package_manager(repos: Path, lockfile: str, manager: str) -> None:
+    files = {"package.json": _package("jest"), "src/a.js": ""}
+    if lockfile:
+        files[lockfile] = "{}\n" if lockfile.endswith(".json") else "# lock\n"
+    tc = detected(make_repo(repos / f"manager-{lockfile or 'none'}", files))
+    assert tc.required_tools() == ["node", manager]
+    node_only = repos / f"bin-{lockfile or manager}"
+    node_only.mkdir(exist_ok=True)
+    (node_only / "node").symlink_to(shutil.which("node") or "/usr/bin/node")
+    assert missing_tool(tc, {"PATH": str(node_only)}) == manager
+    with pytest.raises(ToolMissing, match=f"^{manager} is not installed on this worker"):
+        require_tools(tc, {"PATH": str(node_only)})
+
+
 # -- Python: a project environment built from PyPI, once ------------------------------------
 
 WORDS = {
