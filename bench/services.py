@@ -156,6 +156,8 @@ class ElasticsearchNode:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        #: Where snapshot repositories may live (the node's `path.repo`).
+        self.snapshot_dir = workdir / "snapshots"
 
     def start(self, timeout: float = 180) -> ElasticsearchNode:
         home = self.workdir / f"elasticsearch-{self.version}"
@@ -166,7 +168,7 @@ class ElasticsearchNode:
                 script.chmod(0o755)
             (home / "jdk").mkdir(exist_ok=True)
         owner = _es_user()
-        for sub in ("data", "logs"):
+        for sub in ("data", "logs", "snapshots"):
             (self.workdir / sub).mkdir(exist_ok=True)
         if owner:
             subprocess.run(["chown", "-R", f"{owner[0]}:{owner[1]}", str(self.workdir)], check=True)
@@ -190,6 +192,8 @@ class ElasticsearchNode:
             f"path.data={self.workdir / 'data'}",
             "-E",
             f"path.logs={self.workdir / 'logs'}",
+            "-E",
+            f"path.repo={self.snapshot_dir}",
         ]
         self.log = open(self.workdir / "stdout.log", "wb")  # noqa: SIM115 - lives as long as the node
         self.proc = subprocess.Popen(

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from config.settings import TOKEN_FILE, create_admin_token, get_settings
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 EPILOG = """
 Settings come from LOGCENTER_* environment variables and a .env file in the working directory
@@ -19,7 +24,15 @@ Command-line options override them.
 """
 
 #: Commands that are no Log Center process, so need not warn about open writes.
-_NOT_PROCESSES = ("token", "bench", "es-reindex", "kibana-setup")
+_NOT_PROCESSES = (
+    "token",
+    "bench",
+    "es-reindex",
+    "kibana-setup",
+    "backup",
+    "restore",
+    "es-snapshot",
+)
 
 
 def _override(**values: object) -> None:
@@ -142,8 +155,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_es_reindex(args: argparse.Namespace) -> int:
-    import time
-
     from config.wiring import open_configured_store
     from store.elasticsearch import ElasticsearchStore
     from store.elasticsearch.generation import DayProgress, describe, reindex_events, stale_days
@@ -178,6 +189,82 @@ def cmd_kibana_setup(args: argparse.Namespace) -> int:
     except KibanaError as exc:
         sys.exit(f"logcenter kibana-setup: {exc}")
     print(f"imported {answer.get('successCount', 0)} objects into Kibana at {args.kibana_url}")
+    return 0
+
+
+def _redis() -> Redis:
+    from redis import Redis
+
+    from config.wiring import redis_url
+
+    return Redis.from_url(redis_url(get_settings()))
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from config.backup import BackupError, backup
+
+    _override(data_dir=args.data_dir)
+    try:
+        summary = backup(
+            get_settings(), _redis(), args.archive, lambda line: print(line, flush=True)
+        )
+    except BackupError as exc:
+        sys.exit(f"logcenter backup: {exc}")
+    print(
+        f"backup written to {args.archive} ({args.archive.stat().st_size / 1e6:,.1f} MB; "
+        f"{summary.bugs:,} bugs, {summary.events:,} occurrences, {summary.redis_keys:,} Redis keys)"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from config.backup import BackupError, restore
+
+    _override(data_dir=args.data_dir)
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        restore(settings, _redis(), args.archive, lambda line: print(line, flush=True))
+    except BackupError as exc:
+        sys.exit(f"logcenter restore: {exc}")
+    print(f"restored; start it with `logcenter up --data-dir {settings.data_dir}`")
+    return 0
+
+
+def cmd_es_snapshot(args: argparse.Namespace) -> int:
+    from ingest.gate import Keys
+    from store import open_store
+    from store.elasticsearch import ElasticsearchStore
+    from store.elasticsearch import snapshot as snapshots
+
+    settings = get_settings()
+    # Not initialised: a restore needs a cluster without the install's indices.
+    store = open_store(settings.resolved_store_url(), index_prefix=settings.es_index_prefix)
+    if not isinstance(store, ElasticsearchStore):
+        sys.exit("logcenter es-snapshot: LOGCENTER_STORE_URL is not an Elasticsearch store")
+    es, names = store.es, store.names
+    try:
+        if args.location:
+            print(f"repository {snapshots.register(es, names, args.location)} at {args.location}")
+        if args.action == "create":
+            name = args.name or time.strftime("logcenter-%Y%m%d-%H%M%S", time.gmtime())
+            info = snapshots.take(es, names, name)
+            print(f"snapshot {name}: {len(info['indices'])} indices")
+        elif args.action == "list":
+            for found in snapshots.listed(es, names):
+                print(
+                    f"{found['snapshot']}  {found['state']}  {found.get('start_time', '')}  "
+                    f"{len(found['indices'])} indices"
+                )
+        else:
+            if not args.name:
+                sys.exit("logcenter es-snapshot restore: --name is required (see `list`)")
+            indices = snapshots.restore(es, names, args.name)
+            # The gate reloads fingerprint -> id and the id sequence from the restored store.
+            _redis().delete(Keys(settings.redis_prefix).loaded)
+            print(f"restored {len(indices)} indices from {args.name}")
+    except snapshots.SnapshotError as exc:
+        sys.exit(f"logcenter es-snapshot: {exc}")
     return 0
 
 
@@ -267,6 +354,42 @@ def build_parser() -> argparse.ArgumentParser:
     kibana.add_argument("--kibana-url", required=True, help="e.g. http://localhost:5601")
     kibana.add_argument("--user", default=None, help="USER:PASSWORD when Kibana asks for a login")
     kibana.set_defaults(func=cmd_kibana_setup)
+
+    saved = sub.add_parser(
+        "backup",
+        help="copy the embedded install (SQLite store, Redis, admin token) into one archive",
+        description="Write a .tar.gz holding a consistent copy of the SQLite store (SQLite's "
+        "online backup, taken while Log Center runs), every Redis key of the install (reports "
+        "not yet indexed, queued repairs) and the admin token. Restore it with `logcenter "
+        "restore`. On Elasticsearch use `logcenter es-snapshot`.",
+    )
+    saved.add_argument("archive", type=Path, help="the archive to write, e.g. backup.tar.gz")
+    saved.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
+    saved.set_defaults(func=cmd_backup)
+
+    back = sub.add_parser(
+        "restore",
+        help="restore a `logcenter backup` archive into an empty data dir",
+        description="Unpack an archive of `logcenter backup` into a data dir that holds no store "
+        "yet, and its Redis keys into a Redis that holds none of the install's keys. Run it "
+        "while Log Center is stopped, then start `logcenter up` on that data dir.",
+    )
+    back.add_argument("archive", type=Path, help="an archive written by `logcenter backup`")
+    back.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
+    back.set_defaults(func=cmd_restore)
+
+    snap = sub.add_parser(
+        "es-snapshot",
+        help="snapshots of the install's Elasticsearch indices (create, list, restore)",
+        description="Register a shared-filesystem snapshot repository (--location, a folder "
+        "the node lists in path.repo) and take, list or restore snapshots of every index of "
+        "the install. Restore into a cluster without the install's indices, with Log Center "
+        "stopped.",
+    )
+    snap.add_argument("action", choices=["create", "list", "restore"])
+    snap.add_argument("--location", default=None, help="repository folder (in path.repo)")
+    snap.add_argument("--name", default=None, help="snapshot name (create: default timestamped)")
+    snap.set_defaults(func=cmd_es_snapshot)
     return parser
 
 
