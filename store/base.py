@@ -19,6 +19,8 @@ from store.models import (
     Project,
     RepairReport,
     RepairReportIn,
+    SavedSearch,
+    SavedSearchIn,
     StatusChange,
     ToolchainInfo,
 )
@@ -132,6 +134,19 @@ class Store(Protocol):
         Changes nothing else: `updated_at` keeps dating the project's settings, `detected_at`
         dates this. Raises NotFound for an unknown project (a report never creates one).
         """
+
+    # -- saved searches --------------------------------------------------------------------
+    def save_search(self, search: SavedSearchIn, search_id: int | None = None) -> SavedSearch:
+        """Create a saved search (`search_id` None) or replace one. Names are unique: Conflict
+        when another search has the name; NotFound for an unknown `search_id`."""
+
+    def get_search(self, search_id: int) -> SavedSearch | None: ...
+
+    def list_searches(self) -> list[SavedSearch]:
+        """Every saved search, by name."""
+
+    def delete_search(self, search_id: int) -> bool:
+        """Delete a saved search; False when there was none."""
 
     # -- repair reports --------------------------------------------------------------------
     def add_repair_report(self, report: RepairReportIn) -> RepairReport:

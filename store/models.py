@@ -250,3 +250,43 @@ class RepairReport(RepairReportIn):
     id: int
     project_id: str
     created_at: Timestamp
+
+
+class FilterPill(BaseModel):
+    """One filter of a Discover search: `field:value`, negated (`-field:value`) or switched off."""
+
+    field: str = Field(min_length=1, max_length=200)
+    value: str = Field(max_length=1000)
+    negated: bool = False
+    disabled: bool = False
+
+
+class SavedSearchIn(BaseModel):
+    """A Discover search kept under a name: everything needed to open it again as it was."""
+
+    name: str = Field(min_length=1, max_length=200)
+    q: str = Field(default="", max_length=10_000)
+    filters: list[FilterPill] = Field(default_factory=list, max_length=100)
+    #: The document table's columns, in order (any field, `context.*` included).
+    columns: list[str] = Field(default_factory=list, max_length=100)
+    #: A relative range ("15m", "24h", "7d"); empty when `start`/`end` give an absolute one.
+    range: str = Field(default="24h", max_length=20)
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    sort: str = Field(default="-timestamp", max_length=100)
+
+
+class SavedSearch(SavedSearchIn):
+    id: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+def saved_search(
+    search: SavedSearchIn, search_id: int, created_at: datetime | None = None
+) -> SavedSearch:
+    """`search` stored under `search_id`: created now, or replaced keeping its creation time."""
+    now = utcnow()
+    return SavedSearch(
+        **search.model_dump(), id=search_id, created_at=created_at or now, updated_at=now
+    )

@@ -22,7 +22,8 @@ from store.text import index_text
 #: 3: projects gain `toolchain`, and `auto_repair` takes three states (see upgrade.py).
 #: 4: bug and event texts searchable from Kibana, under ECS and Log Center names alike.
 #: 5: projects gain `repo_url_warning`.
-TEMPLATE_VERSION = 5
+#: 6: saved searches get an index.
+TEMPLATE_VERSION = 6
 
 #: The template version that last changed the bugs / events layout in a way put_mapping cannot
 #: apply to an existing index (a stored-only text made searchable): indices made before it are
@@ -125,9 +126,7 @@ EVENT_MAPPING: dict[str, Any] = {
     "properties": {
         "@timestamp": _DATE,
         "event": {"properties": {"id": _KEYWORD}},
-        "error": {
-            "properties": {"type": _KEYWORD, "message": _TEXT, "stack_trace": _TEXT}
-        },
+        "error": {"properties": {"type": _KEYWORD, "message": _TEXT, "stack_trace": _TEXT}},
         "log": {"properties": {"level": _KEYWORD}},
         "service": {"properties": {"name": _KEYWORD, "environment": _KEYWORD, "version": _KEYWORD}},
         "bug_id": _LONG,
@@ -186,6 +185,19 @@ REPAIR_MAPPING: dict[str, Any] = {
     },
 }
 
+SEARCH_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "_meta": {"logcenter_version": TEMPLATE_VERSION},
+    "properties": {
+        "id": _LONG,
+        "name": _KEYWORD,
+        "created_at": _DATE,
+        "updated_at": _DATE,
+        # The search itself: read back whole, never searched.
+        "body": _OPAQUE,
+    },
+}
+
 META_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "_meta": {"logcenter_version": TEMPLATE_VERSION},
@@ -208,6 +220,7 @@ class IndexNames:
         self.bugs_generation = f"{prefix}bugs_v{BUGS_GENERATION}"
         self.projects = f"{prefix}projects"
         self.repairs = f"{prefix}repairs"
+        self.searches = f"{prefix}searches"
         self.meta = f"{prefix}meta"
         self.events_pattern = f"{prefix}events-*"
         self.events_generations = f"{prefix}events_v*"
@@ -236,6 +249,7 @@ class IndexNames:
             self.bugs: ([f"{self.bugs}_v*"], BUG_MAPPING, searched),
             self.projects: ([self.projects], PROJECT_MAPPING, {}),
             self.repairs: ([self.repairs], REPAIR_MAPPING, {}),
+            self.searches: ([self.searches], SEARCH_MAPPING, {}),
             self.meta: ([self.meta], META_MAPPING, {}),
             f"{self.prefix}events": (
                 [self.events_pattern, self.events_generations],
@@ -258,7 +272,7 @@ class IndexNames:
     @property
     def fixed(self) -> tuple[str, ...]:
         """The indices created as they are named (bugs have a generation: see `bugs`)."""
-        return (self.projects, self.repairs, self.meta)
+        return (self.projects, self.repairs, self.searches, self.meta)
 
 
 def _iso(value: datetime) -> str:

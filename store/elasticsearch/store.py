@@ -59,6 +59,8 @@ from store.models import (
     Project,
     RepairReport,
     RepairReportIn,
+    SavedSearch,
+    SavedSearchIn,
     StatusChange,
     ToolchainInfo,
     check_bug_changes,
@@ -66,6 +68,7 @@ from store.models import (
     project_edit,
     reopen_changes,
     reported_repo_url,
+    saved_search,
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
@@ -531,6 +534,55 @@ class ElasticsearchStore:
 
         return with_occ(f"project {project_id}", attempt)
 
+    # -- saved searches ----------------------------------------------------------------------
+    @translated
+    def save_search(self, search: SavedSearchIn, search_id: int | None = None) -> SavedSearch:
+        old = self.get_search(search_id) if search_id is not None else None
+        if search_id is not None and old is None:
+            raise NotFound(f"saved search {search_id} not found")
+        named = self.es.search(
+            index=self.names.searches, size=2, query={"term": {"name": search.name}}
+        )["hits"]["hits"]
+        if any(int(hit["_id"]) != search_id for hit in named):
+            raise Conflict(f"a saved search is already named {search.name!r}")
+        if old is None:
+            search_id = next_counter(self.es, self.names.meta, "search_ids", 1)
+        assert search_id is not None
+        stored = saved_search(search, search_id, old.created_at if old else None)
+        body = stored.model_dump(mode="json", include=set(SavedSearchIn.model_fields))
+        document = {
+            "id": search_id,
+            "name": stored.name,
+            "created_at": stored.created_at.isoformat(),
+            "updated_at": stored.updated_at.isoformat(),
+            "body": body,
+        }
+        self.es.index(index=self.names.searches, id=str(search_id), refresh=True, document=document)
+        return stored
+
+    @translated
+    def get_search(self, search_id: int) -> SavedSearch | None:
+        try:
+            got = self.es.get(index=self.names.searches, id=str(search_id))
+        except NotFoundError:
+            return None
+        return _search_from_doc(got["_source"])
+
+    @translated
+    def list_searches(self) -> list[SavedSearch]:
+        found = self.es.search(
+            index=self.names.searches, size=10_000, sort=[{"name": "asc"}, {"id": "asc"}]
+        )
+        return [_search_from_doc(hit["_source"]) for hit in found["hits"]["hits"]]
+
+    @translated
+    def delete_search(self, search_id: int) -> bool:
+        try:
+            self.es.delete(index=self.names.searches, id=str(search_id), refresh=True)
+        except NotFoundError:
+            return False
+        return True
+
     # -- repair reports --------------------------------------------------------------------
     @translated
     def add_repair_report(self, report: RepairReportIn) -> RepairReport:
@@ -579,3 +631,14 @@ class ElasticsearchStore:
         )
         items = [repair_from_doc(h["_source"]) for h in resp["hits"]["hits"]]
         return int(resp["hits"]["total"]["value"]), items
+
+
+def _search_from_doc(doc: dict[str, Any]) -> SavedSearch:
+    return SavedSearch.model_validate(
+        {
+            **doc["body"],
+            "id": doc["id"],
+            "created_at": doc["created_at"],
+            "updated_at": doc["updated_at"],
+        }
+    )

@@ -179,8 +179,21 @@ _V4: tuple[Step, ...] = (
 #: Projects keep why the last repo_url a report sent was ignored.
 _V5: tuple[Step, ...] = ("ALTER TABLE projects ADD COLUMN repo_url_warning TEXT",)
 
+#: Discover's saved searches (name unique; the search itself as JSON).
+_V6: tuple[Step, ...] = (
+    """
+    CREATE TABLE saved_searches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+    )
+    """,
+)
+
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
-MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -7,7 +7,15 @@ from typing import Any
 
 import orjson
 
-from store.models import Bug, Event, Project, RepairReport, RepairReportIn
+from store.models import (
+    Bug,
+    Event,
+    Project,
+    RepairReport,
+    RepairReportIn,
+    SavedSearch,
+    SavedSearchIn,
+)
 from store.sqlite.schema import BUG_FTS_COLUMNS, EVENT_FTS_COLUMNS, from_micros, to_micros
 from store.text import index_text
 
@@ -106,6 +114,28 @@ def project_from_row(row: sqlite3.Row) -> Project:
 
 def report_body(report: RepairReportIn) -> str:
     return orjson.dumps(report.model_dump(mode="json")).decode()
+
+
+def search_values(search: SavedSearch) -> tuple[object, ...]:
+    """(name, created_at, updated_at, body) of a saved_searches row."""
+    body = orjson.dumps(search.model_dump(mode="json", include=set(SavedSearchIn.model_fields)))
+    return (
+        search.name,
+        to_micros(search.created_at),
+        to_micros(search.updated_at),
+        body.decode(),
+    )
+
+
+def search_from_row(row: sqlite3.Row) -> SavedSearch:
+    return SavedSearch.model_validate(
+        {
+            **orjson.loads(row["body"]),
+            "id": row["id"],
+            "created_at": from_micros(row["created_at"]),
+            "updated_at": from_micros(row["updated_at"]),
+        }
+    )
 
 
 def report_from_row(row: sqlite3.Row) -> RepairReport:

@@ -24,6 +24,8 @@ from store.models import (
     Project,
     RepairReport,
     RepairReportIn,
+    SavedSearch,
+    SavedSearchIn,
     StatusChange,
     ToolchainInfo,
     check_bug_changes,
@@ -31,6 +33,7 @@ from store.models import (
     project_edit,
     reopen_changes,
     reported_repo_url,
+    saved_search,
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
@@ -49,6 +52,8 @@ from store.sqlite.rows import (
     project_values,
     report_body,
     report_from_row,
+    search_from_row,
+    search_values,
 )
 from store.sqlite.schema import BUG_FTS_COLUMNS, connect, to_micros
 from store.sqlite.search import bug_events, search_bugs, search_events
@@ -283,6 +288,41 @@ class SQLiteStore:
             _write_project(conn, updated)
             return updated
 
+    # -- saved searches -----------------------------------------------------------------------
+    def save_search(self, search: SavedSearchIn, search_id: int | None = None) -> SavedSearch:
+        with self._write() as conn:
+            old = _get_search(conn, search_id) if search_id is not None else None
+            if search_id is not None and old is None:
+                raise NotFound(f"saved search {search_id} not found")
+            stored = saved_search(search, search_id or 0, old.created_at if old else None)
+            columns = ("name", "created_at", "updated_at", "body")
+            if old is None:
+                sql = insert_sql("saved_searches", columns) + " RETURNING id"
+                values = search_values(stored)
+            else:
+                assignments = ", ".join(f"{c} = ?" for c in columns)
+                sql = f"UPDATE saved_searches SET {assignments} WHERE id = ? RETURNING id"
+                values = (*search_values(stored), old.id)
+            try:
+                cur = conn.execute(sql, values)
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"a saved search is already named {search.name!r}") from exc
+            return stored.model_copy(update={"id": int(cur.fetchone()[0])})
+
+    def get_search(self, search_id: int) -> SavedSearch | None:
+        with self._read() as conn:
+            return _get_search(conn, search_id)
+
+    def list_searches(self) -> list[SavedSearch]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM saved_searches ORDER BY name, id").fetchall()
+        return [search_from_row(row) for row in rows]
+
+    def delete_search(self, search_id: int) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM saved_searches WHERE id = ?", (search_id,))
+            return cur.rowcount > 0
+
     # -- repair reports -----------------------------------------------------------------------
     def add_repair_report(self, report: RepairReportIn) -> RepairReport:
         now = to_micros(utcnow())
@@ -453,3 +493,8 @@ def _write_project(conn: sqlite3.Connection, project: Project) -> None:
     conn.execute(
         f"UPDATE projects SET {assignments} WHERE id = ?", [*project_values(project), project.id]
     )
+
+
+def _get_search(conn: sqlite3.Connection, search_id: int) -> SavedSearch | None:
+    row = conn.execute("SELECT * FROM saved_searches WHERE id = ?", (search_id,)).fetchone()
+    return search_from_row(row) if row else None

@@ -28,7 +28,9 @@ from store.models import (
     BugCreate,
     BugOccurrences,
     Event,
+    FilterPill,
     RepairReportIn,
+    SavedSearchIn,
     StatusChange,
     ToolchainInfo,
 )
@@ -40,15 +42,23 @@ T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
 
 
 def new_bug(bug_id: int, fingerprint: str | None = None, **fields: Any) -> BugCreate:
-    data: dict[str, Any] = {"project_id": "shop", "error_type": "ValueError",
-                            "message": f"bug {bug_id}", "first_seen": T0}
+    data: dict[str, Any] = {
+        "project_id": "shop",
+        "error_type": "ValueError",
+        "message": f"bug {bug_id}",
+        "first_seen": T0,
+    }
     data.update(fields)
     return BugCreate(id=bug_id, fingerprint=fingerprint or f"fp-{bug_id}", **data)
 
 
 def new_event(event_id: str, bug_id: int, at: datetime, **fields: Any) -> Event:
-    data: dict[str, Any] = {"fingerprint": f"fp-{bug_id}", "project_id": "shop",
-                            "error_type": "ValueError", "message": f"bug {bug_id}"}
+    data: dict[str, Any] = {
+        "fingerprint": f"fp-{bug_id}",
+        "project_id": "shop",
+        "error_type": "ValueError",
+        "message": f"bug {bug_id}",
+    }
     data.update(fields)
     return Event(id=event_id, bug_id=bug_id, timestamp=at, **data)
 
@@ -76,8 +86,9 @@ def run_processes(target: Callable[..., Any], argsets: list[tuple[Any, ...]]) ->
     """
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(len(argsets)), ctx.Queue()
-    procs = [ctx.Process(target=_child, args=(target, (*args, barrier), results))
-             for args in argsets]
+    procs = [
+        ctx.Process(target=_child, args=(target, (*args, barrier), results)) for args in argsets
+    ]
     for proc in procs:
         proc.start()
     collected = _collect(results, procs, deadline=time.monotonic() + 120)
@@ -132,14 +143,24 @@ def _race_add(opener: Opener, events: list[Event], barrier: Any) -> int:
 
 class BugCreationContract:
     def test_create_stores_fields_and_defaults(self, store: Store) -> None:
-        bug = new_bug(7, "fp-7", message="数据库连接超时", stack_trace=["a", "b"],
-                      context={"job_name": "build", "n": 3}, file_path="app/x.py",
-                      line_number=12, environment="prod")
+        bug = new_bug(
+            7,
+            "fp-7",
+            message="数据库连接超时",
+            stack_trace=["a", "b"],
+            context={"job_name": "build", "n": 3},
+            file_path="app/x.py",
+            line_number=12,
+            environment="prod",
+        )
         assert store.create_bugs([bug]) == {"fp-7": 7}
         stored = store.get_bug(7)
         assert stored is not None
         assert (stored.fingerprint, stored.message, stored.stack_trace) == (
-            "fp-7", "数据库连接超时", ["a", "b"])
+            "fp-7",
+            "数据库连接超时",
+            ["a", "b"],
+        )
         assert stored.context == {"job_name": "build", "n": 3}
         assert (stored.file_path, stored.line_number) == ("app/x.py", 12)
         assert stored.environment == "prod"
@@ -166,8 +187,11 @@ class BugCreationContract:
     def test_iter_bug_keys(self, store: Store) -> None:
         store.create_bugs([new_bug(i, f"f{i}") for i in (3, 1, 2)])
         store.update_bug(2, {"status": "FIXED"})
-        assert sorted(store.iter_bug_keys()) == [("f1", 1, "NEW"), ("f2", 2, "FIXED"),
-                                                 ("f3", 3, "NEW")]
+        assert sorted(store.iter_bug_keys()) == [
+            ("f1", 1, "NEW"),
+            ("f2", 2, "FIXED"),
+            ("f3", 3, "NEW"),
+        ]
 
     def test_processes_racing_on_one_fingerprint_get_one_bug(
         self, store: Store, store_opener: Opener
@@ -184,7 +208,10 @@ class BugUpdateContract:
         assert before is not None
         after = store.update_bug(1, {"status": "FIX_FAILED", "failure_reason": "tests failed"})
         assert (after.status, after.failure_reason, after.message) == (
-            "FIX_FAILED", "tests failed", "old")
+            "FIX_FAILED",
+            "tests failed",
+            "old",
+        )
         assert after.revision != before.revision
         assert store.get_bug(1) == after
 
@@ -208,11 +235,14 @@ class BugUpdateContract:
         seed_bug(store, 1)
         for old, new in (("NEW", "FIXING"), ("FIXING", "FIXED")):
             change = StatusChange.model_validate(
-                {"from": old, "to": new, "at": T0, "reason": "r", "by": "agent"})
+                {"from": old, "to": new, "at": T0, "reason": "r", "by": "agent"}
+            )
             store.update_bug(1, {"status": new}, history=change)
         history = store.get_bug(1).status_history  # type: ignore[union-attr]
         assert [(h.from_, h.to, h.by) for h in history] == [
-            ("NEW", "FIXING", "agent"), ("FIXING", "FIXED", "agent")]
+            ("NEW", "FIXING", "agent"),
+            ("FIXING", "FIXED", "agent"),
+        ]
 
     def test_unknown_bug(self, store: Store) -> None:
         with pytest.raises(NotFound):
@@ -235,7 +265,8 @@ class EventContract:
         assert [(o.bug_id, o.count) for o in first] == [(1, 3), (2, 2)]
         assert store.add_events(batch) == []
         assert store.add_events(batch[:2] + [new_event("e9", 1, minutes(9))]) == [
-            BugOccurrences(bug_id=1, count=1, first_seen=minutes(9), last_seen=minutes(9))]
+            BugOccurrences(bug_id=1, count=1, first_seen=minutes(9), last_seen=minutes(9))
+        ]
         bug = store.get_bug(1)
         assert bug is not None
         assert (bug.count, bug.first_seen, bug.last_seen) == (4, T0, minutes(9))
@@ -284,8 +315,17 @@ class EventContract:
         assert [e.id for e in store.get_events(1, page=3, size=4).items] == seen[8:]
 
     def test_event_fields_round_trip(self, store: Store) -> None:
-        event = new_event("e1", 1, T0, context={"k": ["v", 1]}, stack_trace=["l1", "l2"],
-                          line_number=5, file_path="a.py", version="1.2", commit_hash="abc")
+        event = new_event(
+            "e1",
+            1,
+            T0,
+            context={"k": ["v", 1]},
+            stack_trace=["l1", "l2"],
+            line_number=5,
+            file_path="a.py",
+            version="1.2",
+            commit_hash="abc",
+        )
         store.add_events([event])
         assert store.get_events(1).items == [event]
 
@@ -353,8 +393,13 @@ class RegressionContract:
 
     def test_apply_occurrences(self, store: Store) -> None:
         self._fixed_bug(store, "DEPLOYED")
-        store.apply_occurrences([BugOccurrences(bug_id=1, count=3, first_seen=minutes(-1),
-                                                last_seen=minutes(8), reopen=True)])
+        store.apply_occurrences(
+            [
+                BugOccurrences(
+                    bug_id=1, count=3, first_seen=minutes(-1), last_seen=minutes(8), reopen=True
+                )
+            ]
+        )
         bug = store.get_bug(1)
         assert bug is not None
         assert (bug.status, bug.regression_count, bug.count) == ("NEW", 1, 4)
@@ -434,8 +479,13 @@ class ProjectContract:
     def test_toolchain_is_reported_apart_from_the_settings(self, store: Store) -> None:
         project = store.update_project("shop", {"test_command": "make test"})
         assert project.toolchain is None
-        found = ToolchainInfo(name="pytest", language="python", test_command="python -m pytest",
-                              missing=["node", "npm"], detected_at=T0)
+        found = ToolchainInfo(
+            name="pytest",
+            language="python",
+            test_command="python -m pytest",
+            missing=["node", "npm"],
+            detected_at=T0,
+        )
         saved = store.set_project_toolchain("shop", found)
         assert saved.toolchain == found and store.get_project("shop") == saved
         assert (saved.test_command, saved.updated_at) == ("make test", project.updated_at)
@@ -459,8 +509,11 @@ class RepairReportContract:
         seed_bug(store, 1, project_id="shop")
         seed_bug(store, 2, project_id="blog")
         for rnd in (1, 2, 3):
-            store.add_repair_report(RepairReportIn(bug_id=1, round=rnd, passed=rnd == 3,
-                                                   changed_files=["a.py"], cost=0.5))
+            store.add_repair_report(
+                RepairReportIn(
+                    bug_id=1, round=rnd, passed=rnd == 3, changed_files=["a.py"], cost=0.5
+                )
+            )
         report = store.add_repair_report(RepairReportIn(bug_id=2, failure_reason="no tests"))
         assert (report.project_id, report.failure_reason, report.round) == ("blog", "no tests", 1)
         total, reports = store.list_repair_reports(bug_id=1)
@@ -470,8 +523,9 @@ class RepairReportContract:
     def test_filters_and_paging(self, store: Store) -> None:
         seed_bug(store, 1, project_id="shop")
         seed_bug(store, 2, project_id="blog")
-        reports = [RepairReportIn(bug_id=1 + i % 2, round=i, passed=i % 3 == 0)
-                   for i in range(1, 7)]
+        reports = [
+            RepairReportIn(bug_id=1 + i % 2, round=i, passed=i % 3 == 0) for i in range(1, 7)
+        ]
         ids = [store.add_repair_report(report).id for report in reports]
         total, page = store.list_repair_reports(size=4)
         assert total == 6 and [r.id for r in page] == ids[::-1][:4]
@@ -487,20 +541,56 @@ class RepairReportContract:
 # -- search ---------------------------------------------------------------------------------
 
 _SEARCH_BUGS: list[dict[str, Any]] = [
-    dict(project_id="shop", error_type="ValueError", message="数据库连接超时",
-         file_path="app/db/conn.py", line_number=42, environment="prod",
-         stack_trace=["Traceback", 'File "app/db/conn.py", line 42, in connect']),
-    dict(project_id="shop", error_type="TypeError", message="支付接口返回错误", level="WARNING",
-         file_path="app/pay/api.py", line_number=10, environment="staging"),
-    dict(project_id="blog", error_type="ValueError", environment="prod", line_number=100,
-         message="invalid literal for int() with base 10", file_path="blog/views.py"),
-    dict(project_id="blog", source="cicd", error_type="BuildError", environment="ci",
-         message="connection refused while fetching dependencies"),
-    dict(project_id="api", source="deployment", error_type="CrashLoopBackOff", level="CRITICAL",
-         message="container rtc_backend exited", environment="prod"),
-    dict(project_id="api", error_type="KeyError", message="missing key user_id in session",
-         file_path="api/auth/session.py", line_number=7, environment="staging",
-         stack_trace=["Traceback", "KeyError: 'user_id'"]),
+    dict(
+        project_id="shop",
+        error_type="ValueError",
+        message="数据库连接超时",
+        file_path="app/db/conn.py",
+        line_number=42,
+        environment="prod",
+        stack_trace=["Traceback", 'File "app/db/conn.py", line 42, in connect'],
+    ),
+    dict(
+        project_id="shop",
+        error_type="TypeError",
+        message="支付接口返回错误",
+        level="WARNING",
+        file_path="app/pay/api.py",
+        line_number=10,
+        environment="staging",
+    ),
+    dict(
+        project_id="blog",
+        error_type="ValueError",
+        environment="prod",
+        line_number=100,
+        message="invalid literal for int() with base 10",
+        file_path="blog/views.py",
+    ),
+    dict(
+        project_id="blog",
+        source="cicd",
+        error_type="BuildError",
+        environment="ci",
+        message="connection refused while fetching dependencies",
+    ),
+    dict(
+        project_id="api",
+        source="deployment",
+        error_type="CrashLoopBackOff",
+        level="CRITICAL",
+        message="container rtc_backend exited",
+        environment="prod",
+    ),
+    dict(
+        project_id="api",
+        error_type="KeyError",
+        message="missing key user_id in session",
+        file_path="api/auth/session.py",
+        line_number=7,
+        environment="staging",
+        stack_trace=["Traceback", "KeyError: 'user_id'"],
+    ),
 ]
 #: Occurrences per bug id; bug i was first seen on March i, 10:00.
 _COUNTS = {1: 5, 2: 1, 3: 3, 4: 3, 5: 8, 6: 2}
@@ -556,15 +646,61 @@ _QUERIES = [
 ]
 
 
+class SavedSearchContract:
+    def test_saved_searches_keep_everything_they_hold(self, store: Store) -> None:
+        pills = [
+            FilterPill(field="level", value="ERROR"),
+            FilterPill(field="environment", value="staging", negated=True),
+            FilterPill(field="context.url", value="/pay", disabled=True),
+        ]
+        payments = SavedSearchIn(
+            name="payments", q='error.message:"connection refused"', filters=pills,
+            columns=["timestamp", "context.url", "message"], range="7d", sort="timestamp",
+        )  # fmt: skip
+        created = store.save_search(payments)
+        assert created.id > 0 and created.created_at == created.updated_at
+        assert store.get_search(created.id) == created
+        absolute = SavedSearchIn(name="deploy night", range="", start=T0, end=minutes(60))
+        night = store.save_search(absolute)
+        assert night.id != created.id
+        assert [s.name for s in store.list_searches()] == ["deploy night", "payments"]
+        assert store.get_search(night.id).start == T0  # type: ignore[union-attr]
+
+    def test_replace_keeps_the_id_and_creation_names_stay_unique(self, store: Store) -> None:
+        first = store.save_search(SavedSearchIn(name="a", q="x"))
+        second = store.save_search(SavedSearchIn(name="b"))
+        with pytest.raises(Conflict, match="already named 'a'"):
+            store.save_search(SavedSearchIn(name="a"))
+        with pytest.raises(Conflict, match="already named 'b'"):
+            store.save_search(SavedSearchIn(name="b", q="renamed onto b"), first.id)
+        replaced = store.save_search(SavedSearchIn(name="a2", q="y", columns=["level"]), first.id)
+        assert (replaced.id, replaced.created_at) == (first.id, first.created_at)
+        assert store.get_search(first.id) == replaced and replaced.q == "y"
+        assert store.get_search(second.id) == second
+        with pytest.raises(NotFound):
+            store.save_search(SavedSearchIn(name="c"), 999_999)
+        assert store.delete_search(second.id) is True
+        assert store.delete_search(second.id) is False
+        assert store.get_search(second.id) is None
+        assert [s.name for s in store.list_searches()] == ["a2"]
+
+
 class BugSearchContract:
     @pytest.fixture
     def search_store(self, store: Store) -> Store:
         """Six bugs (ids 1..6) with counts, statuses and texts the search tests rely on."""
-        bugs = [new_bug(i, first_seen=T0 + timedelta(days=i - 1), **fields)
-                for i, fields in enumerate(_SEARCH_BUGS, start=1)]
+        bugs = [
+            new_bug(i, first_seen=T0 + timedelta(days=i - 1), **fields)
+            for i, fields in enumerate(_SEARCH_BUGS, start=1)
+        ]
         store.create_bugs(bugs)
-        store.add_events([new_event(f"b{b}-{n}", b, T0 + timedelta(days=b - 1, minutes=n))
-                          for b, count in _COUNTS.items() for n in range(count)])
+        store.add_events(
+            [
+                new_event(f"b{b}-{n}", b, T0 + timedelta(days=b - 1, minutes=n))
+                for b, count in _COUNTS.items()
+                for n in range(count)
+            ]
+        )
         store.update_bug(2, {"status": "FIXED"})
         store.update_bug(6, {"status": "FIX_FAILED", "failure_reason": "tests timed out"})
         return store
@@ -575,16 +711,19 @@ class BugSearchContract:
 
     def test_filters_or_within_and_across_fields(self, search_store: Store) -> None:
         assert bug_ids(search_store, filters={"project_id": ["shop", "blog"]}) == [1, 2, 3, 4]
-        assert bug_ids(search_store, filters={"project_id": ["shop", "blog"],
-                                              "environment": ["prod"]}) == [1, 3]
+        assert bug_ids(
+            search_store, filters={"project_id": ["shop", "blog"], "environment": ["prod"]}
+        ) == [1, 3]
         assert bug_ids(search_store, "ValueError", filters={"status": ["NEW"]}) == [1, 3]
         assert bug_ids(search_store, filters={"project_id": []}) == [1, 2, 3, 4, 5, 6]
 
     def test_facets_are_multi_select(self, search_store: Store) -> None:
-        page = search_store.search_bugs(BugQuery(
-            filters={"project_id": ["shop", "blog"], "environment": ["prod"]}))
-        facets = {name: [(f.value, f.count) for f in values]
-                  for name, values in page.facets.items()}
+        page = search_store.search_bugs(
+            BugQuery(filters={"project_id": ["shop", "blog"], "environment": ["prod"]})
+        )
+        facets = {
+            name: [(f.value, f.count) for f in values] for name, values in page.facets.items()
+        }
         assert page.total == 2
         assert facets["project_id"] == [("api", 1), ("blog", 1), ("shop", 1)]
         assert facets["environment"] == [("prod", 2), ("ci", 1), ("staging", 1)]
@@ -596,21 +735,23 @@ class BugSearchContract:
         assert page.total == 4
         for name in ("project_id", "source", "status", "level", "environment", "error_type"):
             assert sum(f.count for f in page.facets[name]) == page.total, name
-        assert [(f.value, f.count) for f in page.facets["status"]] == [
-            ("NEW", 3), ("FIXED", 1)]
+        assert [(f.value, f.count) for f in page.facets["status"]] == [("NEW", 3), ("FIXED", 1)]
 
     def test_facet_size_and_choice(self, search_store: Store) -> None:
         page = search_store.search_bugs(BugQuery(facets=("environment",), facet_size=1))
         assert list(page.facets) == ["environment"]
         assert [(f.value, f.count) for f in page.facets["environment"]] == [("prod", 3)]
 
-    @pytest.mark.parametrize(("sort", "expected"), [
-        ("count", [2, 6, 3, 4, 1, 5]),
-        ("-count", [5, 1, 4, 3, 6, 2]),
-        ("first_seen", [1, 2, 3, 4, 5, 6]),
-        ("-last_seen", [6, 5, 4, 3, 2, 1]),
-        ("-id", [6, 5, 4, 3, 2, 1]),
-    ])
+    @pytest.mark.parametrize(
+        ("sort", "expected"),
+        [
+            ("count", [2, 6, 3, 4, 1, 5]),
+            ("-count", [5, 1, 4, 3, 6, 2]),
+            ("first_seen", [1, 2, 3, 4, 5, 6]),
+            ("-last_seen", [6, 5, 4, 3, 2, 1]),
+            ("-id", [6, 5, 4, 3, 2, 1]),
+        ],
+    )
     def test_sort(self, search_store: Store, sort: str, expected: list[int]) -> None:
         page = search_store.search_bugs(BugQuery(sort=sort))
         assert [b.id for b in page.items] == expected
@@ -638,8 +779,12 @@ class BugPagingContract:
     @pytest.mark.parametrize("sort", ["-last_seen", "first_seen", "-count", "id"])
     def test_cursor_walk_has_no_gaps_or_duplicates(self, many: Store, sort: str) -> None:
         walked = list(self._walk(many, sort, 37))
-        key = {"-last_seen": lambda i: (-(i % 7), -i), "first_seen": lambda i: (i % 7, i),
-               "-count": lambda i: -i, "id": lambda i: i}[sort]
+        key = {
+            "-last_seen": lambda i: (-(i % 7), -i),
+            "first_seen": lambda i: (i % 7, i),
+            "-count": lambda i: -i,
+            "id": lambda i: i,
+        }[sort]
         assert walked == sorted(range(1, self.N + 1), key=key)
 
     def test_pages_match_cursor_walk(self, many: Store) -> None:
@@ -656,19 +801,29 @@ class EventSearchContract:
     @pytest.fixture
     def events(self, store: Store) -> Store:
         """30 events every 20 minutes from T0: projects alternate, every third is a timeout."""
-        store.add_events([
-            new_event(f"e{i:02}", 1 + i % 3, minutes(20 * i),
-                      project_id=("shop", "blog")[i % 2], environment=("prod", "dev")[i % 5 == 0],
-                      message="数据库连接超时" if i % 3 == 0 else "read timeout")
-            for i in range(30)])
+        store.add_events(
+            [
+                new_event(
+                    f"e{i:02}",
+                    1 + i % 3,
+                    minutes(20 * i),
+                    project_id=("shop", "blog")[i % 2],
+                    environment=("prod", "dev")[i % 5 == 0],
+                    message="数据库连接超时" if i % 3 == 0 else "read timeout",
+                )
+                for i in range(30)
+            ]
+        )
         return store
 
     def test_time_range_and_histogram(self, events: Store) -> None:
-        page = events.search_events(EventQuery(start=minutes(60), end=minutes(300),
-                                               interval_seconds=3600))
+        page = events.search_events(
+            EventQuery(start=minutes(60), end=minutes(300), interval_seconds=3600)
+        )
         assert page.total == 12
         assert [(b.key, b.count) for b in page.histogram] == [
-            (T0 + timedelta(hours=h), 3) for h in range(1, 5)]
+            (T0 + timedelta(hours=h), 3) for h in range(1, 5)
+        ]
         assert sum(b.count for b in page.histogram) == page.total
 
     def test_histogram_alignment_and_sum(self, events: Store) -> None:
@@ -678,13 +833,14 @@ class EventSearchContract:
         assert [b.key for b in page.histogram] == sorted(b.key for b in page.histogram)
 
     def test_query_filters_and_facets(self, events: Store) -> None:
-        page = events.search_events(EventQuery(
-            q="连接", filters={"project_id": ["shop"]}, facets=("project_id", "environment")))
+        page = events.search_events(
+            EventQuery(
+                q="连接", filters={"project_id": ["shop"]}, facets=("project_id", "environment")
+            )
+        )
         assert page.total == 5  # i in 0, 6, 12, 18, 24
-        assert [(f.value, f.count) for f in page.facets["project_id"]] == [
-            ("blog", 5), ("shop", 5)]
-        assert [(f.value, f.count) for f in page.facets["environment"]] == [
-            ("prod", 4), ("dev", 1)]
+        assert [(f.value, f.count) for f in page.facets["project_id"]] == [("blog", 5), ("shop", 5)]
+        assert [(f.value, f.count) for f in page.facets["environment"]] == [("prod", 4), ("dev", 1)]
         assert events.search_events(EventQuery(q='message:"read timeout" AND bug_id:2')).total == 10
 
     def test_sort_and_cursor(self, events: Store) -> None:
@@ -701,8 +857,13 @@ class EventSearchContract:
         assert [e.id for e in newest.items] == ["e29", "e28", "e27"]
 
 
-_BAD_QUERIES = ['message:"unclosed', "nosuchfield:x", "line_number:[a TO", "line_number:abc",
-                "first_seen:yesterday"]
+_BAD_QUERIES = [
+    'message:"unclosed',
+    "nosuchfield:x",
+    "line_number:[a TO",
+    "line_number:abc",
+    "first_seen:yesterday",
+]
 
 
 class QueryErrorContract:
@@ -718,8 +879,12 @@ class QueryErrorContract:
             store.search_events(EventQuery(q=q))
 
     def test_bad_cursor_sort_filter_facet(self, store: Store) -> None:
-        for query in (BugQuery(cursor="not-a-cursor!"), BugQuery(sort="-message"),
-                      BugQuery(filters={"nosuchfield": ["x"]}), BugQuery(facets=("message",))):
+        for query in (
+            BugQuery(cursor="not-a-cursor!"),
+            BugQuery(sort="-message"),
+            BugQuery(filters={"nosuchfield": ["x"]}),
+            BugQuery(facets=("message",)),
+        ):
             with pytest.raises(QueryError):
                 store.search_bugs(query)
         with pytest.raises(QueryError):

@@ -51,6 +51,9 @@ class TestProjects(contract.ProjectContract):
 class TestRepairReports(contract.RepairReportContract):
     pass
 
+class TestSavedSearches(contract.SavedSearchContract):
+    pass
+
 class TestBugSearch(contract.BugSearchContract):
     pass
 
