@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     default_language: Literal["", "en", "zh"] = ""
     #: Base URL the dashboard and agent workers use to reach the API.
     api_url: str = "http://127.0.0.1:8002"
+    #: The API's address as applications reach it (`https://logs.example.com`), used in the
+    #: Sentry DSNs the projects API and page show; empty = the address each request came to.
+    public_api_url: str = ""
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
 
     retention_days: int = 30
