@@ -44,6 +44,7 @@ def event_report(event: dict[str, Any], project_id: str) -> ReportIn:
             stack_trace=_stack_lines(chain, frames),
         ),
         context=_context(event),
+        fingerprint=_fingerprint(event.get("fingerprint")),
     )
 
 
@@ -154,6 +155,14 @@ def _tags(tags: Any) -> dict[str, Any]:
             if isinstance(pair, list | tuple) and len(pair) == 2
         }
     return {}
+
+
+def _fingerprint(value: Any) -> list[str] | None:
+    """The SDK's own grouping (`fingerprint`: strings, numbers allowed), as a report's."""
+    if not isinstance(value, list) or not value:
+        return None
+    parts = [str(part)[:500] for part in value if isinstance(part, str | int | float)]
+    return parts[:20] or None
 
 
 def _text(value: Any) -> str:

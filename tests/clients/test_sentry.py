@@ -50,7 +50,7 @@ def envelope(header: dict[str, Any], *items: tuple[dict[str, Any], bytes]) -> by
     return b"\n".join(lines) + b"\n"
 
 
-def event(event_id: str, error_type: str = "RetriedError", line: int = 7) -> bytes:
+def event(event_id: str, error_type: str = "RetriedError", line: int = 7, **more: Any) -> bytes:
     frame = {"filename": "app/jobs.py", "function": "run", "lineno": line, "in_app": True}
     return orjson.dumps(
         {
@@ -58,6 +58,7 @@ def event(event_id: str, error_type: str = "RetriedError", line: int = 7) -> byt
             "timestamp": "2026-11-30T08:00:00.250Z",
             "exception": [{"type": error_type, "value": "x", "stacktrace": {"frames": [frame]}}],
             "tags": [["queue", "mail"], ["attempt", "3"]],
+            **more,
         }
     )
 
@@ -153,6 +154,9 @@ def test_retries_of_an_event_count_once(stack: RunningStack) -> None:
         (f"{url}/envelope/", envelope({"event_id": first}, ({"type": "event"}, event(first)))),
         (f"{url}/store/", event(first)),  # the same event by the older endpoint
         (f"{url}/store/", event(other)),
+        # The SDK's own grouping: one bug across lines.
+        (f"{url}/store/", event(uuid.uuid4().hex, "QueueError", 8, fingerprint=["mail-queue"])),
+        (f"{url}/store/", event(uuid.uuid4().hex, "QueueError", 9, fingerprint=["mail-queue"])),
     ]
     for path, body in sends:
         reply = stack.client.post(path, content=zlib.compress(body), headers={
@@ -172,7 +176,8 @@ def test_retries_of_an_event_count_once(stack: RunningStack) -> None:
     assert reply.status_code == 200 and len(reply.json()["id"]) == 32
     indexed(stack)
     bugs = {b["error_type"]: b for b in bugs_of(stack, project["project_id"])}
-    assert {k: b["count"] for k, b in bugs.items()} == {"RetriedError": 3, "Message": 1}
+    counts = {k: b["count"] for k, b in bugs.items()}
+    assert counts == {"RetriedError": 3, "Message": 1, "QueueError": 2}
     assert (bugs["Message"]["message"], bugs["Message"]["level"]) == (
         "mail queue is backing up",
         "WARNING",
