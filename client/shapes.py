@@ -7,6 +7,8 @@ which only the API validates, stay in `ingest.schemas`.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel
 
 from client.workers import WorkerCapability
@@ -31,13 +33,27 @@ class ProjectOut(BaseModel):
     toolchain: ToolchainInfo | None = None
     repo_url_warning: str | None = None
     has_ingest_key: bool = False
+    public_key: str | None = None
+    dsn: str | None = None
     created_at: Timestamp
     updated_at: Timestamp
 
     @classmethod
-    def of(cls, project: Project) -> ProjectOut:
+    def of(cls, project: Project, api_url: str = "") -> ProjectOut:
+        """The project as the API shows it; its DSN names the API at `api_url` (none without)."""
         data = project.model_dump(exclude={"ingest_key"})
-        return cls(**data, has_ingest_key=bool(project.ingest_key))
+        dsn = sentry_dsn(api_url, project.public_key, project.id) if api_url else None
+        return cls(**data, has_ingest_key=bool(project.ingest_key), dsn=dsn)
+
+
+def sentry_dsn(api_url: str, public_key: str | None, number: int) -> str | None:
+    """The DSN a Sentry SDK is given: the API's address with the project's public key as its
+    user and the project's integer id as its last path segment."""
+    if not public_key:
+        return None
+    parts = urlsplit(api_url)
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{public_key}@{parts.netloc}{path}/{number}"
 
 
 class ProjectList(BaseModel):

@@ -29,6 +29,9 @@ class Limits(BaseModel):
     max_context_bytes: int = 64 * 1024
     #: Stream backlog above which the report endpoint answers 503 with Retry-After.
     max_backlog: int = 200_000
+    #: A Sentry envelope, compressed and decompressed (attachments and other skipped items
+    #: included); each event in it is held to `max_body_bytes` like a report.
+    max_envelope_bytes: int = 20 * 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -56,6 +59,9 @@ class Settings(BaseSettings):
     default_language: Literal["", "en", "zh"] = ""
     #: Base URL the dashboard and agent workers use to reach the API.
     api_url: str = "http://127.0.0.1:8002"
+    #: The API's address as applications reach it (`https://logs.example.com`), used in the
+    #: Sentry DSNs the projects API and page show; empty = the address each request came to.
+    public_api_url: str = ""
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
 
     retention_days: int = 30
@@ -68,6 +74,9 @@ class Settings(BaseSettings):
     #: 429 + Retry-After; first occurrences of new fingerprints are always admitted (and counted).
     rate_limit_per_second: float = 0.0
     rate_limit_burst: int = 200
+    #: How long a Sentry event's `event_id` is remembered: an SDK sending it again within this
+    #: time (a retry) is answered without counting a second occurrence.
+    sentry_dedup_seconds: int = 24 * 3600
 
     #: Every write but reporting needs it; empty = the data dir's generated token, if any.
     admin_token: str = ""

@@ -20,6 +20,7 @@ from config.settings import Settings, get_settings
 from ingest import fastpath
 from ingest.report import ReportIn
 from ingest.routes import bugs, events, health, projects, repairs, reports, searches
+from ingest.sentry import route as sentry
 from ingest.services import Services
 from store.errors import Conflict, NotFound, QueryError, Unavailable
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    for module in (reports, projects, bugs, repairs, events, searches, health):
+    for module in (reports, sentry, projects, bugs, repairs, events, searches, health):
         app.include_router(module.router)
     _add_error_handlers(app)
     _add_openapi_models(app)
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PUT", "OPTIONS"],
         allow_headers=["*"],
+        # Sentry's browser SDK reads these to back off.
+        expose_headers=["Retry-After", "X-Sentry-Rate-Limits"],
         max_age=86400,
     )
     app.add_middleware(LatencyMiddleware)

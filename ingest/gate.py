@@ -103,6 +103,11 @@ class Keys:
     def ingest_key(self, project_id: str) -> str:
         return f"{self.prefix}ikey:{project_id}"
 
+    @property
+    def no_ingest_key(self) -> str:
+        """A key never set: in a report's ingest-key slot it makes the gate require none."""
+        return f"{self.prefix}ikey-none"
+
     def bucket(self, project_id: str) -> str:
         return f"{self.prefix}rl:{project_id}"
 
@@ -135,7 +140,8 @@ class Keys:
         return "indexers"
 
 
-Pending = tuple[str, str, str, bytes, str]  # project, fingerprint, timestamp, payload, key
+#: project, fingerprint, timestamp, payload, ingest key given (None: not asked for)
+Pending = tuple[str, str, str, bytes, str | None]
 
 
 class Gate:
@@ -182,8 +188,11 @@ class Gate:
         fingerprint: str,
         timestamp: str,
         payload: bytes,
-        ingest_key: str = "",
+        ingest_key: str | None = "",
     ) -> Admission:
+        """Admit one report. `ingest_key` is the key the client sent ("" for none), checked
+        against the project's; None when the report was authenticated otherwise (a Sentry
+        DSN's key), so the project's ingest key is not asked for."""
         for _ in range(5):
             seen = self._repairs
             result = await self._submit((project_id, fingerprint, timestamp, payload, ingest_key))
@@ -253,10 +262,10 @@ class Gate:
         for (project_id, fingerprint, timestamp, payload, ingest_key), _ in batch:
             script_keys += (
                 keys.fingerprint(fingerprint),
-                keys.ingest_key(project_id),
+                keys.no_ingest_key if ingest_key is None else keys.ingest_key(project_id),
                 keys.bucket(project_id),
             )
-            args += (fingerprint, timestamp, payload, ingest_key)
+            args += (fingerprint, timestamp, payload, ingest_key or "")
         try:
             replies = await self._script(keys=script_keys, args=args)
         except asyncio.CancelledError:

@@ -35,9 +35,10 @@ async def accept(
     report: ReportIn,
     limits: Limits,
     scrub_keys: frozenset[str],
-    ingest_key: str = "",
+    ingest_key: str | None = "",
 ) -> Admission:
-    """Make the report safe to store and admit it; the reply is built from the admission."""
+    """Make the report safe to store and admit it; the reply is built from the admission.
+    `ingest_key` as `Gate.admit` takes it (None: authenticated otherwise)."""
     if report.timestamp is None:
         report.timestamp = datetime.now(UTC)
     scrub(report, scrub_keys)

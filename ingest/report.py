@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -65,6 +65,16 @@ class ReportIn(BaseModel):
         description="Any JSON object. CI/CD reports name the failing job_name and step_name, "
         "deployment reports the namespace and deployment_name, here or at the top level.",
         examples=[{"url": "/api/users/123"}, {"job_name": "build", "step_name": "pytest"}],
+    )
+    fingerprint: list[Annotated[str, Field(max_length=500)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        exclude=True,
+        description="Groups this report with every other report of the project that sends the "
+        "same list, instead of the default formula; the element `{{ default }}` stands for the "
+        "default fingerprint (`[\"{{ default }}\", \"tenant-a\"]` splits a bug by tenant).",
+        examples=[["checkout-timeout"], ["{{ default }}", "tenant-a"]],
     )
     job_name: str | None = Field(
         default=None,

@@ -11,6 +11,7 @@ from config.settings import Settings
 from ingest.gate import Gate
 from ingest.metrics import Latencies
 from ingest.scrub import DEFAULT_SCRUB_KEYS
+from ingest.sentry.auth import DsnProjects
 from store.base import Store
 
 # A dead Redis refuses connections at once (503 right away); these bound a Redis that hangs,
@@ -28,6 +29,7 @@ class Services:
     gate: Gate
     scrub_keys: frozenset[str] = DEFAULT_SCRUB_KEYS
     latencies: Latencies = field(default_factory=Latencies)
+    sentry_projects: DsnProjects = field(default_factory=DsnProjects)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:

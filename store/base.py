@@ -123,6 +123,9 @@ class Store(Protocol):
 
     def get_project(self, project_id: str) -> Project | None: ...
 
+    def get_project_by_number(self, number: int) -> Project | None:
+        """The project whose integer `id` is `number` (the project of a Sentry DSN)."""
+
     def list_projects(self) -> list[Project]: ...
 
     def update_project(self, project_id: str, changes: Mapping[str, Any]) -> Project:

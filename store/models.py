@@ -7,6 +7,7 @@ allocated by the ingest pipeline (bugs) or by the store (projects, repair report
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
@@ -218,8 +219,16 @@ class Project(BaseModel):
     #: repository is configured. Never set by a project edit.
     repo_url_warning: str | None = None
     ingest_key: str | None = None
+    #: The key of the project's Sentry DSN: public (browsers carry it), generated when the
+    #: project is created, required on the Sentry endpoints only.
+    public_key: str | None = None
     created_at: Timestamp
     updated_at: Timestamp
+
+
+def new_public_key() -> str:
+    """A project's DSN key: 32 hex digits, as Sentry's own public keys."""
+    return secrets.token_hex(16)
 
 
 class RepairRound(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from client.shapes import ProjectList, ProjectOut
 from ingest.autorepair import AutoRepair
@@ -15,9 +15,17 @@ from store.models import ToolchainInfo, first_configured, utcnow
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"], responses=GUARDED_RESPONSES)
 
 
+def public_api_url(request: Request) -> str:
+    """Where SDKs reach this API, for the DSNs shown: LOGCENTER_PUBLIC_API_URL, else the
+    address this request came to."""
+    settings = request.app.state.services.settings
+    return settings.public_api_url or str(request.base_url)
+
+
 @router.get("", response_model=ProjectList, dependencies=[Reader], summary="List projects")
-def list_projects(store: StoreDep) -> ProjectList:
-    return ProjectList(projects=[ProjectOut.of(p) for p in store.list_projects()])
+def list_projects(request: Request, store: StoreDep) -> ProjectList:
+    url = public_api_url(request)
+    return ProjectList(projects=[ProjectOut.of(p, url) for p in store.list_projects()])
 
 
 @router.get(
@@ -27,11 +35,11 @@ def list_projects(store: StoreDep) -> ProjectList:
     responses={404: {"description": "No such project"}},
     summary="Get a project",
 )
-def get_project(project_id: str, store: StoreDep) -> ProjectOut:
+def get_project(project_id: str, request: Request, store: StoreDep) -> ProjectOut:
     project = store.get_project(project_id)
     if project is None:
         raise HTTPException(404, f"project {project_id!r} not found")
-    return ProjectOut.of(project)
+    return ProjectOut.of(project, public_api_url(request))
 
 
 @router.put(
@@ -44,7 +52,9 @@ def get_project(project_id: str, store: StoreDep) -> ProjectOut:
     "LOGCENTER_AUTO_REPAIR_BACKLOG) when its auto_repair is on and a repair worker can take "
     "them. `auto_repair`: null follows LOGCENTER_AUTO_REPAIR, true or false overrides it.",
 )
-def put_project(project_id: str, body: ProjectUpdate, services: ServicesDep) -> ProjectOut:
+def put_project(
+    project_id: str, body: ProjectUpdate, request: Request, services: ServicesDep
+) -> ProjectOut:
     if not project_id or len(project_id) > 200:
         raise invalid("path", "project_id", "project_id must be 1-200 characters")
     changes = {k: (v if v != "" else None) for k, v in body.model_dump(exclude_unset=True).items()}
@@ -58,7 +68,7 @@ def put_project(project_id: str, body: ProjectUpdate, services: ServicesDep) -> 
         AutoRepair(services.store, services.sync_redis, services.settings).on_repository_configured(
             project
         )
-    return ProjectOut.of(project)
+    return ProjectOut.of(project, public_api_url(request))
 
 
 @router.put(
@@ -68,9 +78,11 @@ def put_project(project_id: str, body: ProjectUpdate, services: ServicesDep) -> 
     responses={404: {"description": "No such project"}},
     summary="Record the toolchain a repair worker detected for the project",
 )
-def put_toolchain(project_id: str, body: ToolchainIn, store: StoreDep) -> ProjectOut:
+def put_toolchain(
+    project_id: str, body: ToolchainIn, request: Request, store: StoreDep
+) -> ProjectOut:
     info = ToolchainInfo(**body.model_dump(), detected_at=utcnow())
     try:
-        return ProjectOut.of(store.set_project_toolchain(project_id, info))
+        return ProjectOut.of(store.set_project_toolchain(project_id, info), public_api_url(request))
     except NotFound:
         raise HTTPException(404, f"project {project_id!r} not found") from None

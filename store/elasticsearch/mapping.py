@@ -23,7 +23,8 @@ from store.text import index_text
 #: 4: bug and event texts searchable from Kibana, under ECS and Log Center names alike.
 #: 5: projects gain `repo_url_warning`.
 #: 6: saved searches get an index.
-TEMPLATE_VERSION = 6
+#: 7: projects gain `public_key`, their Sentry DSN's key (see upgrade.py).
+TEMPLATE_VERSION = 7
 
 #: The template version that last changed the bugs / events layout in a way put_mapping cannot
 #: apply to an existing index (a stored-only text made searchable): indices made before it are
@@ -153,6 +154,7 @@ PROJECT_MAPPING: dict[str, Any] = {
                 "local_path",
                 "default_branch",
                 "ingest_key",
+                "public_key",
             )
         },
         "description": _STORED_TEXT,

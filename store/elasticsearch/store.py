@@ -64,6 +64,7 @@ from store.models import (
     StatusChange,
     ToolchainInfo,
     check_bug_changes,
+    new_public_key,
     occurrences_of,
     project_edit,
     reopen_changes,
@@ -466,6 +467,13 @@ class ElasticsearchStore:
             return None
 
     @translated
+    def get_project_by_number(self, number: int) -> Project | None:
+        hits = self.es.search(
+            index=self.names.projects, query={"term": {"id": number}}, size=1
+        )["hits"]["hits"]
+        return project_from_doc(hits[0]["_source"]) if hits else None
+
+    @translated
     def list_projects(self) -> list[Project]:
         resp = self.es.search(index=self.names.projects, size=10000, sort=[{"project_id": "asc"}])
         return [project_from_doc(h["_source"]) for h in resp["hits"]["hits"]]
@@ -487,6 +495,7 @@ class ElasticsearchStore:
                         **initial,
                         "id": pid,
                         "project_id": project_id,
+                        "public_key": new_public_key(),
                         "created_at": now,
                         "updated_at": now,
                     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from store.models import new_public_key
 from store.sqlite.event_text import backfill
 from store.sqlite.schema import BUG_FTS_COLUMNS, EVENT_FTS_COLUMNS, FTS_TOKENIZER
 
@@ -192,8 +193,20 @@ _V6: tuple[Step, ...] = (
     """,
 )
 
+
+def _give_public_keys(conn: sqlite3.Connection) -> None:
+    """Projects made before DSN keys existed get one each."""
+    ids = [row[0] for row in conn.execute("SELECT id FROM projects WHERE public_key IS NULL")]
+    conn.executemany(
+        "UPDATE projects SET public_key = ? WHERE id = ?", [(new_public_key(), i) for i in ids]
+    )
+
+
+#: Projects gain the public key of their Sentry DSN (store.models.Project.public_key).
+_V7: tuple[Step, ...] = ("ALTER TABLE projects ADD COLUMN public_key TEXT", _give_public_keys)
+
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
-MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -29,6 +29,7 @@ from store.models import (
     StatusChange,
     ToolchainInfo,
     check_bug_changes,
+    new_public_key,
     occurrences_of,
     project_edit,
     reopen_changes,
@@ -266,6 +267,11 @@ class SQLiteStore:
         with self._read() as conn:
             return _get_project(conn, project_id)
 
+    def get_project_by_number(self, number: int) -> Project | None:
+        with self._read() as conn:
+            row = conn.execute(f"{_PROJECT_SELECT} WHERE id = ?", (number,)).fetchone()
+        return None if row is None else project_from_row(row)
+
     def list_projects(self) -> list[Project]:
         with self._read() as conn:
             rows = conn.execute(f"{_PROJECT_SELECT} ORDER BY project_id").fetchall()
@@ -472,7 +478,14 @@ def _insert_project(
 ) -> Project:
     now = utcnow()
     project = Project.model_validate(
-        {**fields, "id": 0, "project_id": project_id, "created_at": now, "updated_at": now}
+        {
+            **fields,
+            "id": 0,
+            "project_id": project_id,
+            "public_key": new_public_key(),
+            "created_at": now,
+            "updated_at": now,
+        }
     )
     cur = conn.execute(
         insert_sql("projects", PROJECT_COLUMNS) + " RETURNING id", project_values(project)

@@ -40,7 +40,13 @@ WRITES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = {
     ),
 }
 #: Operations that are not admin writes: reporting (clients hold no token) and a search.
-OPEN_POSTS = {("POST", "/api/v1/logs/report"), ("POST", "/api/v1/events/search")}
+OPEN_POSTS = {
+    ("POST", "/api/v1/logs/report"),
+    ("POST", "/api/v1/events/search"),
+    # Sentry SDKs: each project's DSN key guards them (tests/clients/test_sentry.py).
+    ("POST", "/api/{project}/envelope/"),
+    ("POST", "/api/{project}/store/"),
+}
 
 REFUSED = [
     pytest.param({}, 401, id="no-header"),

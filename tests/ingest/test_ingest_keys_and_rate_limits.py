@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +76,23 @@ def test_rate_limit_refuses_repeats_but_never_new_fingerprints(limited: ApiHarne
     assert 'logcenter_rate_limited_total{kind="repeat"} 3' in metrics
     limited.drain()
     assert limited.client.get("/api/v1/bugs").json()["total"] == 5
+
+
+def test_a_sentry_sdk_over_the_limit_is_told_when_to_come_back(limited: ApiHarness) -> None:
+    # The ingest key guards the report endpoint only: the DSN key stands in for it here.
+    project = limited.client.put("/api/v1/projects/limited", json={"ingest_key": "k-1"}).json()
+    key = {"sentry_key": project["public_key"]}
+    url = f"/api/{project['id']}/store/"
+    frame = {"filename": "app/jobs.py", "lineno": 7}
+    codes = []
+    for _ in range(4):
+        event = {"event_id": uuid.uuid4().hex, "exception": [
+            {"type": "JobError", "value": "x", "stacktrace": {"frames": [frame]}}]}  # fmt: skip
+        codes.append(limited.client.post(url, params=key, json=event).status_code)
+    assert codes == [200, 200, 200, 429]
+    for _ in range(2):  # refused, so its event_id is not remembered: a retry is refused again
+        refused = limited.client.post(url, params=key, json=event)
+        assert refused.status_code == 429
+        seconds = int(refused.headers["retry-after"])
+        assert refused.headers["x-sentry-rate-limits"] == f"{seconds}:error:project"
+        assert seconds >= 1

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
 from client.http import ApiClient, ApiError
-from tests.stack import ApiHarness
+from tests.stack import ApiHarness, settings_for
 
 
 def agent_client(api: ApiHarness) -> ApiClient:
@@ -77,3 +79,22 @@ def test_toolchain_of_an_unknown_project_or_with_a_bad_field(sqlite_api: ApiHarn
         assert reply.status_code == 422, reply.text
         assert reply.json()["detail"][0]["loc"] == ["body", field]
     assert api.client.get("/api/v1/projects/shop").json()["toolchain"] is None
+
+
+def test_a_project_put_ahead_of_its_first_report_has_a_dsn(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    db = f"sqlite:///{tmp_path / 'logcenter.db'}"
+    settings = settings_for(tmp_path, redis_url, redis_prefix, store_url=db)
+    with ApiHarness(settings) as api:
+        made = api.client.put("/api/v1/projects/web", json={"name": "Web"}).json()
+        key, number = made["public_key"], made["id"]
+        assert re.fullmatch("[0-9a-f]{32}", key) and isinstance(number, int)
+        # Without LOGCENTER_PUBLIC_API_URL, the address the request came to.
+        assert made["dsn"] == f"http://{key}@testserver/{number}"
+        assert api.client.get("/api/v1/projects").json()["projects"][0]["dsn"] == made["dsn"]
+    public = settings.model_copy(update={"public_api_url": "https://logs.example.com:8443/"})
+    with ApiHarness(public) as api:
+        got = api.client.get("/api/v1/projects/web").json()
+        assert got["dsn"] == f"https://{key}@logs.example.com:8443/{number}"
+        assert got["public_key"] == key  # kept: a DSN given out goes on working

@@ -330,6 +330,42 @@ def test_fingerprints_for_cicd_and_deployment(
     assert again.json()["id"] == reply.json()["id"]
 
 
+def test_a_client_fingerprint_groups_and_default_stands_for_the_formula(
+    sqlite_api: ApiHarness,
+) -> None:
+    api = sqlite_api
+
+    def sent(line: int, fingerprint: list[str] | None = None) -> dict[str, Any]:
+        extra = {} if fingerprint is None else {"fingerprint": fingerprint}
+        reply = api.report(line_number=line, **extra)
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
+    # One list, one bug, whatever the line.
+    first, second = sent(10, ["checkout-timeout"]), sent(20, ["checkout-timeout"])
+    assert second == {"message": "Log deduplicated", "id": first["id"], "status": "NEW"}
+    # `{{ default }}` is the formula's fingerprint: the line splits again, and so does a tenant.
+    tenant_a = sent(30, ["{{ default }}", "tenant-a"])
+    ids = {
+        tenant_a["id"],
+        sent(30, ["{{default}}", "tenant-b"])["id"],
+        sent(31, ["{{ default }}", "tenant-a"])["id"],
+        sent(30)["id"],
+        first["id"],
+    }
+    assert len(ids) == 5
+    assert sent(30, ["{{ default }}", "tenant-a"])["id"] == tenant_a["id"]
+    api.drain()
+    bug = api.client.get(f"/api/v1/bugs/{tenant_a['id']}").json()
+    formula = md5("rtc_backend", "ValueError", "apps/users/views.py", "30")
+    assert bug["fingerprint"] == md5("rtc_backend", "fingerprint", formula, "tenant-a")
+    for bad in ([], [""] * 21, [7]):
+        refused = api.report(fingerprint=bad)
+        assert refused.status_code == 422 and refused.json()["detail"][0]["field"].startswith(
+            "fingerprint"
+        )
+
+
 @pytest.mark.parametrize(
     ("source", "names"),
     [

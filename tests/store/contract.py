@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import re
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -434,6 +435,19 @@ class ProjectContract:
         assert shop.id == again.id and isinstance(shop.id, int) and blog.id != shop.id
         assert sorted(p.project_id for p in store.list_projects()) == ["blog", "shop"]
         assert store.get_project("nope") is None
+
+    def test_each_project_gets_a_public_key_and_is_found_by_its_number(
+        self, store: Store
+    ) -> None:
+        shop = store.ensure_project("shop")
+        blog = store.update_project("blog", {"name": "Blog"})
+        keys = [shop.public_key, blog.public_key]
+        assert all(re.fullmatch("[0-9a-f]{32}", str(k)) for k in keys) and keys[0] != keys[1]
+        edited = store.update_project("shop", {"description": "d"})
+        assert edited.public_key == shop.public_key
+        assert store.get_project_by_number(shop.id) == edited
+        assert store.get_project_by_number(blog.id) == store.get_project("blog")
+        assert store.get_project_by_number(blog.id + shop.id + 100) is None
 
     def test_repo_url_fills_but_never_overwrites(self, store: Store) -> None:
         assert store.ensure_project("shop").repo_url is None

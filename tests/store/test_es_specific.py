@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,7 +51,7 @@ def test_templates_carry_the_version(store: ElasticsearchStore) -> None:
     found = store.es.indices.get_index_template(name=f"{prefix}*")["index_templates"]
     versions = {t["name"]: t["index_template"]["version"] for t in found}
     assert versions == {f"{prefix}{n}": TEMPLATE_VERSION
-                        for n in ("bugs", "projects", "repairs", "meta", "events")}
+                        for n in ("bugs", "projects", "repairs", "searches", "meta", "events")}
     bugs = store.names.bugs_generation  # what the alias `<prefix>bugs` names
     settings = store.es.indices.get_settings(index=f"{prefix}bugs")[bugs]["settings"]
     assert (settings["index"]["number_of_shards"], settings["index"]["number_of_replicas"]) == (
@@ -85,6 +86,20 @@ def test_projects_stored_before_three_state_auto_repair_read_as_unset(
     store.update_project("shop", {"auto_repair": False})
     store.init()
     assert store.get_project("shop").auto_repair is False  # type: ignore[union-attr]
+
+
+def test_projects_stored_before_public_keys_get_one_each(store: ElasticsearchStore) -> None:
+    kept = store.update_project("shop", {"name": "Shop"}).public_key
+    for project in ("blog", "wiki"):
+        doc = store.update_project(project, {}).model_dump(mode="json", exclude={"public_key"})
+        store.es.index(index=store.names.projects, id=project, document=doc, refresh=True)
+    name = store.names.projects
+    body = store.names.templates(1, 0)[name]
+    store.es.indices.put_index_template(name=name, **{**body, "version": 4})
+    store.init()
+    keys = {p.project_id: p.public_key for p in store.list_projects()}
+    assert keys["shop"] == kept and len(set(keys.values())) == 3
+    assert all(re.fullmatch("[0-9a-f]{32}", str(k)) for k in keys.values())
 
 
 def test_events_are_ecs_documents_in_daily_indices(store: ElasticsearchStore) -> None:

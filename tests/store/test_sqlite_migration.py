@@ -10,6 +10,7 @@ v3 -> v4: projects gain a toolchain, and `auto_repair` a third state (unset).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -141,6 +142,9 @@ def test_v3_projects_keep_their_settings_and_an_untouched_auto_repair_becomes_un
     }
     assert [projects[k].ingest_key for k in ("shop", "blog", "wiki")] == ["key-1", "key-2", "key-3"]
     assert projects["blog"].local_path == "/src/blog"
+    # Each project made before DSN keys existed got a key of its own.
+    keys = {p.public_key for p in projects.values()}
+    assert len(keys) == 3 and all(re.fullmatch("[0-9a-f]{32}", str(k)) for k in keys)
     # Ids go on from the highest one; false now stays false.
     assert store.update_project("docs", {"auto_repair": False}).id == 4
     assert store.get_project("docs").auto_repair is False  # type: ignore[union-attr]
