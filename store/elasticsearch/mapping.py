@@ -191,6 +191,15 @@ META_MAPPING: dict[str, Any] = {
 }
 
 
+#: Alert channels, rules and deliveries: few documents, read whole by id; only what is sorted or
+#: filtered on is indexed, the rest is kept in _source as the model wrote it.
+ALERT_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "_meta": {"logcenter_version": TEMPLATE_VERSION},
+    "properties": {"id": _LONG, "channel_id": _LONG, "created_at": _DATE},
+}
+
+
 class IndexNames:
     """Every index name under one prefix, so several installs can share a cluster.
 
@@ -207,6 +216,9 @@ class IndexNames:
         self.projects = f"{prefix}projects"
         self.repairs = f"{prefix}repairs"
         self.meta = f"{prefix}meta"
+        self.alert_channels = f"{prefix}alert-channels"
+        self.alert_rules = f"{prefix}alert-rules"
+        self.alert_deliveries = f"{prefix}alert-deliveries"
         self.events_pattern = f"{prefix}events-*"
         self.events_generations = f"{prefix}events_v*"
 
@@ -235,6 +247,7 @@ class IndexNames:
             self.projects: ([self.projects], PROJECT_MAPPING, {}),
             self.repairs: ([self.repairs], REPAIR_MAPPING, {}),
             self.meta: ([self.meta], META_MAPPING, {}),
+            **{name: ([name], ALERT_MAPPING, {}) for name in self.alerts},
             f"{self.prefix}events": (
                 [self.events_pattern, self.events_generations],
                 EVENT_MAPPING,
@@ -256,7 +269,11 @@ class IndexNames:
     @property
     def fixed(self) -> tuple[str, ...]:
         """The indices created as they are named (bugs have a generation: see `bugs`)."""
-        return (self.projects, self.repairs, self.meta)
+        return (self.projects, self.repairs, self.meta, *self.alerts)
+
+    @property
+    def alerts(self) -> tuple[str, ...]:
+        return (self.alert_channels, self.alert_rules, self.alert_deliveries)
 
 
 def _iso(value: datetime) -> str:

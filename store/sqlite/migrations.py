@@ -176,8 +176,19 @@ _V4: tuple[Step, ...] = (
     "DROP TABLE projects",
     "ALTER TABLE projects_v4 RENAME TO projects",
 )
+#: Alert channels, rules and deliveries (store/sqlite/alerts.py): few rows, read whole, so each
+#: is one JSON body; deliveries are listed per channel, newest first.
+_ALERTS: tuple[Step, ...] = (
+    "CREATE TABLE alert_channels (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, "
+    "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+    "CREATE TABLE alert_rules (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, "
+    "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+    "CREATE TABLE alert_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "channel_id INTEGER NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL)",
+    "CREATE INDEX alert_deliveries_channel ON alert_deliveries (channel_id, id)",
+)
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
-MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _ALERTS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
