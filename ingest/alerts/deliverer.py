@@ -89,6 +89,10 @@ class Deliverer:
                 log.warning("alerts: %s; retrying in %.1fs", exc, backoff)
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
+            except Exception:  # a bug here must not end alerting for the process's lifetime
+                log.exception("alerts: unexpected error; going on in %.1fs", backoff)
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
         self.pool.shutdown(wait=True, cancel_futures=False)
 
     def run_once(self, block_ms: int = 200) -> int:
@@ -159,7 +163,7 @@ class Deliverer:
     def flush_digests(self) -> None:
         for channel_id, items in self.state.due_digests(time.time()):
             channel = self.store.get_alert_channel(channel_id)
-            if channel is None:
+            if channel is None or not channel.enabled:
                 continue
             named: list[tuple[str, Bug]] = []
             for item in items[: self.settings.alerts_digest_items]:
