@@ -115,8 +115,8 @@ def check_channel(channel: AlertChannelIn, settings: Settings) -> None:
     schemes = ("smtp", "smtps") if channel.kind == ChannelKind.EMAIL else ("http", "https")
     try:
         host = check_scheme(channel.url, schemes)
-        resolver = resolver_for(settings.alerts_dns_server)
-        safe_addresses(host, resolver, settings.alerts_allow_private)
+        if not settings.alerts_allow_private:  # else any address will do: nothing to resolve
+            safe_addresses(host, resolver_for(settings.alerts_dns_server), allow_private=False)
     except UnsafeTarget as exc:
         raise InvalidAlert("url", str(exc)) from None
 
