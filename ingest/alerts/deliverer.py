@@ -40,19 +40,23 @@ _SENDERS = 4
 
 
 class Cached:
-    """Rules and channels from the store, re-read at most every `ttl` seconds."""
+    """Rules, channels and projects' languages from the store, re-read at most every `ttl`
+    seconds."""
 
     def __init__(self, store: Store, ttl: float) -> None:
         self.store, self.ttl = store, ttl
         self._until = 0.0
         self.rules: list[AlertRule] = []
         self.channels: dict[int, AlertChannel] = {}
+        self.languages: dict[str, Language] = {}
 
     def refresh(self) -> None:
         if time.monotonic() < self._until:
             return
         self.rules = [r for r in self.store.list_alert_rules() if r.enabled]
         self.channels = {c.id: c for c in self.store.list_alert_channels()}
+        projects = self.store.list_projects()
+        self.languages = {p.project_id: p.language for p in projects if p.language}
         self._until = time.monotonic() + self.ttl
 
 
@@ -75,7 +79,7 @@ class Deliverer:
         )
         self.pool = ThreadPoolExecutor(_SENDERS, thread_name_prefix="alert-send")
         self.stop = threading.Event()
-        self.language: Language = settings.default_language or "en"
+        self.default_language: Language = settings.default_language or "en"
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -148,12 +152,15 @@ class Deliverer:
         message = bug_message(
             trigger.value,
             bug,
-            self.language,
+            self._language(bug),
             self.settings.dashboard_link(),
             window=decision.window,
             branch=branch,
         )
         self.pool.submit(self.deliver, channel, message, decision.rule.id)
+
+    def _language(self, bug: Bug) -> Language:
+        return self.cache.languages.get(bug.project_id, self.default_language)
 
     def _branch(self, bug: Bug) -> str | None:
         _, reports = self.store.list_repair_reports(bug_id=bug.id, size=1000)
@@ -170,8 +177,9 @@ class Deliverer:
                 bug = self.store.get_bug(int(str(item["bug_id"])))
                 if bug is not None:
                     named.append((str(item["trigger"]), bug))
+            language = self._language(named[0][1]) if named else self.default_language
             message = digest_message(
-                named, len(items), self.language, self.settings.dashboard_link()
+                named, len(items), language, self.settings.dashboard_link()
             )
             self.pool.submit(self.deliver, channel, message, None)
 

@@ -21,7 +21,8 @@ from store.text import index_text
 #: Bump when a mapping or setting changes; templates with a lower version are replaced at init.
 #: 3: projects gain `toolchain`, and `auto_repair` takes three states (see upgrade.py).
 #: 4: bug and event texts searchable from Kibana, under ECS and Log Center names alike.
-TEMPLATE_VERSION = 4
+#: 5: projects gain `language` (alert messages); alert channels, rules and deliveries.
+TEMPLATE_VERSION = 5
 
 #: The template version that last changed the bugs / events layout in a way put_mapping cannot
 #: apply to an existing index (a stored-only text made searchable): indices made before it are
@@ -153,6 +154,7 @@ PROJECT_MAPPING: dict[str, Any] = {
                 "local_path",
                 "default_branch",
                 "ingest_key",
+                "language",
             )
         },
         "description": _STORED_TEXT,

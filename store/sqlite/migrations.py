@@ -177,8 +177,10 @@ _V4: tuple[Step, ...] = (
     "ALTER TABLE projects_v4 RENAME TO projects",
 )
 #: Alert channels, rules and deliveries (store/sqlite/alerts.py): few rows, read whole, so each
-#: is one JSON body; deliveries are listed per channel, newest first.
+#: is one JSON body; deliveries are listed per channel, newest first. Projects gain the
+#: language of their alert messages.
 _ALERTS: tuple[Step, ...] = (
+    "ALTER TABLE projects ADD COLUMN language TEXT",
     "CREATE TABLE alert_channels (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, "
     "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
     "CREATE TABLE alert_rules (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, "

@@ -205,6 +205,19 @@ def test_a_new_bug_reaches_every_matching_channel_once(stack: Stack) -> None:
     assert [d["ok"] for d in deliveries.json()] == [True, True]
 
 
+def test_a_project_language_overrides_the_default(stack: Stack) -> None:
+    project = "shop-en"
+    reply = stack.api.client.put(f"/api/v1/projects/{project}", json={"language": "en"})
+    assert reply.status_code == 200 and reply.json()["language"] == "en"
+    hook = stack.channel("webhook", "/english")
+    stack.rule(project, [hook])  # waits out the deliverer's cache, projects included
+    stack.report(project)
+    wait_for(lambda: stack.http.at("/english"), what="the alert")
+    sent = stack.http.at("/english")[0].json()
+    assert sent["title"] == f"[{project}] New bug: ValueError"
+    assert sent["facts"]["Occurrences"] == "1" and sent["facts"]["Environment"] == "production"
+
+
 def test_a_frequency_rule_fires_once_when_crossed(stack: Stack) -> None:
     project = "shop-freq"
     hook = stack.channel("webhook", "/freq")

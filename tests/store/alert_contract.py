@@ -119,3 +119,12 @@ class AlertContract:
             AlertDeliveryIn(channel_id=ch.id, trigger="test", ok=False, response="gone")
         )
         assert store.list_alert_deliveries(channel_id=ch.id) == [kept]
+
+    def test_a_project_keeps_its_alert_language(self, store: Store, store_opener: Opener) -> None:
+        store.ensure_project("shop")
+        assert store.get_project("shop").language is None  # type: ignore[union-attr]
+        store.update_project("shop", {"language": "zh"})
+        again = store_opener()
+        assert again.get_project("shop").language == "zh"  # type: ignore[union-attr]
+        again.close()
+        assert store.update_project("shop", {"language": None}).language is None
