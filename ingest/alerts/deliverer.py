@@ -130,6 +130,8 @@ class Deliverer:
 
     # -- one fact ---------------------------------------------------------------------------
     def handle(self, fact: Fact) -> None:
+        if not any(fact.trigger in rule.triggers for rule in self.cache.rules):
+            return  # no rule reacts to this kind of fact: not even the bug is read
         bug = self.store.get_bug(fact.bug_id)
         if bug is None:
             return
