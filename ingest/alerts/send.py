@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from ingest.alerts.channels import REQUESTS, Outgoing, refused_by_body
 from ingest.alerts.message import Message
 from ingest.alerts.safety import Resolver, UnsafeTarget, check_scheme, safe_addresses
@@ -47,6 +45,8 @@ class Sender:
         quiet.setLevel(max(quiet.getEffectiveLevel(), logging.WARNING))
 
     def send(self, channel: AlertChannel, message: Message) -> Sent:
+        import httpx  # at the first send: the indexer hosting a deliverer stays light till then
+
         try:
             if channel.kind == ChannelKind.EMAIL:
                 return self._mail(channel, message)
@@ -58,6 +58,8 @@ class Sender:
             return Sent(False, response=_clean(text, channel), retryable=True)
 
     def _post(self, channel: AlertChannel, out: Outgoing) -> Sent:
+        import httpx
+
         parts = urlsplit(out.url)
         host = check_scheme(out.url)
         address = safe_addresses(host, self.resolver, self.allow_private)[0]
