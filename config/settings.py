@@ -121,12 +121,12 @@ class Settings(BaseSettings):
     alerts_cooldown_minutes: float = 30.0
     #: Flood control per channel: within each window the first `alerts_flood_first` alerts go
     #: out one by one, the rest are folded into one digest sent when the window ends.
-    alerts_flood_window_seconds: float = 300.0
-    alerts_flood_first: int = 5
+    alerts_flood_window_seconds: float = Field(default=300.0, gt=0)
+    alerts_flood_first: int = Field(default=5, ge=1)  # a single new bug is never held
     #: Bugs a digest names (it counts the others).
-    alerts_digest_items: int = 10
+    alerts_digest_items: int = Field(default=10, ge=1)
     #: A failed send is tried again this many times, waiting backoff, 2 x backoff, ...
-    alerts_retries: int = 3
+    alerts_retries: int = Field(default=3, ge=0)
     alerts_retry_backoff_seconds: float = 2.0
     alerts_timeout_seconds: float = 10.0
     #: Webhooks and mail servers on private, loopback or link-local addresses are refused
