@@ -235,26 +235,35 @@ def test_a_frequency_rule_fires_once_when_crossed(stack: Stack) -> None:
     assert sent[0]["facts"]["最近分钟内 (2)"] == "25"  # occurrences in the rule's window
 
 
-def test_a_regression_and_a_failed_repair_alert(stack: Stack) -> None:
+def test_repairs_and_a_regression_alert(stack: Stack) -> None:
     project = "shop-regress"
     hook = stack.channel("webhook", "/regress")
-    stack.rule(project, [hook], triggers=["regression", "repair_failed"])
+    triggers = ["regression", "repair_finished", "repair_failed"]
+    stack.rule(project, [hook], triggers=triggers)
     bug_id = stack.report(project)
+    branch = f"fix/bug-{bug_id}-{uuid.uuid4().hex[:4]}"
+    round_ = {"round": 1, "passed": True, "branch": branch}
+    reply = stack.api.client.post(f"/api/v1/bugs/{bug_id}/repair-reports", json=round_)
+    assert reply.status_code == 201, reply.text
     for status in ("VERIFYING", "PENDING_FIX", "FIXING", "FIXED"):
         stack.status(bug_id, status)
+    wait_for(lambda: stack.http.at("/regress"), what="the repair-finished alert")
+    finished = stack.http.at("/regress")[0].json()
+    assert (finished["event"], finished["facts"]["分支"]) == ("repair_finished", branch)
+
     stack.report(project)  # a new occurrence of a fixed bug
-    wait_for(lambda: stack.http.at("/regress"), what="the regression alert")
-    first = stack.http.at("/regress")[0].json()
-    assert (first["event"], first["bug_ids"]) == ("regression", [bug_id])
-    assert "问题复发" in first["title"]
+    wait_for(lambda: len(stack.http.at("/regress")) >= 2, what="the regression alert")
+    regression = stack.http.at("/regress")[1].json()
+    assert (regression["event"], regression["bug_ids"]) == ("regression", [bug_id])
+    assert "问题复发" in regression["title"]
 
     reason = f"tests still fail: AssertionError {uuid.uuid4().hex[:6]}"
     stack.status(bug_id, "FIX_FAILED", failure_reason=reason)
-    wait_for(lambda: len(stack.http.at("/regress")) >= 2, what="the repair-failed alert")
-    failed = stack.http.at("/regress")[1].json()
+    wait_for(lambda: len(stack.http.at("/regress")) >= 3, what="the repair-failed alert")
+    failed = stack.http.at("/regress")[2].json()
     assert failed["event"] == "repair_failed"
     assert failed["facts"]["失败原因"] == reason
-    assert len(stack.http.at("/regress")) == 2
+    assert len(stack.http.at("/regress")) == 3
 
 
 def test_a_burst_of_new_bugs_is_folded_into_a_digest(stack: Stack) -> None:
