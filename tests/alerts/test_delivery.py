@@ -164,6 +164,7 @@ def test_a_new_bug_reaches_every_matching_channel_once(stack: Stack) -> None:
     assert hook.headers["x-logcenter-signature"] == expected
     assert hook.json()["event"] == "new_bug" and hook.json()["link"] == link
     assert hook.json()["bug_ids"] == [bug_id]
+    assert abs(hook.json()["sent_at"] - time.time()) < 60  # signed with the body: no replays
 
     ding = stack.http.at("/robot/send")[0]
     ts = ding.query["timestamp"]
