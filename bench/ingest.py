@@ -4,6 +4,10 @@ For each store backend, in one run: the ceiling app (bench/ceiling.py) under wrk
 stack (`logcenter api` + `logcenter indexer` processes) under the same wrk script, then the time
 the indexer needs after the load ends until the store holds every accepted report. Measuring the
 ceiling right before each stack cancels most of what other work on the machine costs both.
+
+A backend named `<backend>+failing-alert` runs the same with an alert rule on every fact
+(new bugs, regressions, every occurrence: frequency 1, no cooldown) and a webhook that answers
+500: ingestion must keep its pace while the deliverer retries a dead channel.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -75,7 +80,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
     p.add_argument("--fingerprints", type=int, default=1000, help="distinct bugs (1000)")
     p.add_argument("--backends", default="sqlite,elasticsearch",
-                   help="comma-separated: sqlite, elasticsearch (both)")
+                   help="comma-separated: sqlite, elasticsearch (both), each optionally with "
+                        "+failing-alert (an alert channel answering 500 on every fact)")
     p.add_argument("--es-version", default=os.environ.get("LOGCENTER_TEST_ES_VERSION", "9.2.0"))
     p.add_argument("--es-url", default=None,
                    help="use this running node (own index prefix, dropped after) instead of "
@@ -117,7 +123,9 @@ def run(argv: list[str]) -> int:
                                 **extra}
             print(f"{backend}: {ours.rate:,.0f} req/s, p50 {ours.p50_ms:.1f} ms, "
                   f"p99 {ours.p99_ms:.1f} ms, drained in {extra['drain_s']:.2f} s, "
-                  f"{extra['reports_per_gate_call']} reports per gate call")
+                  f"{extra['reports_per_gate_call']} reports per gate call"
+                  + (f", {extra['alert_failures_recorded']} failed alert deliveries recorded"
+                     if "alert_failures_recorded" in extra else ""))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print()
@@ -242,12 +250,19 @@ def measure_stack(
     """Run `logcenter api` + `logcenter indexer` on `backend`; measure load and drain."""
     workdir.mkdir(parents=True, exist_ok=True)
     extra: dict[str, Any] = {}
+    base, _, variant = backend.partition("+")
     with ExitStack() as cleanup:
-        env, store_url, options = _backend_env(backend, args, workdir, cleanup, extra)
+        env, store_url, options = _backend_env(base, args, workdir, cleanup, extra)
+        if variant == "failing-alert":
+            env["LOGCENTER_ALERTS_ALLOW_PRIVATE"] = "true"
+        elif variant:
+            raise SystemExit(f"unknown variant {variant!r} (failing-alert)")
         stack = RunningStack(workdir, env)
         cleanup.callback(stack.stop)
         stack.start()
         cleanup.push(_show_logs_on_error(workdir))
+        if variant:
+            _alert_on_everything(stack, cleanup.enter_context(_failing_receiver()))
         redis = Redis.from_url(env["LOGCENTER_REDIS_URL"])
         cleanup.callback(redis.close)
         extra["redis_version"] = redis.info("server")["redis_version"]
@@ -262,6 +277,9 @@ def measure_stack(
         extra["reports_per_gate_call"] = round(load.requests / max(gate_calls(redis) - calls, 1), 1)
         extra["drain_s"], _ = drained_after(time.monotonic(), redis, store, args.drain_timeout)
         extra["consistent"] = _consistent(redis, store, extra, args.drain_timeout)
+        if variant:
+            failed = [d for d in store.list_alert_deliveries(limit=500) if not d.ok]
+            extra["alert_failures_recorded"] = len(failed)
         if args.profile:
             extra["profile"] = profile(stack, url, script, args, backend)
     return load, extra
@@ -295,6 +313,43 @@ def _backend_env(
     env = {"LOGCENTER_STORE_URL": es_url, "LOGCENTER_ES_INDEX_PREFIX": prefix,
            "LOGCENTER_REDIS_URL": redis_server.url}
     return env, es_url, {"index_prefix": prefix}
+
+
+@contextlib.contextmanager
+def _failing_receiver() -> Iterator[str]:
+    """A webhook on 127.0.0.1 answering 500 to everything; its URL."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _alert_on_everything(stack: RunningStack, url: str) -> None:
+    """A channel to `url` and a rule alerting it of every fact, without cooldown."""
+    channel = stack.client.post(
+        "/api/v1/alerts/channels", json={"name": "failing", "kind": "webhook", "url": url}
+    )
+    channel.raise_for_status()
+    rule = {"name": "everything", "triggers": ["new_bug", "regression", "frequency"],
+            "frequency_count": 1, "frequency_minutes": 1, "cooldown_minutes": 0,
+            "channel_ids": [channel.json()["id"]]}
+    stack.client.post("/api/v1/alerts/rules", json=rule).raise_for_status()
 
 
 def _drop_indices(es_url: str, prefix: str) -> None:

@@ -179,6 +179,14 @@ class ApiClient:
     ) -> Any:
         return self._call("PUT", f"/api/v1/projects/{project_id}", token, json=dict(changes))
 
+    def alerts(self, token: str | None = None) -> dict[str, Any]:
+        """The alert channels (no secrets), rules and latest deliveries, for the Alerts page."""
+        return {
+            "channels": self._call("GET", "/api/v1/alerts/channels", token)["channels"],
+            "rules": self._call("GET", "/api/v1/alerts/rules", token),
+            "deliveries": self._call("GET", "/api/v1/alerts/deliveries", token),
+        }
+
     # -- sending ------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, json: Any = None) -> httpx.Response:

@@ -30,6 +30,7 @@ class ProjectOut(BaseModel):
     test_command: str | None
     default_branch: str | None
     auto_repair: bool | None
+    language: str | None = None
     toolchain: ToolchainInfo | None = None
     repo_url_warning: str | None = None
     has_ingest_key: bool = False

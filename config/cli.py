@@ -111,6 +111,15 @@ def cmd_indexer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from ingest.alerts.deliverer import main as run_deliverer
+
+    _override(data_dir=args.data_dir)
+    _embedded_redis_if_needed()
+    run_deliverer(get_settings())
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from agent.confinement import announce
     from agent.worker import run_pool
@@ -308,6 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     idx = sub.add_parser("indexer", help="run one indexer (stream -> store); run several to scale")
     idx.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
     idx.set_defaults(func=cmd_indexer)
+
+    alerts = sub.add_parser(
+        "alerts",
+        help="run one alert deliverer on its own (set LOGCENTER_ALERTS_IN_INDEXER=false on the "
+        "indexers then)",
+    )
+    alerts.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
+    alerts.set_defaults(func=cmd_alerts)
 
     worker = sub.add_parser("worker", help="run a pool of repair workers (RQ queue 'repairs')")
     worker.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]

@@ -119,6 +119,35 @@ class Settings(BaseSettings):
     #: open NEW bugs (newest first) are queued for repair.
     auto_repair_backlog: int = 20
 
+    # Alerts
+    #: Where alert messages link to (the bug's page is `<url>/bugs/<id>`); empty = the
+    #: dashboard on this machine (http://127.0.0.1:<dashboard_port>).
+    public_dashboard_url: str = ""
+    #: Run the alert deliverer inside the indexer process (`logcenter up`, `logcenter indexer`);
+    #: off where `logcenter alerts` runs it on its own.
+    alerts_in_indexer: bool = True
+    #: At most one alert per bug per rule per trigger within this (a rule may set its own).
+    alerts_cooldown_minutes: float = 30.0
+    #: Flood control per channel: within each window the first `alerts_flood_first` alerts go
+    #: out one by one, the rest are folded into one digest sent when the window ends.
+    alerts_flood_window_seconds: float = Field(default=300.0, gt=0)
+    alerts_flood_first: int = Field(default=5, ge=1)  # a single new bug is never held
+    #: Bugs a digest names (it counts the others).
+    alerts_digest_items: int = Field(default=10, ge=1)
+    #: A failed send is tried again this many times, waiting backoff, 2 x backoff, ...
+    alerts_retries: int = Field(default=3, ge=0)
+    alerts_retry_backoff_seconds: float = 2.0
+    alerts_timeout_seconds: float = 10.0
+    #: Webhooks and mail servers on private, loopback or link-local addresses are refused
+    #: (when saved and at every connection) unless this is set.
+    alerts_allow_private: bool = False
+    #: `host:port` of the DNS server that resolves channel hosts; empty = the system's resolver.
+    alerts_dns_server: str = ""
+    #: How long the indexer and the deliverer keep the rules and channels they read.
+    alerts_cache_seconds: float = 5.0
+    #: The alert stream keeps about this many facts (older ones are trimmed).
+    alerts_stream_maxlen: int = 100_000
+
     @model_validator(mode="after")
     def _generated_token(self) -> Settings:
         """No token configured: every process on this data dir uses the one `up` generated."""
@@ -129,6 +158,11 @@ class Settings(BaseSettings):
     def writes_open(self) -> bool:
         """Writes need no token: anonymous writes were asked for and no token is set."""
         return self.anonymous_writes and not self.admin_token
+
+    def dashboard_link(self) -> str:
+        """The dashboard's public base URL, without a trailing slash."""
+        url = self.public_dashboard_url or f"http://127.0.0.1:{self.dashboard_port}"
+        return url.rstrip("/")
 
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{(self.data_dir / 'logcenter.db').resolve()}"

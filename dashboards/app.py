@@ -24,7 +24,13 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 #: Navigation: (key, path) in display order.
-NAV = (("bugs", "/"), ("discover", "/discover"), ("repairs", "/repairs"), ("projects", "/projects"))
+NAV = (
+    ("bugs", "/"),
+    ("discover", "/discover"),
+    ("repairs", "/repairs"),
+    ("alerts", "/alerts"),
+    ("projects", "/projects"),
+)
 
 log = logging.getLogger(__name__)
 

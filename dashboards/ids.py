@@ -64,6 +64,9 @@ REPAIRS_PREV = "repairs-prev"
 REPAIRS_NEXT = "repairs-next"
 REPAIRS_TOTAL = "repairs-total"
 
+# alerts page
+ALERTS_BODY = "alerts-body"
+
 # Projects
 PROJECTS_GRID = "projects-grid"
 PROJECTS_MESSAGE = "projects-message"

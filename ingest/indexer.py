@@ -24,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ingest.alerts.fact import IndexerFacts, WantedTriggers
 from ingest.gate import Keys
 from ingest.stream import StreamEntry, decode
 from store.base import Store
@@ -58,6 +59,8 @@ class Indexer:
     on_new_bugs: Callable[[list[int]], None] | None = None
     #: Called when a report's repo_url gives a project its first repository.
     on_repository_configured: Callable[[Project], object] | None = None
+    #: Appends the batch's alert facts (new bugs, regressions, occurrences) when set.
+    alerts: IndexerFacts | None = None
     stats: IndexerStats = field(default_factory=IndexerStats)
 
     def __post_init__(self) -> None:
@@ -177,6 +180,9 @@ class Indexer:
         self.stats.events += len(events)
         self.stats.new_events += sum(o.count for o in occurrences)
         self.stats.last_batch_at = time.time()
+        if self.alerts:
+            new_ids = (stored[r.fingerprint] for r in records if r.is_new)
+            self.alerts.record(new_ids, occurrences)
         if self.on_new_bugs:
             # First admissions and regressions: candidates for an automatic repair.
             fresh = {stored[r.fingerprint] for r in records if r.is_new or r.reopened}
@@ -283,10 +289,25 @@ def main(settings: Any = None) -> None:
         retention_days=settings.retention_days,
         on_new_bugs=repairs.on_new_bugs,
         on_repository_configured=repairs.on_repository_configured,
+        alerts=IndexerFacts(
+            redis,
+            settings.redis_prefix,
+            WantedTriggers(store.list_alert_rules, settings.alerts_cache_seconds),
+            settings.alerts_stream_maxlen,
+        ),
     )
+    deliverer = None
+    if settings.alerts_in_indexer:
+        from ingest.alerts.deliverer import Deliverer
+
+        alerts_redis = Redis.from_url(redis_url(settings), socket_timeout=10)
+        deliverer = Deliverer(alerts_redis, open_configured_store(settings), settings)
+        deliverer.start()
 
     def stop(*_: object) -> None:
         indexer.stopping = True
+        if deliverer is not None:
+            deliverer.stop.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

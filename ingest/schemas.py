@@ -36,6 +36,8 @@ class ProjectUpdate(BaseModel):
     default_branch: str | None = Field(default=None, max_length=200, examples=["main"])
     auto_repair: bool | None = None
     ingest_key: str | None = Field(default=None, max_length=200)
+    #: The language of the project's alert messages; "" follows LOGCENTER_DEFAULT_LANGUAGE.
+    language: Literal["", "en", "zh"] | None = None
 
     model_config = {"extra": "forbid"}
 

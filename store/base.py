@@ -11,6 +11,14 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any, Protocol
 
+from store.alert import (
+    AlertChannel,
+    AlertChannelIn,
+    AlertDelivery,
+    AlertDeliveryIn,
+    AlertRule,
+    AlertRuleIn,
+)
 from store.models import (
     Bug,
     BugCreate,
@@ -165,3 +173,41 @@ class Store(Protocol):
         size: int = 50,
     ) -> tuple[int, list[RepairReport]]:
         """(total, reports) newest first; for one bug, in round order (oldest first)."""
+
+    # -- alerts ----------------------------------------------------------------------------
+    def add_alert_channel(self, channel: AlertChannelIn) -> AlertChannel:
+        """Store a new channel (secret included) with an id of the store's; no health yet."""
+
+    def get_alert_channel(self, channel_id: int) -> AlertChannel | None: ...
+
+    def list_alert_channels(self) -> list[AlertChannel]:
+        """Every channel, by id."""
+
+    def update_alert_channel(self, channel_id: int, changes: Mapping[str, Any]) -> AlertChannel:
+        """Partial update of AlertChannelIn or ChannelHealth fields; other fields raise
+        ValueError. A concurrent health write is never lost. Raises NotFound."""
+
+    def delete_alert_channel(self, channel_id: int) -> None:
+        """Raises NotFound. Rules naming the channel keep its id (it names nothing now)."""
+
+    def add_alert_rule(self, rule: AlertRuleIn) -> AlertRule: ...
+
+    def get_alert_rule(self, rule_id: int) -> AlertRule | None: ...
+
+    def list_alert_rules(self) -> list[AlertRule]:
+        """Every rule, by id."""
+
+    def update_alert_rule(self, rule_id: int, changes: Mapping[str, Any]) -> AlertRule:
+        """Partial update of AlertRuleIn fields (others raise ValueError). Raises NotFound."""
+
+    def delete_alert_rule(self, rule_id: int) -> None:
+        """Raises NotFound."""
+
+    def add_alert_delivery(self, delivery: AlertDeliveryIn) -> AlertDelivery:
+        """Record one delivery and set its channel's last success or last failure from it
+        (the channel may have been deleted since: then only the delivery is kept)."""
+
+    def list_alert_deliveries(
+        self, *, channel_id: int | None = None, limit: int = 50
+    ) -> list[AlertDelivery]:
+        """The latest deliveries (of one channel, or all), newest first."""

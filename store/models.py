@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -213,6 +213,8 @@ class Project(BaseModel):
     default_branch: str | None = None
     #: None follows the install's setting (LOGCENTER_AUTO_REPAIR); True or False overrides it.
     auto_repair: bool | None = None
+    #: The language of the project's alert messages; None follows LOGCENTER_DEFAULT_LANGUAGE.
+    language: Literal["en", "zh"] | None = None
     #: Set by the repair workers (Store.set_project_toolchain), never by a project edit.
     toolchain: ToolchainInfo | None = None
     #: Why the last `repo_url` a report sent was ignored (unsafe or malformed), until a

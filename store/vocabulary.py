@@ -108,6 +108,7 @@ PROJECT_EDITABLE = (
     "default_branch",
     "auto_repair",
     "ingest_key",
+    "language",
 )
 #: Project fields the dashboard's grid edits: the write-only ingest key is left out on purpose
 #: (it is set through the API, never shown).

@@ -102,7 +102,7 @@ def test_help_explains_every_command() -> None:
         text=True,
         check=True,
     ).stdout
-    for command in ("up", "api", "indexer", "worker", "dashboard", "token", "bench"):
+    for command in ("up", "api", "indexer", "alerts", "worker", "dashboard", "token", "bench"):
         assert command in out
     token = logcenter("token", "--help")
     for words in ("admin token", "LOGCENTER_ADMIN_TOKEN", "admin_token", "Authorization: Bearer"):

@@ -16,6 +16,7 @@ from client.shapes import (
     Transitions,
 )
 from ingest import status as workflow
+from ingest.alerts import fact as alert_fact
 from ingest.autorepair import on_status_changed
 from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import STATUS_FIELD
@@ -146,6 +147,15 @@ async def put_status(bug_id: BugId, body: StatusChangeIn, services: ServicesDep)
     await run_in_threadpool(
         on_status_changed, services.sync_redis, services.settings, bug, body.by or "api"
     )
+    if found := alert_fact.status_fact(bug):  # repair finished or failed: alert rules decide
+        settings = services.settings
+        await run_in_threadpool(
+            alert_fact.append,
+            services.sync_redis,
+            settings.redis_prefix,
+            [found],
+            settings.alerts_stream_maxlen,
+        )
     return bug
 
 

@@ -24,7 +24,8 @@ from store.text import index_text
 #: 5: projects gain `repo_url_warning`.
 #: 6: saved searches get an index.
 #: 7: projects gain `public_key`, their Sentry DSN's key (see upgrade.py).
-TEMPLATE_VERSION = 7
+#: 8: projects gain `language` (alert messages); alert channels, rules and deliveries.
+TEMPLATE_VERSION = 8
 
 #: The template version that last changed the bugs / events layout in a way put_mapping cannot
 #: apply to an existing index (a stored-only text made searchable): indices made before it are
@@ -155,6 +156,7 @@ PROJECT_MAPPING: dict[str, Any] = {
                 "default_branch",
                 "ingest_key",
                 "public_key",
+                "language",
             )
         },
         "description": _STORED_TEXT,
@@ -207,6 +209,15 @@ META_MAPPING: dict[str, Any] = {
 }
 
 
+#: Alert channels, rules and deliveries: few documents, read whole by id; only what is sorted or
+#: filtered on is indexed, the rest is kept in _source as the model wrote it.
+ALERT_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "_meta": {"logcenter_version": TEMPLATE_VERSION},
+    "properties": {"id": _LONG, "channel_id": _LONG, "created_at": _DATE},
+}
+
+
 class IndexNames:
     """Every index name under one prefix, so several installs can share a cluster.
 
@@ -224,6 +235,9 @@ class IndexNames:
         self.repairs = f"{prefix}repairs"
         self.searches = f"{prefix}searches"
         self.meta = f"{prefix}meta"
+        self.alert_channels = f"{prefix}alert-channels"
+        self.alert_rules = f"{prefix}alert-rules"
+        self.alert_deliveries = f"{prefix}alert-deliveries"
         self.events_pattern = f"{prefix}events-*"
         self.events_generations = f"{prefix}events_v*"
 
@@ -253,6 +267,7 @@ class IndexNames:
             self.repairs: ([self.repairs], REPAIR_MAPPING, {}),
             self.searches: ([self.searches], SEARCH_MAPPING, {}),
             self.meta: ([self.meta], META_MAPPING, {}),
+            **{name: ([name], ALERT_MAPPING, {}) for name in self.alerts},
             f"{self.prefix}events": (
                 [self.events_pattern, self.events_generations],
                 EVENT_MAPPING,
@@ -274,7 +289,11 @@ class IndexNames:
     @property
     def fixed(self) -> tuple[str, ...]:
         """The indices created as they are named (bugs have a generation: see `bugs`)."""
-        return (self.projects, self.repairs, self.searches, self.meta)
+        return (self.projects, self.repairs, self.searches, self.meta, *self.alerts)
+
+    @property
+    def alerts(self) -> tuple[str, ...]:
+        return (self.alert_channels, self.alert_rules, self.alert_deliveries)
 
 
 def _iso(value: datetime) -> str:

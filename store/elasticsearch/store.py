@@ -19,6 +19,7 @@ from typing import Any
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from store import lucene as lq
+from store.elasticsearch.alerts import ElasticsearchAlerts
 from store.elasticsearch.client import (
     BugDoc,
     bug_doc_from_hit,
@@ -80,7 +81,7 @@ _BULK_CHUNK = 1000
 _FINGERPRINT_CACHE = 200_000
 
 
-class ElasticsearchStore:
+class ElasticsearchStore(ElasticsearchAlerts):
     """Store backend over an Elasticsearch 8/9 cluster; satisfies store.base.Store.
 
     With `refresh=False`, add_events leaves its events and counts to the indices' periodic

@@ -205,8 +205,22 @@ def _give_public_keys(conn: sqlite3.Connection) -> None:
 #: Projects gain the public key of their Sentry DSN (store.models.Project.public_key).
 _V7: tuple[Step, ...] = ("ALTER TABLE projects ADD COLUMN public_key TEXT", _give_public_keys)
 
+#: Alert channels, rules and deliveries (store/sqlite/alerts.py): few rows, read whole, so each
+#: is one JSON body; deliveries are listed per channel, newest first. Projects gain the
+#: language of their alert messages.
+_V8: tuple[Step, ...] = (
+    "ALTER TABLE projects ADD COLUMN language TEXT",
+    "CREATE TABLE alert_channels (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, "
+    "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+    "CREATE TABLE alert_rules (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, "
+    "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+    "CREATE TABLE alert_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "channel_id INTEGER NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL)",
+    "CREATE INDEX alert_deliveries_channel ON alert_deliveries (channel_id, id)",
+)
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
-MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

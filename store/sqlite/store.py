@@ -38,6 +38,7 @@ from store.models import (
     utcnow,
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
+from store.sqlite.alerts import SQLiteAlerts
 from store.sqlite.event_text import event_text_id, purge_unused_texts
 from store.sqlite.migrations import migrate
 from store.sqlite.rows import (
@@ -77,7 +78,7 @@ def path_from_url(url: str) -> Path:
     return Path("/" + url[len(prefix) :].lstrip("/"))
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteAlerts):
     """store.base.Store on one SQLite file."""
 
     def __init__(self, url: str, **options: object) -> None:

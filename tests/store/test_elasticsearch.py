@@ -9,7 +9,7 @@ import pytest
 
 from store.base import Store
 from store.elasticsearch import ElasticsearchStore
-from tests.store import contract
+from tests.store import alert_contract, contract
 
 pytestmark = pytest.mark.es
 
@@ -29,6 +29,9 @@ def store(store_opener: Callable[[], ElasticsearchStore]) -> Iterator[Elasticsea
     cleaner.drop()
     cleaner.close()
 
+
+class TestAlerts(alert_contract.AlertContract):
+    pass
 
 class TestBugCreation(contract.BugCreationContract):
     pass

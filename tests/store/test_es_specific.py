@@ -51,7 +51,8 @@ def test_templates_carry_the_version(store: ElasticsearchStore) -> None:
     found = store.es.indices.get_index_template(name=f"{prefix}*")["index_templates"]
     versions = {t["name"]: t["index_template"]["version"] for t in found}
     assert versions == {f"{prefix}{n}": TEMPLATE_VERSION
-                        for n in ("bugs", "projects", "repairs", "searches", "meta", "events")}
+                        for n in ("bugs", "projects", "repairs", "searches", "meta", "events",
+                                  "alert-channels", "alert-rules", "alert-deliveries")}
     bugs = store.names.bugs_generation  # what the alias `<prefix>bugs` names
     settings = store.es.indices.get_settings(index=f"{prefix}bugs")[bugs]["settings"]
     assert (settings["index"]["number_of_shards"], settings["index"]["number_of_replicas"]) == (

@@ -35,14 +35,16 @@ def _answers(store: SQLiteStore) -> list[dict[str, Any]]:
     return [store.search_events(EventQuery(**q)).model_dump() for q in QUERIES]
 
 
-def _undo_v6(conn: sqlite3.Connection) -> None:
-    conn.execute("DROP TABLE saved_searches")
+def _undo_later_steps(conn: sqlite3.Connection) -> None:
+    """Undo the steps after v4 that add tables of their own (saved searches, alerts)."""
+    for table in ("saved_searches", "alert_channels", "alert_rules", "alert_deliveries"):
+        conn.execute(f"DROP TABLE {table}")
 
 
 def _undo_v3(path: Path) -> None:
     columns = ", ".join(EVENT_FTS_COLUMNS)
     with sqlite3.connect(path) as conn:
-        _undo_v6(conn)
+        _undo_later_steps(conn)
         conn.execute(
             f'CREATE VIRTUAL TABLE events_fts USING fts5({columns}, tokenize = "{FTS_TOKENIZER}")'
         )
@@ -121,7 +123,7 @@ def test_v3_projects_keep_their_settings_and_an_untouched_auto_repair_becomes_un
     store.init()
     store.close()
     with sqlite3.connect(path) as conn:
-        _undo_v6(conn)
+        _undo_later_steps(conn)
         conn.execute("DROP TABLE projects")
         conn.execute(_V3_PROJECTS)
         for n, (project, auto) in enumerate((("shop", 0), ("blog", 1), ("wiki", 0)), 1):
