@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from config.settings import Settings, get_settings
 from ingest import fastpath
 from ingest.report import ReportIn
-from ingest.routes import bugs, events, health, projects, repairs, reports
+from ingest.routes import bugs, events, exports, health, projects, repairs, reports
 from ingest.services import Services
 from store.errors import Conflict, NotFound, QueryError, Unavailable
 
@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    for module in (reports, projects, bugs, repairs, events, health):
+    # exports before bugs: /bugs/export is not a /bugs/{bug_id}
+    for module in (reports, projects, exports, bugs, repairs, events, health):
         app.include_router(module.router)
     _add_error_handlers(app)
     _add_openapi_models(app)
