@@ -205,10 +205,12 @@ class Pool:
             self.next_sweep = now + SWEEP_INTERVAL
 
     def stop(self) -> None:
-        """Withdraw the heartbeat and stop the workers (warm, then cold after `grace`)."""
+        """Withdraw the heartbeat, stop the workers (warm, then cold after `grace`) and close
+        the connection: the embedded Redis shuts down only once its last client is gone."""
         self.stopping = True
         self.withdraw()
         self.shutdown()
+        self.redis.close()
 
     def beat(self) -> None:
         """Publish what this pool can do, valid for a few heartbeat periods (on demand: the

@@ -14,6 +14,7 @@ import httpx
 import psutil
 import pytest
 
+from bench.footprint import processes_in
 from bench.services import free_port, wait_for
 from bench.stack import guide_payload
 from client.http import ApiClient
@@ -80,6 +81,8 @@ def test_up_serves_reports_docs_and_dashboard_and_keeps_data(tmp_path: Path) -> 
     output = proc.stdout.read().decode() if proc.stdout else ""
     assert "logcenter: up" in output and "logcenter: stopped" in output
     assert leftovers == [], f"processes left running: {leftovers}"
+    # The embedded redis-server runs detached (in the data dir): it stops with `up` too.
+    wait_for(lambda: not processes_in(tmp_path / "data"), 10, "the embedded Redis to stop")
 
     # A second `up` on the same data dir keeps everything.
     proc = start_up(tmp_path / "data", api_port, dash_port)
