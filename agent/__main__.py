@@ -19,10 +19,15 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_GRACE,
         help="seconds a stopping worker may finish its repair (default %(default)s)",
     )
+    parser.add_argument(
+        "--on-demand",
+        action="store_true",
+        help="start worker processes only while repairs wait (as `logcenter up` does)",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     announce(settings, "python -m agent")
-    return run_pool(args.workers, settings, args.grace)
+    return run_pool(args.workers, settings, args.grace, on_demand=args.on_demand)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,14 @@ Stopping: SIGTERM/SIGINT asks every worker for a warm shutdown (finish the curre
 `grace` seconds, or on a second signal, workers are stopped cold and their repairs failed with
 "worker stopped".
 
+On demand (`logcenter up`'s pool), no worker runs while the queue is empty: a worker process
+starts when repairs wait, works in burst mode and exits once the queue is empty, so an idle
+install holds no repair process at all (the first repair waits a few seconds for its worker).
+
+A waiting worker imports nothing heavy: litellm, git and the repair code load in the work horse
+that runs the job, so idle workers stay small (each repair pays the import, seconds against
+minutes of repair).
+
 The pool publishes what it can do (LLM, sandbox, tools: agent.capability) as a heartbeat in
 Redis at start and every `worker_heartbeat_seconds`; the API and the indexer read it to decide
 whether repairs can be queued without a click. It withdraws the heartbeat when it stops, and a
@@ -90,10 +98,10 @@ def _horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
     )
 
 
-def run_worker(name: str, settings: Settings) -> None:
-    """One RQ worker process (what the pool starts N times)."""
+def run_worker(name: str, settings: Settings, *, burst: bool = False) -> None:
+    """One RQ worker process (what the pool starts N times); `burst`: exit once the queue is
+    empty."""
     configure(settings)
-    _preload()
     worker = RepairWorker(
         [queue_name(settings.redis_prefix)],
         connection=redis_connection(settings),
@@ -102,16 +110,7 @@ def run_worker(name: str, settings: Settings) -> None:
         maintenance_interval=MAINTENANCE_INTERVAL,
         work_horse_killed_handler=_horse_killed,
     )
-    worker.work(logging_level="INFO", with_scheduler=False)
-
-
-def _preload() -> None:
-    """Import the job's modules once, so each forked work horse starts with them (litellm
-    alone takes seconds to import)."""
-    import agent.repair  # noqa: F401
-    from agent.llm import _litellm
-
-    _litellm()
+    worker.work(logging_level="INFO", with_scheduler=False, burst=burst)
 
 
 def _die_with_parent() -> None:
@@ -131,12 +130,21 @@ class Slot:
 
 @dataclass
 class Pool:
+    """Up to `size` worker processes: always running, or started `on_demand` while repairs wait.
+
+    `run` is the pool as a process of its own; a supervisor that hosts the pool in its own loop
+    calls `start`, then `tick` regularly, then `stop`.
+    """
+
     size: int
     settings: Settings
     grace: float = DEFAULT_GRACE
+    on_demand: bool = False
     slots: list[Slot] = field(default_factory=list)
     stopping: bool = False
     cold: bool = False
+    next_beat: float = 0.0
+    next_sweep: float = 0.0
 
     def __post_init__(self) -> None:
         self.redis = redis_connection(self.settings)
@@ -152,10 +160,13 @@ class Pool:
         slot.name = (
             f"repair-{socket.gethostname()}-{os.getpid()}-{slot.index}-{uuid.uuid4().hex[:6]}"
         )
+        burst = ["--burst"] if self.on_demand else []
         slot.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.worker", "--name", slot.name],
+            [sys.executable, "-m", "agent.worker", "--name", slot.name, *burst],
             stdin=subprocess.PIPE,
             preexec_fn=_die_with_parent,
+            # A terminal's Ctrl-C reaches the supervisor only, which stops workers warm first.
+            start_new_session=True,
         )
         assert slot.proc.stdin is not None
         slot.proc.stdin.write(self.settings.model_dump_json().encode())
@@ -163,30 +174,51 @@ class Pool:
         log.info("worker %s started (pid %s)", slot.name, slot.proc.pid)
 
     def run(self) -> int:
-        configure(self.settings)
+        """The pool as a process: until SIGINT/SIGTERM, then a clean stop."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        for slot in self.slots:
-            self.spawn(slot)
-        next_sweep = next_beat = 0.0
+        self.start()
         while not self.stopping:
-            self.supervise()
-            now = time.monotonic()
-            if now >= next_beat:
-                self.beat()
-                next_beat = now + self.settings.worker_heartbeat_seconds
-            if now >= next_sweep:
-                self.registry.cleanup()
-                next_sweep = now + SWEEP_INTERVAL
+            self.tick()
             time.sleep(0.2)
-        self.withdraw()
-        self.shutdown()
+        self.stop()
         return 0
 
+    def start(self) -> None:
+        configure(self.settings)
+        if not self.on_demand:
+            for slot in self.slots:
+                self.spawn(slot)
+
+    def tick(self) -> None:
+        """Replace dead workers (or start those repairs wait for), beat, sweep when due."""
+        self.supervise()
+        now = time.monotonic()
+        if now >= self.next_beat:
+            self.beat()
+            self.next_beat = now + self.settings.worker_heartbeat_seconds
+        if now >= self.next_sweep:
+            try:
+                self.registry.cleanup()
+            except RedisError as exc:  # swept again next time
+                log.warning("registry not swept: %s", exc)
+            self.next_sweep = now + SWEEP_INTERVAL
+
+    def stop(self) -> None:
+        """Withdraw the heartbeat, stop the workers (warm, then cold after `grace`) and close
+        the connection: the embedded Redis shuts down only once its last client is gone."""
+        self.stopping = True
+        self.withdraw()
+        self.shutdown()
+        self.redis.close()
+
     def beat(self) -> None:
-        """Publish what this pool can do, valid for a few heartbeat periods."""
+        """Publish what this pool can do, valid for a few heartbeat periods (on demand: the
+        workers it would start)."""
         alive = sum(1 for s in self.slots if s.proc is not None and s.proc.poll() is None)
-        capability = worker_capability(self.name, self.settings, alive)
+        capability = worker_capability(
+            self.name, self.settings, self.size if self.on_demand else alive
+        )
         lifetime = HEARTBEAT_LIFETIMES * self.settings.worker_heartbeat_seconds
         try:
             publish_capability(self.redis, self.settings.redis_prefix, capability, lifetime)
@@ -207,19 +239,37 @@ class Pool:
 
     def supervise(self) -> None:
         now = time.monotonic()
+        wanted = self._wanted()
         for slot in self.slots:
             if slot.proc is None:
-                if now >= slot.restart_at:
+                if now >= slot.restart_at and wanted > 0:
                     self.spawn(slot)
+                    wanted -= 1
                 continue
             code = slot.proc.poll()
             if code is None:
+                continue
+            if code == 0 and self.on_demand:  # a burst worker found the queue empty
+                slot.proc = None
                 continue
             log.warning("worker %s exited with %s", slot.name, code)
             self.abandon(slot.name, f"{WORKER_DIED}: worker process exited with status {code}")
             slot.proc = None
             slot.restarts += 1
             slot.restart_at = now + min(2 ** min(slot.restarts, 5), 30)
+
+    def _wanted(self) -> int:
+        """How many idle slots should get a worker now: all of them, or on demand as many as
+        repairs wait beyond the workers running."""
+        if not self.on_demand:
+            return self.size
+        running = sum(1 for s in self.slots if s.proc is not None)
+        try:
+            waiting = repair_queue(self.redis, self.settings.redis_prefix).count
+        except RedisError as exc:
+            log.warning("repair queue not read: %s", exc)
+            return 0
+        return max(0, waiting - running)
 
     def abandon(self, worker_name: str, reason: str) -> None:
         """Fail the jobs a dead worker was running, through RQ's abandoned-job path."""
@@ -305,21 +355,24 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def run_pool(n: int, settings: Settings, grace: float = DEFAULT_GRACE) -> int:
+def run_pool(
+    n: int, settings: Settings, grace: float = DEFAULT_GRACE, *, on_demand: bool = False
+) -> int:
     """Run `n` repair workers until SIGINT/SIGTERM; then stop them cleanly."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     repair_queue(redis_connection(settings), settings.redis_prefix)  # fail early on a bad Redis URL
-    return Pool(n, settings, grace).run()
+    return Pool(n, settings, grace, on_demand=on_demand).run()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry of one worker child: settings arrive as JSON on stdin (never in argv or env)."""
     parser = argparse.ArgumentParser(prog="python -m agent.worker")
     parser.add_argument("--name", required=True)
+    parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     args = parser.parse_args(argv)
     data = sys.stdin.read()
     settings = Settings(**json.loads(data)) if data else get_settings()
-    run_worker(args.name, settings)
+    run_worker(args.name, settings, burst=args.burst)
     return 0
 
 

@@ -95,8 +95,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk not found: apt-get install wrk (make test-deps installs it)", file=sys.stderr)
+    if wrk_missing():
         return 2
     started = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="logcenter-bench-"))
@@ -168,6 +167,14 @@ def verdict(r: dict[str, Any]) -> str:
 
 
 # -- load ----------------------------------------------------------------------------------
+
+
+def wrk_missing() -> bool:
+    """True, said on stderr, when wrk is not installed."""
+    if shutil.which("wrk") is None:
+        print("wrk not found: apt-get install wrk (make test-deps installs it)", file=sys.stderr)
+        return True
+    return False
 
 
 def wrk(url: str, script: Path, args: argparse.Namespace, seconds: int) -> Load:

@@ -127,7 +127,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _override(data_dir=args.data_dir)
     _embedded_redis_if_needed()
     announce(get_settings(), "logcenter worker")  # whether repairs run sandboxed, or not at all
-    run_pool(args.workers, get_settings())
+    run_pool(args.workers, get_settings(), on_demand=args.on_demand)
     return 0
 
 
@@ -303,7 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--dashboard-port", type=int, default=None, help="dashboard port (default 8003)"
     )
-    up.add_argument("--workers", type=int, default=2, help="repair workers (default 2; 0 = none)")
+    up.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="repair workers at most, started on demand while repairs wait (default 2; 0 = none)",
+    )
     up.set_defaults(func=cmd_up)
 
     api = sub.add_parser("api", help="run the HTTP API only")
@@ -329,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a pool of repair workers (RQ queue 'repairs')")
     worker.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
     worker.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    worker.add_argument(
+        "--on-demand",
+        action="store_true",
+        help="start worker processes only while repairs wait (as `logcenter up` does)",
+    )
     worker.set_defaults(func=cmd_worker)
 
     dash = sub.add_parser("dashboard", help="run the web dashboard")
@@ -348,8 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
     token.set_defaults(func=cmd_token)
 
-    bench = sub.add_parser("bench", help="run a benchmark (ingest or search) and print figures")
-    bench.add_argument("kind", choices=["ingest", "search"])
+    bench = sub.add_parser(
+        "bench", help="run a benchmark (ingest, search or footprint) and print figures"
+    )
+    bench.add_argument("kind", choices=["ingest", "search", "footprint"])
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="options for the benchmark")
     bench.set_defaults(func=cmd_bench)
 

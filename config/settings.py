@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
 
     retention_days: int = 30
+    #: Below this share of free space on the data dir (and the SQLite file's folder), reports
+    #: get 503 + Retry-After and /readyz fails until space returns; 0 turns the check off.
+    min_free_disk_percent: float = 5.0
+    #: Rows one export (`/api/v1/bugs/export`, `/api/v1/events/export`) streams at most.
+    export_max_rows: int = 1_000_000
     limits: Limits = Field(default_factory=Limits)
 
     #: Context keys whose values are replaced by "[Filtered]" (case-insensitive, any depth).

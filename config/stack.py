@@ -1,9 +1,14 @@
 """`logcenter up`: every component as a child process, supervised, stopped together.
 
 The parent owns the embedded Redis (when no Redis URL is configured), starts the API, the
-indexer, the repair worker pool and the dashboard, restarts a child that dies unexpectedly, and
-on Ctrl-C/SIGTERM stops the API first (no new acknowledgements), then the rest. The children
-share the data dir, so without LOGCENTER_ADMIN_TOKEN they all use the admin token kept there.
+indexer and the dashboard, restarts a child that dies unexpectedly, and on Ctrl-C/SIGTERM stops
+the API first (no new acknowledgements), then the rest. The children share the data dir, so
+without LOGCENTER_ADMIN_TOKEN they all use the admin token kept there.
+
+The parent also hosts the repair worker pool (agent.worker.Pool) in its own loop, on demand: a
+repair worker process runs only while repairs wait or run, so an idle install holds none (a
+process of its own for the pool would cost ~40 MB of memory for a loop that mostly sleeps).
+Another light component joins `up` as one more `Child` in `_plan`.
 """
 
 from __future__ import annotations
@@ -15,11 +20,15 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
 from config.settings import Settings, read_admin_token
 from config.wiring import start_embedded_redis
+
+if TYPE_CHECKING:
+    from agent.worker import Pool
 
 
 @dataclass
@@ -56,6 +65,7 @@ class Stack:
     workers: int = 2
     host: str = "0.0.0.0"
     children: list[Child] = field(default_factory=list)
+    pool: Pool | None = None
     stopping: bool = False
 
     def _env(self) -> dict[str, str]:
@@ -67,13 +77,12 @@ class Stack:
         return env
 
     def _plan(self) -> list[Child]:
+        """The child processes, in start order (the API first: it is stopped first too)."""
         s = self.settings
         plan = [
             Child("api", ["api", "--host", self.host, "--port", str(s.api_port)]),
             Child("indexer", ["indexer"]),
         ]
-        if self.workers > 0 and importlib.util.find_spec("agent.worker"):
-            plan.append(Child("worker", ["worker", "--workers", str(self.workers)]))
         if importlib.util.find_spec("dashboards.app"):
             plan.append(
                 Child(
@@ -82,6 +91,20 @@ class Stack:
             )
         return plan
 
+    def _repair_pool(self, env: dict[str, str]) -> Pool | None:
+        """The on-demand repair worker pool this process hosts (None: `--workers 0`, or the
+        agent is not installed). Its workers get the settings with the Redis URL resolved."""
+        if self.workers <= 0 or not importlib.util.find_spec("agent.worker"):
+            return None
+        from agent.confinement import announce
+        from agent.worker import Pool
+
+        settings = self.settings.model_copy(
+            update={"redis_url": env["LOGCENTER_REDIS_URL"], "api_url": env["LOGCENTER_API_URL"]}
+        )
+        announce(settings, "logcenter worker")  # whether repairs run sandboxed, or not at all
+        return Pool(self.workers, settings, on_demand=True)
+
     def run(self) -> int:
         env = self._env()
         signal.signal(signal.SIGTERM, self._stop)
@@ -89,18 +112,28 @@ class Stack:
         self.children = self._plan()
         for child in self.children:
             child.start(env)
+        self.pool = self._repair_pool(env)
+        if self.pool:
+            self.pool.start()
         self._announce()
         try:
             while not self.stopping:
                 self._supervise(env)
+                if self.pool:
+                    self.pool.tick()
                 time.sleep(0.5)
         finally:
-            for child in self.children:  # API first: stop acknowledging before the rest stops
+            self.children[0].stop()  # the API first: stop acknowledging before the rest stops
+            if self.pool:
+                self.pool.stop()  # repairs running get `grace` seconds to finish
+            for child in self.children[1:]:
                 child.stop()
         print("logcenter: stopped", flush=True)
         return 0
 
     def _stop(self, *_: object) -> None:
+        if self.stopping and self.pool:
+            self.pool.cold = True  # a second Ctrl-C: do not wait for repairs to finish
         self.stopping = True
 
     def _supervise(self, env: dict[str, str]) -> None:
@@ -133,6 +166,8 @@ class Stack:
             except httpx.HTTPError:
                 time.sleep(0.2)
         names = ", ".join(c.name for c in self.children)
+        if self.pool:
+            names += f", repair workers (up to {self.pool.size}, started on demand)"
         print(
             f"logcenter: up ({names})\n"
             f"  API        {api}  (docs: {api}/docs)\n"
@@ -146,7 +181,7 @@ class Stack:
 
     def _repairs(self) -> str:
         """The banner's line on how repairs run (sandboxed, not at all, or unconfined)."""
-        if not any(child.name == "worker" for child in self.children):
+        if self.pool is None:
             return ""
         from agent.confinement import sandbox_status
 

@@ -19,7 +19,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from config.settings import Settings, get_settings
 from ingest import fastpath
 from ingest.report import ReportIn
-from ingest.routes import alerts, bugs, events, health, projects, repairs, reports, searches
+from ingest.routes import (
+    alerts,
+    bugs,
+    events,
+    exports,
+    health,
+    projects,
+    repairs,
+    reports,
+    searches,
+)
 from ingest.sentry import route as sentry
 from ingest.services import Services
 from store.errors import Conflict, NotFound, QueryError, Unavailable
@@ -57,7 +67,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    for module in (reports, sentry, projects, bugs, repairs, events, searches, health, alerts):
+    # exports before bugs: /bugs/export is not a /bugs/{bug_id}
+    for module in (
+        reports,
+        sentry,
+        projects,
+        exports,
+        bugs,
+        repairs,
+        events,
+        searches,
+        health,
+        alerts,
+    ):
         app.include_router(module.router)
     _add_error_handlers(app)
     _add_openapi_models(app)

@@ -5,6 +5,11 @@ events in bulk, idempotent on the stream entry id, counters derived from what wa
 acknowledged and deleted from the stream. Entries of a crashed indexer stay pending and are
 claimed by another after `claim_idle_ms`; redelivery never double-counts because the store only
 counts events it had not stored before.
+
+An indexer that loses Redis or the store mid-batch keeps running: it retries every second at
+most, and once it reads again it first takes back its own pending entries (the batch it had
+read but not acknowledged, or whose reply was lost with the connection) instead of leaving them
+to the claim timeout, so acknowledged reports are stored within seconds of Redis returning.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ log = logging.getLogger("logcenter.indexer")
 #: A stream entry as Redis returns it (id, fields); `ingest.stream.decode` reads it.
 RawEntry = tuple[bytes, dict[bytes, bytes]]
 _STORED_CACHE = 200_000
+#: Seconds between retries after losing Redis or the store: doubling from the first, capped
+#: low, since recovery waits on the next try.
+RETRY_FIRST = 0.25
+RETRY_MAX = 1.0
 
 
 @dataclass
@@ -71,6 +80,8 @@ class Indexer:
         self._stored: dict[str, int] = {}
         self._next_claim = 0.0
         self._next_purge = 0.0
+        #: Read this consumer's own pending entries before new ones (set after a failure).
+        self._own_pending = True
         self.stopping = False
 
     # -- the loop -------------------------------------------------------------------------
@@ -83,7 +94,7 @@ class Indexer:
 
     def run(self) -> None:
         """Index until `stopping` is set (SIGTERM/SIGINT in `main`)."""
-        backoff = 0.5
+        backoff = RETRY_FIRST
         need_group = True
         while not self.stopping:
             try:
@@ -91,7 +102,7 @@ class Indexer:
                     self.ensure_group()
                     need_group = False
                 self.run_once()
-                backoff = 0.5
+                backoff = RETRY_FIRST
             except ResponseError as exc:
                 # Redis lost the stream or the group (restart without persistence, FLUSHALL).
                 if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
@@ -100,13 +111,15 @@ class Indexer:
                 need_group = True
             except (RedisConnectionError, RedisTimeoutError, Unavailable, OSError) as exc:
                 need_group = True
-                log.warning("indexer: %s; retrying in %.1fs", exc, backoff)
+                self._own_pending = True  # the batch in hand, if any, is still pending
+                log.warning("indexer: %s; retrying in %.2fs", exc, backoff)
                 time.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, RETRY_MAX)
 
     def run_once(self) -> int:
-        """Read and index one batch (claimed stale entries first); return entries handled."""
-        entries = self._claim_stale() or self._read_new()
+        """Read and index one batch (own pending entries first, then claimed stale ones, then
+        new ones); return entries handled."""
+        entries = self._read_own_pending() or self._claim_stale() or self._read_new()
         if entries:
             self.index(entries)
         self._purge_if_due()
@@ -131,6 +144,18 @@ class Indexer:
         )
         streams: list[tuple[bytes, list[RawEntry]]] = reply or []  # type: ignore[assignment]
         return [e for _, batch in streams for e in batch]
+
+    def _read_own_pending(self) -> list[RawEntry]:
+        """Entries delivered to this consumer and not acknowledged, until there are none."""
+        if not self._own_pending:
+            return []
+        reply = self.redis.xreadgroup(
+            self.keys.group, self.consumer, {self.keys.stream: "0"}, count=self.batch_size
+        )
+        streams: list[tuple[bytes, list[RawEntry]]] = reply or []  # type: ignore[assignment]
+        entries = [e for _, batch in streams for e in batch]
+        self._own_pending = bool(entries)
+        return entries
 
     def _claim_stale(self) -> list[RawEntry]:
         now = time.monotonic()

@@ -8,6 +8,7 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from config.settings import Settings
+from ingest.disk import DiskGuard
 from ingest.gate import Gate
 from ingest.metrics import Latencies
 from ingest.scrub import DEFAULT_SCRUB_KEYS
@@ -27,6 +28,7 @@ class Services:
     redis: AsyncRedis
     sync_redis: Redis
     gate: Gate
+    disk: DiskGuard
     scrub_keys: frozenset[str] = DEFAULT_SCRUB_KEYS
     latencies: Latencies = field(default_factory=Latencies)
     sentry_projects: DsnProjects = field(default_factory=DsnProjects)
@@ -56,7 +58,7 @@ class Services:
             burst=settings.rate_limit_burst,
         )
         keys = frozenset(k.lower() for k in settings.scrub_keys) or DEFAULT_SCRUB_KEYS
-        return cls(settings, store, aredis, sredis, gate, keys)
+        return cls(settings, store, aredis, sredis, gate, DiskGuard.for_settings(settings), keys)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -35,6 +35,9 @@ class BugQuery(BaseModel):
     cursor: str | None = None
     facets: tuple[str, ...] = FACET_FIELDS
     facet_size: int = DEFAULT_FACET_SIZE
+    #: False: only the page (no total, facets or histogram; `total` is -1), for walking every
+    #: page of a search (exports), where counting all hits again per page would dominate.
+    count: bool = True
 
 
 class BugPage(BaseModel):
@@ -59,6 +62,8 @@ class EventQuery(BaseModel):
     page: int = 1
     cursor: str | None = None
     sort: Literal["-timestamp", "timestamp"] = "-timestamp"
+    #: As BugQuery.count.
+    count: bool = True
 
 
 class HistogramBucket(BaseModel):

@@ -14,6 +14,7 @@ import httpx
 import psutil
 import pytest
 
+from bench.footprint import processes_in
 from bench.services import free_port, wait_for
 from bench.stack import guide_payload
 from client.http import ApiClient
@@ -80,6 +81,8 @@ def test_up_serves_reports_docs_and_dashboard_and_keeps_data(tmp_path: Path) -> 
     output = proc.stdout.read().decode() if proc.stdout else ""
     assert "logcenter: up" in output and "logcenter: stopped" in output
     assert leftovers == [], f"processes left running: {leftovers}"
+    # The embedded redis-server runs detached (in the data dir): it stops with `up` too.
+    wait_for(lambda: not processes_in(tmp_path / "data"), 10, "the embedded Redis to stop")
 
     # A second `up` on the same data dir keeps everything.
     proc = start_up(tmp_path / "data", api_port, dash_port)
@@ -257,7 +260,8 @@ def test_anonymous_writes_open_writes_and_every_process_warns(tmp_path: Path) ->
         assert not (data / "admin_token").exists()
         wait_for(lambda: "OPEN to anyone" in log.read_text(), 30, "the banner's warning")
         warned = "writes are open to anyone who can reach the API"
-        for process in ("up", "api", "indexer", "worker", "dashboard"):
+        # The repair worker pool runs inside `up` (its workers start on demand).
+        for process in ("up", "api", "indexer", "dashboard"):
             line = f"logcenter {process}: WARNING: {warned}"
             wait_for(lambda line=line: line in log.read_text(), 30, line)  # type: ignore[misc]
     finally:

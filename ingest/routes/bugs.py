@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from client.shapes import (
@@ -36,15 +36,7 @@ Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number")
 Size = Annotated[int, Query(ge=1, le=500, description="items per page (max 500)")]
 
 
-@router.get(
-    "/bugs",
-    response_model=BugList,
-    dependencies=[Reader],
-    responses={400: {"description": "Bad query; the message names the problem"}},
-    summary="Search bugs",
-)
-def search_bugs(
-    store: StoreDep,
+def bug_search(
     q: Annotated[
         str,
         Query(
@@ -60,10 +52,8 @@ def search_bugs(
     environment: Multi = None,
     error_type: Multi = None,
     sort: Annotated[str, Query(pattern=BUG_SORT_PATTERN)] = DEFAULT_BUG_SORT,
-    page: Page = 1,
-    size: Size = 50,
-    cursor: str | None = None,
-) -> BugList:
+) -> BugQuery:
+    """The query and filters of a bug search (shared by the search and its export)."""
     given = {
         "project_id": project_id,
         "source": source,
@@ -73,8 +63,24 @@ def search_bugs(
         "error_type": error_type,
     }
     filters = {k: v for k, v in given.items() if v}
+    return BugQuery(q=q, filters=filters, sort=sort)
+
+
+BugSearch = Annotated[BugQuery, Depends(bug_search)]
+
+
+@router.get(
+    "/bugs",
+    response_model=BugList,
+    dependencies=[Reader],
+    responses={400: {"description": "Bad query; the message names the problem"}},
+    summary="Search bugs",
+)
+def search_bugs(
+    store: StoreDep, search: BugSearch, page: Page = 1, size: Size = 50, cursor: str | None = None
+) -> BugList:
     result = store.search_bugs(
-        BugQuery(q=q, filters=filters, sort=sort, page=page, size=size, cursor=cursor)
+        search.model_copy(update={"page": page, "size": size, "cursor": cursor})
     )
     return BugList(
         total=result.total, items=result.items, facets=result.facets, next_cursor=result.next_cursor

@@ -21,7 +21,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Redis and the store are reachable",
+    summary="Redis and the store are reachable, and the data dir has disk space",
     responses={503: {"description": "A dependency is down"}},
 )
 async def readyz(services: ServicesDep) -> JSONResponse:
@@ -36,6 +36,8 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         checks["store"] = "ok" if ok else "down"
     except Exception as exc:
         checks["store"] = f"down: {exc.__class__.__name__}"
+    low = services.disk.problem()
+    checks["disk"] = f"low: {low}" if low else "ok"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 

@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ingest.body import read_body
+from ingest.disk import RETRY_AFTER
 from ingest.gate import BacklogFull, IngestKeyRequired, RateLimited
 from ingest.pipeline import InvalidJSON, accept, parse_body
 from ingest.report import ReportIn
@@ -127,7 +128,10 @@ def validation_detail(exc: ValidationError) -> dict[str, Any]:
         413: {"description": "Body over the size limit"},
         422: {"description": "A field is missing or has the wrong type; the reply names it"},
         429: {"description": "The project is over its rate limit; retry after Retry-After"},
-        503: {"description": "Backlog full or Redis unreachable; retry after Retry-After"},
+        503: {
+            "description": "Backlog full, Redis unreachable or the data dir's disk nearly "
+            "full; retry after Retry-After"
+        },
     },
 )
 async def report(request: Request) -> Response:
@@ -176,6 +180,8 @@ async def respond(
         )
     except HTTPException as exc:
         return _error(exc.status_code, str(exc.detail))
+    if low := services.disk.problem():
+        return _error(503, f"{low}; retry later", RETRY_AFTER)
     try:
         parsed: ReportIn = parse_body(body)
     except InvalidJSON as exc:

@@ -88,13 +88,16 @@ class BugSearch:
             query.size,
             query.cursor,
         )
-        body["aggs"] = self.compiler.facet_aggs(query.facets, filters, query.facet_size)
+        if query.count:
+            body["aggs"] = self.compiler.facet_aggs(query.facets, filters, query.facet_size)
+        else:
+            body["track_total_hits"] = False
         resp = self.es.search(index=self.names.bugs, source_excludes=BUG_SOURCE_EXCLUDES, **body)
         hits, next_cursor = _page(resp["hits"]["hits"], query.size)
         return BugPage(
-            total=int(resp["hits"]["total"]["value"]),
+            total=int(resp["hits"]["total"]["value"]) if query.count else -1,
             items=[bug_from_doc(h["_source"]) for h in hits],
-            facets=read_facets(resp.get("aggregations", {}), query.facets),
+            facets=read_facets(resp.get("aggregations", {}), query.facets) if query.count else {},
             next_cursor=next_cursor,
         )
 
@@ -128,6 +131,8 @@ class EventSearch:
             query.size,
             query.cursor,
         )
+        if not query.count:
+            return self._page_only(body, query.size)
         aggs = self.compiler.facet_aggs(query.facets, filters, query.facet_size)
         if query.interval_seconds is not None:
             by_time = {
@@ -159,6 +164,15 @@ class EventSearch:
             facets=read_facets(aggregations, query.facets),
             next_cursor=next_cursor,
         )
+
+
+    def _page_only(self, body: dict[str, Any], size: int) -> EventPage:
+        """One page, nothing counted (EventQuery.count false)."""
+        body["track_total_hits"] = False
+        resp = self.es.search(index=self.names.events_pattern, source_excludes=["tokens"], **body)
+        hits, next_cursor = _page(resp["hits"]["hits"], size)
+        items = [event_from_doc(h["_source"]) for h in hits]
+        return EventPage(total=-1, items=items, next_cursor=next_cursor)
 
 
 def _histogram(aggregations: dict[str, Any]) -> list[HistogramBucket]:

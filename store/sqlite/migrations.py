@@ -225,7 +225,12 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the missing migration steps in one write transaction; return the schema version."""
+    """Apply the missing migration steps in one write transaction; return the schema version.
+
+    An up-to-date file is only read, so a process can start on a full disk (and wait for it).
+    """
+    if int(conn.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION:
+        return SCHEMA_VERSION
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -242,6 +247,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back by itself (disk full)
+            conn.execute("ROLLBACK")
         raise
     return SCHEMA_VERSION

@@ -205,7 +205,9 @@ def search_bugs(conn: sqlite3.Connection, query: BugQuery) -> BugPage:
     check_facets(query.facets, FACET_FIELDS)
     node = lq.parse(query.q, lq.BUG_FIELDS)
     with _compiled(conn, BUGS, node, query.filters, query.facets, order.column) as request:
-        total, facets, _ = _aggregate(conn, request, query.facets, query.facet_size, None)
+        total, facets = -1, dict[str, list[FacetValue]]()
+        if query.count:
+            total, facets, _ = _aggregate(conn, request, query.facets, query.facet_size, None)
         rows, next_cursor = _rows(
             conn, request, BUG_COLUMNS, order, query.page, query.size, query.cursor
         )
@@ -230,9 +232,11 @@ def search_events(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
     order = _Order("timestamp", "id", query.sort.startswith("-"))
     reads = ("timestamp", "id", *query.facets)
     with _compiled(conn, EVENTS, node, query.filters, reads) as request:
-        total, facets, histogram = _aggregate(
-            conn, request, query.facets, query.facet_size, query.interval_seconds, query.start
-        )
+        total, facets, histogram = -1, dict[str, list[FacetValue]](), list[HistogramBucket]()
+        if query.count:
+            total, facets, histogram = _aggregate(
+                conn, request, query.facets, query.facet_size, query.interval_seconds, query.start
+            )
         if request.source != EVENTS.name and _dense(conn, total, query.page * query.size):
             request = replace(request, page_source=f"{EVENTS.name} INDEXED BY events_timestamp")
         rows, next_cursor = _rows(
@@ -248,7 +252,7 @@ def _dense(conn: sqlite3.Connection, hits: int, needed: int) -> bool:
     """Whether a page of full-text hits is cheaper found by walking all events in time order,
     testing each (about `needed` * events / hits wide rows read, each costing some dozen index
     entries), than by ordering the hits from the text index (`hits` entries)."""
-    if hits == 0:
+    if hits <= 0:  # none, or not counted
         return False
     events = int(conn.execute(f"SELECT max(seq) FROM {EVENTS.name}").fetchone()[0] or 0)
     return (needed + 1) * events * 12 < hits * hits

@@ -106,10 +106,14 @@ class SQLiteStore(SQLiteAlerts):
                 raise Unavailable(f"{self.path}: {exc}") from exc
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:  # SQLite may have rolled back by itself
+                    conn.execute("ROLLBACK")
+                if _out_of_space(exc):
+                    # Retried once space returns; the indexer keeps the batch in the stream.
+                    raise Unavailable(f"{self.path}: {exc}") from exc
                 raise
-            conn.execute("COMMIT")
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._transaction("BEGIN IMMEDIATE")
@@ -382,6 +386,16 @@ class SQLiteStore(SQLiteAlerts):
 
 
 # -- helpers working inside a transaction ----------------------------------------------------
+
+
+def _out_of_space(exc: BaseException) -> bool:
+    """A write failed for want of disk (SQLITE_FULL, or an I/O error such as ENOSPC)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.OperationalError)
+        and code is not None
+        and code & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+    )
 
 
 def _get_bug(conn: sqlite3.Connection, bug_id: int) -> Bug | None:

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis import Redis
 
 from bench.services import ElasticsearchNode, RedisServer, wait_for
 from bench.stack import RunningStack, guide_payload, running_stack, stack_env
+from ingest.gate import Keys
 from tests.conftest import drop_indices
 from tests.ingest.test_pipeline import bug_counts
 
@@ -196,6 +198,42 @@ def test_store_locked_for_12_seconds(tmp_path: Path, sqlite_env: dict[str, str])
         assert counts == load.acked
     log = (tmp_path / "s" / "indexer0.log").read_text()
     assert "retrying in" in log, "the indexer backed off while the store was locked"
+
+
+def test_redis_killed_mid_batch_reports_readable_within_5_s_of_its_return(
+    tmp_path: Path,
+) -> None:
+    """The indexer holds a batch it cannot write (the store is locked past SQLite's busy
+    timeout) when Redis is SIGKILLed. Once Redis is back (from its append-only file), the
+    indexer takes back its own pending entries at once, not after the 30 s claim timeout."""
+    server = RedisServer(tmp_path / "redis", appendonly=True).start()
+    db = tmp_path / "logcenter.db"
+    env = stack_env(server.url, "rk:", store_url=f"sqlite:///{db}")  # default claim timeout
+    keys = Keys("rk:")
+    try:
+        with running_stack(tmp_path / "s", env) as stack:
+            assert stack.report(line_number=1).status_code == 200
+            stack.wait_until(lambda: sum(bug_counts(stack).values()) == 1, 30, "the first report")
+            redis = Redis.from_url(server.url)
+            with sqlite_locked(db, 11) as locker:
+                acked = [stack.report(line_number=n % 5).status_code for n in range(50)]
+                assert acked == [200] * 50
+                wait_for(lambda: redis.xpending(keys.stream, keys.group)["pending"] > 0, 10,
+                         "the indexer to read a batch")
+                server.proc.kill()  # type: ignore[union-attr]
+                server.proc.wait()  # type: ignore[union-attr]
+                locker.wait(20)
+            log = tmp_path / "s" / "indexer0.log"
+            wait_for(lambda: "database is locked" in log.read_text(), 20, "the failed write")
+            server.start()
+            back = time.monotonic()
+            stack.wait_until(lambda: sum(bug_counts(stack).values()) == 51, 30, "every report")
+            took = time.monotonic() - back
+            assert took <= 5.0, f"readable {took:.1f} s after Redis returned"
+            assert redis.xpending(keys.stream, keys.group)["pending"] == 0
+            redis.close()
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])

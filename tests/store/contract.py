@@ -801,6 +801,13 @@ class BugPagingContract:
         }[sort]
         assert walked == sorted(range(1, self.N + 1), key=key)
 
+    def test_pages_without_counting(self, many: Store) -> None:
+        counted = many.search_bugs(BugQuery(sort="-count", size=9))
+        bare = many.search_bugs(BugQuery(sort="-count", size=9, count=False))
+        assert (bare.total, bare.facets, counted.total) == (-1, {}, self.N)
+        assert [b.id for b in bare.items] == [b.id for b in counted.items]
+        assert bare.next_cursor == counted.next_cursor is not None
+
     def test_pages_match_cursor_walk(self, many: Store) -> None:
         walked = list(self._walk(many, "-last_seen", 50))
         paged: list[int] = []
@@ -869,6 +876,15 @@ class EventSearchContract:
         assert seen == [f"e{i:02}" for i in range(30)]
         newest = events.search_events(EventQuery(size=3))
         assert [e.id for e in newest.items] == ["e29", "e28", "e27"]
+
+    def test_pages_without_counting(self, events: Store) -> None:
+        """count=False: the same pages and cursors, nothing counted (what exports walk)."""
+        query = EventQuery(q="project_id:shop", size=4, interval_seconds=3600, facets=("level",))
+        counted = events.search_events(query)
+        bare = events.search_events(query.model_copy(update={"count": False}))
+        assert (bare.total, bare.histogram, bare.facets) == (-1, [], {})
+        assert [e.id for e in bare.items] == [e.id for e in counted.items]
+        assert bare.next_cursor == counted.next_cursor is not None
 
 
 _BAD_QUERIES = [
