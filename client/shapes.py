@@ -30,6 +30,7 @@ class ProjectOut(BaseModel):
     test_command: str | None
     default_branch: str | None
     auto_repair: bool | None
+    grouping: str | None = None
     toolchain: ToolchainInfo | None = None
     has_ingest_key: bool = False
     public_key: str | None = None

@@ -36,6 +36,9 @@ class ProjectUpdate(BaseModel):
     default_branch: str | None = Field(default=None, max_length=200, examples=["main"])
     auto_repair: bool | None = None
     ingest_key: str | None = Field(default=None, max_length=200)
+    #: How new reports become bugs: "line" (the guide's formulas), "stack" (error type and the
+    #: in-app frames' files and functions); "" or null = the default (line). Existing bugs stay.
+    grouping: Literal["line", "stack", ""] | None = None
 
     model_config = {"extra": "forbid"}
 

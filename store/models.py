@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -210,6 +210,8 @@ class Project(BaseModel):
     #: The key of the project's Sentry DSN: public (browsers carry it), generated when the
     #: project is created, required on the Sentry endpoints only.
     public_key: str | None = None
+    #: store.vocabulary.GROUPINGS; None groups by DEFAULT_GROUPING.
+    grouping: Literal["line", "stack"] | None = None
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -26,7 +26,9 @@ from ingest.sentry.decompress import BodyError, read_capped
 from ingest.sentry.envelope import json_object, parse_envelope
 from ingest.sentry.event import event_report
 from ingest.services import Services
+from store.errors import Unavailable
 from store.models import Project
+from store.vocabulary import DEFAULT_GROUPING
 
 Endpoint = Literal["envelope", "store"]
 _EVENT_ID = re.compile(r"[0-9a-f]{32}")
@@ -50,7 +52,11 @@ async def receive(
     query_key: str,
 ) -> Reply:
     """Authenticate, read and admit what an SDK sent to `/api/<number>/<endpoint>/`."""
-    project = await services.sentry_projects.find(services.store, number)
+    found = number.isascii() and number.isdigit() and len(number) <= 18
+    try:
+        project = await services.projects.by_number(services.store, int(number)) if found else None
+    except Unavailable:
+        return error(503, "the store cannot be read; retry later", _retry(5))
     if project is None:
         return error(404, f"no project has the id {number!r}")
     given = query_key or header_key(headers)
@@ -97,7 +103,8 @@ async def _admit(services: Services, project: Project, raw: bytes, header_id: ob
         ):
             return event_id
         try:
-            await accept(services.gate, report, limits, services.scrub_keys, None)
+            grouping = project.grouping or DEFAULT_GROUPING
+            await accept(services.gate, report, limits, services.scrub_keys, None, grouping)
         except BaseException:
             await services.redis.delete(seen)  # not admitted: a retry must count
             raise

@@ -21,7 +21,7 @@ from store.text import index_text
 #: Bump when a mapping or setting changes; templates with a lower version are replaced at init.
 #: 3: projects gain `toolchain`, and `auto_repair` takes three states (see upgrade.py).
 #: 4: bug and event texts searchable from Kibana, under ECS and Log Center names alike.
-#: 5: projects gain `public_key`, their Sentry DSN's key (see upgrade.py).
+#: 5: projects gain `public_key`, their Sentry DSN's key (see upgrade.py), and `grouping`.
 TEMPLATE_VERSION = 5
 
 #: The template version that last changed the bugs / events layout in a way put_mapping cannot
@@ -155,6 +155,7 @@ PROJECT_MAPPING: dict[str, Any] = {
                 "default_branch",
                 "ingest_key",
                 "public_key",
+                "grouping",
             )
         },
         "description": _STORED_TEXT,

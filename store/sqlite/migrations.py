@@ -187,8 +187,13 @@ def _give_public_keys(conn: sqlite3.Connection) -> None:
     )
 
 
-#: Projects gain the public key of their Sentry DSN (store.models.Project.public_key).
-_V5: tuple[Step, ...] = ("ALTER TABLE projects ADD COLUMN public_key TEXT", _give_public_keys)
+#: Projects gain the public key of their Sentry DSN (store.models.Project.public_key) and how
+#: their reports are grouped into bugs (NULL: the default).
+_V5: tuple[Step, ...] = (
+    "ALTER TABLE projects ADD COLUMN public_key TEXT",
+    _give_public_keys,
+    "ALTER TABLE projects ADD COLUMN grouping TEXT",
+)
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
 MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)

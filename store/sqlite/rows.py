@@ -24,8 +24,8 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 PROJECT_COLUMNS = (
     "project_id", "name", "repo_url", "local_path", "description", "test_command",
-    "default_branch", "auto_repair", "ingest_key", "toolchain", "public_key", "created_at",
-    "updated_at",
+    "default_branch", "auto_repair", "ingest_key", "toolchain", "public_key", "grouping",
+    "created_at", "updated_at",
 )  # fmt: skip
 
 _JSON = frozenset({"stack_trace", "context", "status_history", "toolchain"})
