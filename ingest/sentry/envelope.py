@@ -16,6 +16,9 @@ from ingest.sentry.decompress import BodyError
 
 #: Items per envelope at most: SDKs send one event with a few attachments or reports.
 MAX_ITEMS = 100
+#: Nesting an event may have at most. SDKs nest a few levels (contexts, request data); what
+#: goes deeper would only exhaust the recursion of the code that scrubs and clamps contexts.
+MAX_DEPTH = 64
 
 
 @dataclass
@@ -61,6 +64,19 @@ def _line(body: bytes, pos: int) -> tuple[bytes, int]:
     if end < 0:
         return body[pos:], len(body)
     return body[pos:end], end + 1
+
+
+def check_depth(value: Any, what: str) -> None:
+    """BodyError(400) when `value` nests deeper than MAX_DEPTH (walked without recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BodyError(400, f"{what}: nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            pending.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            pending.extend((child, depth + 1) for child in node)
 
 
 def json_object(raw: bytes, what: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from ingest.pipeline import accept
 from ingest.routes.reports import Reply
 from ingest.sentry.auth import dsn_key, header_key, key_matches
 from ingest.sentry.decompress import BodyError, read_capped
-from ingest.sentry.envelope import json_object, parse_envelope
+from ingest.sentry.envelope import check_depth, json_object, parse_envelope
 from ingest.sentry.event import event_report
 from ingest.services import Services
 from store.errors import Unavailable
@@ -91,6 +91,7 @@ async def _admit(services: Services, project: Project, raw: bytes, header_id: ob
     if len(raw) > limits.max_body_bytes:
         raise BodyError(413, f"an event exceeds the limit of {limits.max_body_bytes} bytes")
     event = json_object(raw, "event")
+    check_depth(event, "event")
     event_id = _event_id(event.get("event_id") or header_id)
     try:
         report = event_report(event, project.project_id)

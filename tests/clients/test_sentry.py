@@ -193,6 +193,7 @@ def test_wrong_keys_and_hostile_envelopes_get_a_4xx(stack: RunningStack) -> None
     url = f"/api/{project['id']}/envelope/"
     one = envelope({}, ({"type": "event"}, event(uuid.uuid4().hex, "Hostile")))
     deep = b'{"type":"event"}\n' + b"[" * 100_000 + b"]" * 100_000
+    nested = b'{"extra":' + b'{"a":' * 500 + b"1" + b"}" * 501  # JSON, yet too deep to scrub
     many = b"{}\n" + b'{"type":"session"}\n{}\n' * 10_000
     bomb = _brotli_bomb(1 << 30)
     assert len(bomb) < 1024
@@ -206,6 +207,7 @@ def test_wrong_keys_and_hostile_envelopes_get_a_4xx(stack: RunningStack) -> None
         ("length not a number", url, b'{}\n{"type":"event","length":"9"}\n{}', good, 400),
         ("header not JSON", url, b"{\n", good, 400),
         ("deep JSON", url, b"{}\n" + deep, good, 400),
+        ("deep event", url, b'{}\n{"type":"event"}\n' + nested, good, 400),
         ("ten thousand items", url, many, good, 400),
         ("brotli bomb", url, bomb, {**good, "Content-Encoding": "br"}, 413),
         (
