@@ -22,8 +22,8 @@ from ingest.gate import BacklogFull, RateLimited
 from ingest.pipeline import accept
 from ingest.routes.reports import Reply
 from ingest.sentry.auth import dsn_key, header_key, key_matches
-from ingest.sentry.decompress import BodyError, read_capped
-from ingest.sentry.envelope import check_depth, json_object, parse_envelope
+from ingest.sentry.decompress import BodyError, decompressed
+from ingest.sentry.envelope import Envelope, EnvelopeReader, check_depth, json_object
 from ingest.sentry.event import event_report
 from ingest.services import Services
 from store.errors import Unavailable
@@ -62,17 +62,10 @@ async def receive(
     given = query_key or header_key(headers)
     if given and not key_matches(project, given):
         return error(403, "the DSN key is not this project's")
-    limits = services.settings.limits
     try:
-        body = await read_capped(
-            chunks, headers.get("content-encoding", ""), limits.max_envelope_bytes
-        )
-        if endpoint == "envelope":
-            envelope = parse_envelope(body)
-            given = given or dsn_key(envelope.header.get("dsn"))
-            events, header_id = envelope.events, envelope.header.get("event_id")
-        else:
-            events, header_id = [body], None
+        envelope = await _read(services, endpoint, chunks, headers.get("content-encoding", ""))
+        given = given or dsn_key(envelope.header.get("dsn"))
+        events, header_id = envelope.events, envelope.header.get("event_id")
         if not given:
             return error(401, "a DSN key is required (X-Sentry-Auth, ?sentry_key= or dsn)")
         if not key_matches(project, given):
@@ -85,11 +78,27 @@ async def receive(
     return Reply(200, orjson.dumps({"id": ids[-1] if ids else _event_id(header_id)}))
 
 
+async def _read(
+    services: Services, endpoint: Endpoint, chunks: AsyncIterable[bytes], encoding: str
+) -> Envelope:
+    """The envelope sent (a store body is an envelope of one event, without a header)."""
+    limits = services.settings.limits
+    if endpoint == "store":
+        parts = []
+        async for part in decompressed(chunks, encoding, limits.max_body_bytes):
+            parts.append(part)
+        return Envelope({}, [b"".join(parts)])
+    reader = EnvelopeReader(limits.max_body_bytes)
+    async for part in decompressed(chunks, encoding, limits.max_envelope_bytes):
+        reader.feed(part)
+    return reader.finish()
+
+
 async def _admit(services: Services, project: Project, raw: bytes, header_id: object) -> str:
     """Admit one event unless its event_id was admitted lately; its event_id."""
     limits = services.settings.limits
-    if len(raw) > limits.max_body_bytes:
-        raise BodyError(413, f"an event exceeds the limit of {limits.max_body_bytes} bytes")
+    if not raw.strip():
+        raise BodyError(400, "event: empty")
     event = json_object(raw, "event")
     check_depth(event, "event")
     event_id = _event_id(event.get("event_id") or header_id)
