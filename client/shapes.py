@@ -31,6 +31,7 @@ class ProjectOut(BaseModel):
     default_branch: str | None
     auto_repair: bool | None
     language: str | None = None
+    grouping: str | None = None
     toolchain: ToolchainInfo | None = None
     repo_url_warning: str | None = None
     has_ingest_key: bool = False

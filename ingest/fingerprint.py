@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import re
 
+from ingest.frames import app_frames
 from ingest.report import ReportIn
+from store.vocabulary import DEFAULT_GROUPING
 
 #: For cicd and deployment reports, the context keys that name where it failed (a report's
 #: top-level names are already in its context: see `ingest.report.PLACE_NAMES`).
@@ -20,19 +22,33 @@ _CONTEXT_PARTS = {
 DEFAULT_VARIABLE = re.compile(r"\{\{\s*default\s*\}\}")
 
 
-def fingerprint(report: ReportIn) -> str:
-    """The client's own fingerprint when it sends one, else the default formula."""
+def fingerprint(report: ReportIn, grouping: str = DEFAULT_GROUPING) -> str:
+    """The client's own fingerprint when it sends one, else the project's grouping's."""
+    default = stack_fingerprint if grouping == "stack" else default_fingerprint
     if not report.fingerprint:
-        return default_fingerprint(report)
+        return default(report)
     parts = [
-        default_fingerprint(report) if DEFAULT_VARIABLE.fullmatch(part.strip()) else part
+        default(report) if DEFAULT_VARIABLE.fullmatch(part.strip()) else part
         for part in report.fingerprint
     ]
     # Marked, so that a client's list does not meet the default formula's parts by chance.
     return _md5([report.project_id, "fingerprint", *parts])
 
 
+def stack_fingerprint(report: ReportIn) -> str:
+    """Grouping `stack`: the error type and the application's frames (file and function, no
+    line numbers), so a bug survives edits above it; the message where there is no stack.
+    CI/CD and deployment reports keep their formulas: they name a place, not code."""
+    if report.source in _CONTEXT_PARTS:
+        return default_fingerprint(report)
+    stack = report.error.stack_trace
+    frames = report._app_frames or app_frames(stack if isinstance(stack, list) else [stack])
+    where = [f"{file}:{function}" for file, function in frames] or [report.error.message]
+    return _md5([report.project_id, "stack", report.error.type, *where])
+
+
 def default_fingerprint(report: ReportIn) -> str:
+    """The integration guide's formulas (grouping `line`)."""
     err = report.error
     if report.source in _CONTEXT_PARTS:
         context = report.context or {}

@@ -12,6 +12,7 @@ from ingest.gate import Admission, Gate
 from ingest.report import ReportIn, validate_report
 from ingest.scrub import clamp, scrub
 from ingest.stream import encode_payload
+from store.vocabulary import DEFAULT_GROUPING
 
 
 class InvalidJSON(ValueError):
@@ -36,14 +37,16 @@ async def accept(
     limits: Limits,
     scrub_keys: frozenset[str],
     ingest_key: str | None = "",
+    grouping: str = DEFAULT_GROUPING,
 ) -> Admission:
     """Make the report safe to store and admit it; the reply is built from the admission.
-    `ingest_key` as `Gate.admit` takes it (None: authenticated otherwise)."""
+    `ingest_key` as `Gate.admit` takes it (None: authenticated otherwise); `grouping` is the
+    project's (store.vocabulary.GROUPINGS)."""
     if report.timestamp is None:
         report.timestamp = datetime.now(UTC)
     scrub(report, scrub_keys)
     clamp(report, limits)
-    fp = fingerprint(report)
+    fp = fingerprint(report, grouping)
     payload = encode_payload(report)
     return await gate.admit(
         report.project_id, fp, report.timestamp.isoformat(), payload, ingest_key

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from ingest.validation import check_repo_url
@@ -73,7 +80,7 @@ class ReportIn(BaseModel):
         exclude=True,
         description="Groups this report with every other report of the project that sends the "
         "same list, instead of the default formula; the element `{{ default }}` stands for the "
-        "default fingerprint (`[\"{{ default }}\", \"tenant-a\"]` splits a bug by tenant).",
+        'default fingerprint (`["{{ default }}", "tenant-a"]` splits a bug by tenant).',
         examples=[["checkout-timeout"], ["{{ default }}", "tenant-a"]],
     )
     job_name: str | None = Field(
@@ -108,6 +115,10 @@ class ReportIn(BaseModel):
         "as context.deployment_name, over a value given there.",
         examples=["rtc-api"],
     )
+
+    #: The application's frames as (file, function) when the client marked which frames are its
+    #: own (a Sentry event's `in_app`): grouping `stack` reads these rather than the text.
+    _app_frames: list[tuple[str, str]] | None = PrivateAttr(default=None)
 
     @field_validator("level")
     @classmethod

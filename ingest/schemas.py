@@ -38,6 +38,9 @@ class ProjectUpdate(BaseModel):
     ingest_key: str | None = Field(default=None, max_length=200)
     #: The language of the project's alert messages; "" follows LOGCENTER_DEFAULT_LANGUAGE.
     language: Literal["", "en", "zh"] | None = None
+    #: How new reports become bugs: "line" (the guide's formulas), "stack" (error type and the
+    #: in-app frames' files and functions); "" or null = the default (line). Existing bugs stay.
+    grouping: Literal["line", "stack", ""] | None = None
 
     model_config = {"extra": "forbid"}
 

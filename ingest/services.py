@@ -11,8 +11,8 @@ from config.settings import Settings
 from ingest.disk import DiskGuard
 from ingest.gate import Gate
 from ingest.metrics import Latencies
+from ingest.project_cache import ProjectCache
 from ingest.scrub import DEFAULT_SCRUB_KEYS
-from ingest.sentry.auth import DsnProjects
 from store.base import Store
 
 # A dead Redis refuses connections at once (503 right away); these bound a Redis that hangs,
@@ -31,7 +31,7 @@ class Services:
     disk: DiskGuard
     scrub_keys: frozenset[str] = DEFAULT_SCRUB_KEYS
     latencies: Latencies = field(default_factory=Latencies)
-    sentry_projects: DsnProjects = field(default_factory=DsnProjects)
+    projects: ProjectCache = field(default_factory=ProjectCache)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:

@@ -224,6 +224,8 @@ class Project(BaseModel):
     #: The key of the project's Sentry DSN: public (browsers carry it), generated when the
     #: project is created, required on the Sentry endpoints only.
     public_key: str | None = None
+    #: store.vocabulary.GROUPINGS; None groups by DEFAULT_GROUPING.
+    grouping: Literal["line", "stack"] | None = None
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -109,9 +109,15 @@ PROJECT_EDITABLE = (
     "auto_repair",
     "ingest_key",
     "language",
+    "grouping",
 )
 #: Project fields the dashboard's grid edits: the write-only ingest key is left out on purpose
 #: (it is set through the API, never shown).
 PROJECT_GRID_EDITABLE = tuple(f for f in PROJECT_EDITABLE if f != "ingest_key")
+#: How a project's reports become bugs: `line`, the integration guide's fingerprint formulas
+#: (file and line); `stack`, the error type and the in-app frames' files and functions, so a
+#: bug survives lines moving above it. A project without one groups by `line`.
+GROUPINGS = ("line", "stack")
+DEFAULT_GROUPING = "line"
 #: Project fields the repair agent needs; the projects page marks them red when empty.
 PROJECT_REQUIRED = ("repo_url", "local_path")

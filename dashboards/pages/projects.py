@@ -85,6 +85,15 @@ def columns(lang: str, default_on: bool = True) -> list[dict[str, Any]]:
         ),
         col("toolchain_test_command", minWidth=180),
         col("toolchain_missing", cellClassRules=MISSING_TOOLS_RULE, minWidth=120),
+        col(
+            "grouping",
+            cellEditor="agSelectCellEditor",
+            cellEditorParams={"values": ["", *vocabulary.GROUPINGS]},
+            valueFormatter={
+                "function": f"params.value || {json.dumps(vocabulary.DEFAULT_GROUPING)}"
+            },
+            minWidth=100,
+        ),
         # What a Sentry SDK is given to report here (read-only; selectable to copy).
         col("dsn", minWidth=320, tooltipField="dsn"),
     ]

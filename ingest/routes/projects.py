@@ -60,6 +60,7 @@ def put_project(
     changes = {k: (v if v != "" else None) for k, v in body.model_dump(exclude_unset=True).items()}
     before = services.store.get_project(project_id)
     project = services.store.update_project(project_id, changes)
+    services.projects.forget(project)
     if "ingest_key" in changes:
         publish_ingest_key(
             services.sync_redis, services.settings.redis_prefix, project_id, project.ingest_key

@@ -20,6 +20,8 @@ from ingest.gate import BacklogFull, IngestKeyRequired, RateLimited
 from ingest.pipeline import InvalidJSON, accept, parse_body
 from ingest.report import ReportIn
 from ingest.services import Services
+from store.errors import Unavailable
+from store.vocabulary import DEFAULT_GROUPING
 
 router = APIRouter(tags=["reports"])
 
@@ -192,7 +194,12 @@ async def respond(
         return Reply(422, orjson.dumps(validation_detail(exc)))
     try:
         admitted = await accept(
-            services.gate, parsed, services.settings.limits, services.scrub_keys, ingest_key
+            services.gate,
+            parsed,
+            services.settings.limits,
+            services.scrub_keys,
+            ingest_key,
+            await _grouping(services, parsed.project_id),
         )
     except IngestKeyRequired as exc:
         return _error(403 if exc.given else 401, str(exc))
@@ -209,6 +216,16 @@ async def respond(
         b'{"message":"Log deduplicated","id":%d,"status":"%s"}'
         % (admitted.bug_id, admitted.status.encode()),
     )
+
+
+async def _grouping(services: Services, project_id: str) -> str:
+    """The project's grouping; the default while the store cannot say (ingestion goes on
+    when the store is down: Redis buffers)."""
+    try:
+        project = await services.projects.by_id(services.store, project_id)
+    except Unavailable:
+        return DEFAULT_GROUPING
+    return (project.grouping if project else None) or DEFAULT_GROUPING
 
 
 async def _count_rejected(services: Services) -> None:

@@ -8,7 +8,7 @@ the cap in memory, never what it would expand to.
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Protocol
 
 import brotli
@@ -97,11 +97,13 @@ def decoder_for(encoding: str) -> Decoder:
     raise BodyError(415, f"content-encoding {encoding!r} is not supported (gzip, deflate, br)")
 
 
-async def read_capped(chunks: AsyncIterable[bytes], encoding: str, cap: int) -> bytes:
-    """The whole body, decompressed; 413 once more than `cap` bytes arrive or come out."""
+async def decompressed(
+    chunks: AsyncIterable[bytes], encoding: str, cap: int
+) -> AsyncIterator[bytes]:
+    """The body decompressed, piece by piece as it arrives; 413 once more than `cap` bytes
+    arrive or come out."""
     decoder = decoder_for(encoding)
     received = 0
-    parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
         received += len(chunk)
@@ -113,7 +115,6 @@ async def read_capped(chunks: AsyncIterable[bytes], encoding: str, cap: int) -> 
         size += len(out)
         if size > cap:
             raise BodyError(413, f"decompressed body exceeds the limit of {cap} bytes")
-        parts.append(out)
+        yield out
     if not decoder.finished():
         raise BodyError(400, "body: the compressed data ends early")
-    return b"".join(parts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ingest.frames import normalised
 from ingest.report import EARLIEST, LATEST, ErrorIn, ReportIn
 
 #: Where an event's circumstances go, under the same names in `context`.
@@ -30,7 +31,7 @@ def event_report(event: dict[str, Any], project_id: str) -> ReportIn:
         message = _message(event)
         frames = _frames(event.get("stacktrace")) or _thread_frames(event.get("threads"))
     where = _culprit(frames)
-    return ReportIn(
+    report = ReportIn(
         project_id=project_id,
         environment=_text(event.get("environment"))[:200] or "production",
         level=_text(event.get("level"))[:32] or "error",
@@ -46,6 +47,13 @@ def event_report(event: dict[str, Any], project_id: str) -> ReportIn:
         context=_context(event),
         fingerprint=_fingerprint(event.get("fingerprint")),
     )
+    chain_frames = [f for exc in chain for f in _frames(exc.get("stacktrace"))] or frames
+    in_app = [f for f in chain_frames if f.get("in_app") is True]
+    if in_app:
+        report._app_frames = [
+            (normalised(_frame_file(f)), _text(f.get("function"))) for f in in_app
+        ]
+    return report
 
 
 def _exceptions(event: dict[str, Any]) -> list[dict[str, Any]]:

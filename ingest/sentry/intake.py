@@ -22,11 +22,13 @@ from ingest.gate import BacklogFull, RateLimited
 from ingest.pipeline import accept
 from ingest.routes.reports import Reply
 from ingest.sentry.auth import dsn_key, header_key, key_matches
-from ingest.sentry.decompress import BodyError, read_capped
-from ingest.sentry.envelope import json_object, parse_envelope
+from ingest.sentry.decompress import BodyError, decompressed
+from ingest.sentry.envelope import Envelope, EnvelopeReader, check_depth, json_object
 from ingest.sentry.event import event_report
 from ingest.services import Services
+from store.errors import Unavailable
 from store.models import Project
+from store.vocabulary import DEFAULT_GROUPING
 
 Endpoint = Literal["envelope", "store"]
 _EVENT_ID = re.compile(r"[0-9a-f]{32}")
@@ -50,23 +52,20 @@ async def receive(
     query_key: str,
 ) -> Reply:
     """Authenticate, read and admit what an SDK sent to `/api/<number>/<endpoint>/`."""
-    project = await services.sentry_projects.find(services.store, number)
+    found = number.isascii() and number.isdigit() and len(number) <= 18
+    try:
+        project = await services.projects.by_number(services.store, int(number)) if found else None
+    except Unavailable:
+        return error(503, "the store cannot be read; retry later", _retry(5))
     if project is None:
         return error(404, f"no project has the id {number!r}")
     given = query_key or header_key(headers)
     if given and not key_matches(project, given):
         return error(403, "the DSN key is not this project's")
-    limits = services.settings.limits
     try:
-        body = await read_capped(
-            chunks, headers.get("content-encoding", ""), limits.max_envelope_bytes
-        )
-        if endpoint == "envelope":
-            envelope = parse_envelope(body)
-            given = given or dsn_key(envelope.header.get("dsn"))
-            events, header_id = envelope.events, envelope.header.get("event_id")
-        else:
-            events, header_id = [body], None
+        envelope = await _read(services, endpoint, chunks, headers.get("content-encoding", ""))
+        given = given or dsn_key(envelope.header.get("dsn"))
+        events, header_id = envelope.events, envelope.header.get("event_id")
         if not given:
             return error(401, "a DSN key is required (X-Sentry-Auth, ?sentry_key= or dsn)")
         if not key_matches(project, given):
@@ -79,12 +78,29 @@ async def receive(
     return Reply(200, orjson.dumps({"id": ids[-1] if ids else _event_id(header_id)}))
 
 
+async def _read(
+    services: Services, endpoint: Endpoint, chunks: AsyncIterable[bytes], encoding: str
+) -> Envelope:
+    """The envelope sent (a store body is an envelope of one event, without a header)."""
+    limits = services.settings.limits
+    if endpoint == "store":
+        parts = []
+        async for part in decompressed(chunks, encoding, limits.max_body_bytes):
+            parts.append(part)
+        return Envelope({}, [b"".join(parts)])
+    reader = EnvelopeReader(limits.max_body_bytes)
+    async for part in decompressed(chunks, encoding, limits.max_envelope_bytes):
+        reader.feed(part)
+    return reader.finish()
+
+
 async def _admit(services: Services, project: Project, raw: bytes, header_id: object) -> str:
     """Admit one event unless its event_id was admitted lately; its event_id."""
     limits = services.settings.limits
-    if len(raw) > limits.max_body_bytes:
-        raise BodyError(413, f"an event exceeds the limit of {limits.max_body_bytes} bytes")
+    if not raw.strip():
+        raise BodyError(400, "event: empty")
     event = json_object(raw, "event")
+    check_depth(event, "event")
     event_id = _event_id(event.get("event_id") or header_id)
     try:
         report = event_report(event, project.project_id)
@@ -97,7 +113,8 @@ async def _admit(services: Services, project: Project, raw: bytes, header_id: ob
         ):
             return event_id
         try:
-            await accept(services.gate, report, limits, services.scrub_keys, None)
+            grouping = project.grouping or DEFAULT_GROUPING
+            await accept(services.gate, report, limits, services.scrub_keys, None, grouping)
         except BaseException:
             await services.redis.delete(seen)  # not admitted: a retry must count
             raise

@@ -23,7 +23,7 @@ from store.text import index_text
 #: 4: bug and event texts searchable from Kibana, under ECS and Log Center names alike.
 #: 5: projects gain `repo_url_warning`.
 #: 6: saved searches get an index.
-#: 7: projects gain `public_key`, their Sentry DSN's key (see upgrade.py).
+#: 7: projects gain `public_key`, their Sentry DSN's key (see upgrade.py), and `grouping`.
 #: 8: projects gain `language` (alert messages); alert channels, rules and deliveries.
 TEMPLATE_VERSION = 8
 
@@ -157,6 +157,7 @@ PROJECT_MAPPING: dict[str, Any] = {
                 "ingest_key",
                 "public_key",
                 "language",
+                "grouping",
             )
         },
         "description": _STORED_TEXT,

@@ -202,8 +202,13 @@ def _give_public_keys(conn: sqlite3.Connection) -> None:
     )
 
 
-#: Projects gain the public key of their Sentry DSN (store.models.Project.public_key).
-_V7: tuple[Step, ...] = ("ALTER TABLE projects ADD COLUMN public_key TEXT", _give_public_keys)
+#: Projects gain the public key of their Sentry DSN (store.models.Project.public_key) and how
+#: their reports are grouped into bugs (NULL: the default).
+_V7: tuple[Step, ...] = (
+    "ALTER TABLE projects ADD COLUMN public_key TEXT",
+    _give_public_keys,
+    "ALTER TABLE projects ADD COLUMN grouping TEXT",
+)
 
 #: Alert channels, rules and deliveries (store/sqlite/alerts.py): few rows, read whole, so each
 #: is one JSON body; deliveries are listed per channel, newest first. Projects gain the

@@ -457,3 +457,77 @@ def test_regression_reopens_fixed_bug(api: ApiHarness) -> None:
     last = bug["status_history"][-1]
     assert (last["from"], last["to"]) == ("FIXED", "NEW")
     assert "regression" in last["reason"]
+
+
+def test_grouping_stack_keeps_one_bug_when_lines_above_move(sqlite_api: ApiHarness) -> None:
+    api = sqlite_api
+    stack = [
+        "Traceback (most recent call last):",
+        '  File "/srv/venv/lib/python3.11/site-packages/django/core/handlers/base.py", '
+        "line {lib}, in _get_response",
+        '  File "/srv/app/apps/users/views.py", line {view}, in get_user',
+        '  File "/srv/app/apps/users/ids.py", line {line}, in parse_id',
+        "ValueError: invalid literal for int() with base 10: '{value}'",
+    ]
+
+    def sent(project: str, line: int, value: str = "abc", **more: Any) -> int:
+        lines = [s.format(lib=197, view=line - 30, line=line, value=value) for s in stack]
+        message = f"invalid literal for int() with base 10: '{value}'"
+        payload = guide_payload(
+            project_id=project, line_number=line, stack_trace=lines, message=message, **more
+        )
+        reply = api.client.post("/api/v1/logs/report", json=payload)
+        assert reply.status_code == 200, reply.text
+        return int(reply.json()["id"])
+
+    put = api.client.put("/api/v1/projects/moved", json={"grouping": "stack"})
+    assert put.status_code == 200 and put.json()["grouping"] == "stack"
+    # Edits above the raise move every line; the message differs: still one bug.
+    assert len({sent("moved", 42), sent("moved", 57, value="xyz"), sent("moved", 61)}) == 1
+    assert len({sent("stayed", 42), sent("stayed", 57)}) == 2  # the default: by line
+    # Another function, or another error type, is another bug.
+    first = sent("moved", 42)
+    stack = [line.replace("parse_id", "parse_uid") for line in stack]
+    renamed = sent("moved", 42)
+    assert renamed != first and sent("moved", 57) == renamed
+    assert sent("moved", 42, type="KeyError") != renamed
+    # Without a stack, the message groups.
+    stack = ["ValueError: {value}"]
+    assert sent("moved", 1, value="a") == sent("moved", 2, value="a") != sent("moved", 3, value="b")
+
+    # Changing the grouping applies to what comes next; bugs made so far stay as they are.
+    api.client.put("/api/v1/projects/moved", json={"grouping": ""})
+    stack = ["ValueError: {value}"]
+    assert sent("moved", 1, value="a") != sent("moved", 2, value="a")
+    bad = api.client.put("/api/v1/projects/moved", json={"grouping": "function"})
+    assert bad.status_code == 422
+
+
+def test_grouping_stack_of_sentry_events_reads_their_in_app_frames(
+    sqlite_api: ApiHarness,
+) -> None:
+    api = sqlite_api
+
+    def send(project: dict[str, Any], line: int, library: str) -> None:
+        frames = [
+            {"filename": "app:///static/js/main.3f2a1c.js", "function": "CartTotal",
+             "lineno": line - 3, "in_app": True},
+            {"filename": "app:///static/js/main.3f2a1c.js", "function": "lineTotal",
+             "lineno": line, "in_app": True},
+            {"filename": f"app:///static/js/{library}.js", "function": "r", "lineno": 2},
+        ]  # fmt: skip
+        event = {"exception": {"values": [
+            {"type": "TypeError", "value": "x", "stacktrace": {"frames": frames}}]}}  # fmt: skip
+        url = f"/api/{project['id']}/store/?sentry_key={project['public_key']}"
+        assert api.client.post(url, json=event).status_code == 200
+
+    counts = {}
+    for name, grouping in (("by_stack", "stack"), ("by_line", "line")):
+        project = api.client.put(f"/api/v1/projects/{name}", json={"grouping": grouping}).json()
+        # A new build moves lines and swaps a library: the application's frames stay.
+        send(project, 120, "react-dom")
+        send(project, 133, "preact")
+        api.drain()
+        bugs = api.client.get("/api/v1/bugs", params={"project_id": name}).json()["items"]
+        counts[name] = sorted(b["count"] for b in bugs)
+    assert counts == {"by_stack": [2], "by_line": [1, 1]}

@@ -483,6 +483,9 @@ class ProjectContract:
         edited = store.update_project("new", {"local_path": "/src/new", "description": "d"})
         assert (edited.id, edited.name, edited.local_path) == (created.id, "New", "/src/new")
         assert store.get_project("new") == edited
+        assert created.grouping is None
+        assert store.update_project("new", {"grouping": "stack"}).grouping == "stack"
+        assert store.get_project("new").grouping == "stack"  # type: ignore[union-attr]
 
     def test_auto_repair_is_unset_until_someone_chooses(self, store: Store) -> None:
         assert store.ensure_project("shop").auto_repair is None
