@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ingest.disk import RETRY_AFTER
 from ingest.gate import BacklogFull, RateLimited
 from ingest.pipeline import accept
 from ingest.routes.reports import Reply
@@ -62,6 +63,8 @@ async def receive(
     given = query_key or header_key(headers)
     if given and not key_matches(project, given):
         return error(403, "the DSN key is not this project's")
+    if low := services.disk.problem():
+        return error(503, f"{low}; retry later", _retry(RETRY_AFTER))
     try:
         envelope = await _read(services, endpoint, chunks, headers.get("content-encoding", ""))
         given = given or dsn_key(envelope.header.get("dsn"))

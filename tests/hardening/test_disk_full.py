@@ -79,6 +79,13 @@ def test_a_full_data_dir_refuses_reports_loses_none_and_resumes(
         refused = stack.report()
         assert refused.status_code == 503 and refused.headers["retry-after"] == "30"
         assert "disk nearly full" in refused.json()["detail"], refused.text
+        project = stack.client.get("/api/v1/projects/rtc_backend").json()
+        sdk = stack.client.post(  # a Sentry SDK's event is refused the same way
+            f"/api/{project['id']}/store/",
+            params={"sentry_key": project["public_key"]},
+            json={"message": "disk full", "level": "error"},
+        )
+        assert (sdk.status_code, sdk.headers["retry-after"]) == (503, "30"), sdk.text
         ready = stack.client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["disk"].startswith(f"low: disk nearly full: {small_disk}")
