@@ -1,4 +1,4 @@
-"""`logcenter bench {ingest|search} [options]`: run the benchmark named first with the options
+"""`logcenter bench {ingest|search|ui} [options]`: run the benchmark named first with the options
 after it (config/cli.py hands the command here).
 
 Each benchmark is imported only when it runs. The dispatch lives apart from the package's
@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import sys
 
-USAGE = "usage: logcenter bench {ingest|search} [options]  (--help after the kind for options)"
+USAGE = "usage: logcenter bench {ingest|search|ui} [options]  (--help after the kind for options)"
 
 
 def main(argv: list[str]) -> int:
     """Run the benchmark named by argv[0] with the remaining options; return the exit code."""
-    if not argv or argv[0] not in ("ingest", "search"):
+    if not argv or argv[0] not in ("ingest", "search", "ui"):
         print(USAGE, file=sys.stderr)
         return 2
     if argv[0] == "ingest":
         from bench.ingest import run
-    else:
+    elif argv[0] == "search":
         from bench.search import run
+    else:
+        from bench.ui import run
     return run(argv[1:])

@@ -244,8 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--data-dir", **data_dir)  # type: ignore[arg-type]
     token.set_defaults(func=cmd_token)
 
-    bench = sub.add_parser("bench", help="run a benchmark (ingest or search) and print figures")
-    bench.add_argument("kind", choices=["ingest", "search"])
+    bench = sub.add_parser("bench", help="run a benchmark (ingest, search or ui) and print figures")
+    bench.add_argument("kind", choices=["ingest", "search", "ui"])
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="options for the benchmark")
     bench.set_defaults(func=cmd_bench)
 
