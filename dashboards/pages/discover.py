@@ -213,7 +213,6 @@ def _search(state: dict[str, Any], chosen: Any) -> str:
 
 @callback(
     Output(ids.DISCOVER_HISTOGRAM, "figure"),
-    Output(ids.DISCOVER_FIELDS, "children"),
     Output(ids.DISCOVER_TOTAL, "children"),
     Output(ids.DISCOVER_ERROR, "children"),
     Input(ids.DISCOVER_STATE, "data"),
@@ -221,18 +220,27 @@ def _search(state: dict[str, Any], chosen: Any) -> str:
     State(ids.TOKEN, "data"),
 )
 def search(state: dict[str, Any], lang: Any, token: str | None) -> tuple[Any, ...]:
-    """Total, histogram and field values; the documents come block by block (`rows`)."""
+    """Total and histogram; the field values (`side_fields`) and the documents (`rows`, block
+    by block) come with searches of their own."""
     lang = lang_of(lang)
     body = documents.summary_body(state or {}, datetime.now(UTC))
     data, error = attempt(lambda: api.current().search_events(body, token))
     if error is not None or data is None:
-        return bar_figure([]), [], "", error_box(lang, error) if error else ""
-    return (
-        bar_figure(data.get("histogram", [])),
-        fields(data.get("facets", {}), lang),
-        t(lang, "hits", total=data.get("total", 0)),
-        "",
-    )
+        return bar_figure([]), "", error_box(lang, error) if error else ""
+    return bar_figure(data.get("histogram", [])), t(lang, "hits", total=data.get("total", 0)), ""
+
+
+@callback(
+    Output(ids.DISCOVER_FIELDS, "children"),
+    Input(ids.DISCOVER_STATE, "data"),
+    State(ids.LANG, "data"),
+    State(ids.TOKEN, "data"),
+)
+def side_fields(state: dict[str, Any], lang: Any, token: str | None) -> list[Any]:
+    """The sidebar's top values (an error shows beside the hits, from `search`)."""
+    body = documents.fields_body(state or {}, datetime.now(UTC))
+    data, _ = attempt(lambda: api.current().search_events(body, token))
+    return fields((data or {}).get("facets", {}), lang_of(lang))
 
 
 def document_grid(chosen: list[str]) -> dag.AgGrid:

@@ -81,3 +81,11 @@ def test_blocks_follow_the_cursor_and_window_of_the_first_block() -> None:
 def test_row_count_is_known_at_the_last_block_only() -> None:
     assert documents.row_count({"startRow": 200}, 37, None) == 237
     assert documents.row_count({"startRow": 200}, 100, "next") == -1
+
+
+def test_hits_and_histogram_do_not_wait_for_the_field_values() -> None:
+    summary = documents.summary_body(STATE, NOW)
+    assert (summary["size"], summary["facets"], summary["interval"]) == (0, [], "auto")
+    side = documents.fields_body(STATE, NOW)
+    assert side["size"] == 0 and side["interval"] == "none" and "project_id" in side["facets"]
+    assert (side["q"], side["from"], side["to"]) == (summary["q"], summary["from"], summary["to"])
