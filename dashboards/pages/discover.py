@@ -232,12 +232,16 @@ def search(state: dict[str, Any], lang: Any, token: str | None) -> tuple[Any, ..
 
 @callback(
     Output(ids.DISCOVER_FIELDS, "children"),
-    Input(ids.DISCOVER_STATE, "data"),
+    Input(ids.DISCOVER_TOTAL, "children"),
+    State(ids.DISCOVER_STATE, "data"),
     State(ids.LANG, "data"),
     State(ids.TOKEN, "data"),
+    prevent_initial_call=True,
 )
-def side_fields(state: dict[str, Any], lang: Any, token: str | None) -> list[Any]:
-    """The sidebar's top values (an error shows beside the hits, from `search`)."""
+def side_fields(_total: Any, state: dict[str, Any], lang: Any, token: str | None) -> list[Any]:
+    """The sidebar's top values, asked for once the hits are counted: on one API worker their
+    seconds of counting would otherwise delay the hits and the first documents too (an error
+    shows beside the hits, from `search`)."""
     body = documents.fields_body(state or {}, datetime.now(UTC))
     data, _ = attempt(lambda: api.current().search_events(body, token))
     return fields((data or {}).get("facets", {}), lang_of(lang))
