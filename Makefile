@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ES_VERSION ?= 9.2.0
 
-.PHONY: run test lint typecheck bench bench-search venv test-deps
+.PHONY: run test lint typecheck bench bench-search bench-ui venv test-deps
 
 $(BIN)/logcenter: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,3 +33,6 @@ bench: test-deps
 
 bench-search: test-deps
 	$(BIN)/logcenter bench search $(ARGS)
+
+bench-ui: test-deps
+	$(BIN)/logcenter bench ui $(ARGS)

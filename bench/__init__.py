@@ -1,5 +1,5 @@
-"""Benchmarks that print figures: `logcenter bench ingest ...` and `logcenter bench search ...`
-(bench/cli.py).
+"""Benchmarks that print figures: `logcenter bench ingest ...`, `logcenter bench search ...` and
+`logcenter bench ui ...` (bench/cli.py).
 
 They are scripts run on demand (`make bench`, `make bench-search`), never part of the test suite.
 They ship in the package with the helpers that start real services (bench/services.py,

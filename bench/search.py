@@ -151,16 +151,15 @@ def run(argv: list[str]) -> int:
     args = parse_args(argv)
     bugs = args.bugs or min(50_000, max(args.events // 20, 100))
     started = datetime.now(UTC)
-    folder = DATA / f"search-{args.events}-{bugs}-{args.projects}"
-    meta = _meta(folder, args, bugs)
-    spec = seed.Spec(args.events, bugs, args.projects,
-                     datetime.fromisoformat(meta["end"]), meta["seed"])
+    folder = data_folder(args.events, bugs, args.projects)
+    meta = dataset(folder, args.events, bugs, args.projects, reuse=args.reuse)
+    spec = spec_of(meta)
     results: dict[str, Any] = {}
     es_version = None
     for backend in args.backends.split(","):
         with open_backend(backend, folder, args) as (store, version):
             es_version = version or es_version
-            seconds = _ensure_seeded(store, backend, spec, folder, meta, args.reuse)
+            seconds = ensure_seeded(store, backend, spec, folder, meta, args.reuse)
             results[backend] = {"seed_seconds": seconds, **time_shapes(store, spec, args)}
     print()
     print(render(results))
@@ -172,38 +171,59 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def _meta(folder: Path, args: argparse.Namespace, bugs: int) -> dict[str, Any]:
-    """The data set's description; a run without --reuse starts a new one (new end time)."""
+def data_folder(events: int, bugs: int, projects: int) -> Path:
+    """Where the data set of these sizes lives (both backends; the UI benchmark reuses it)."""
+    return DATA / f"search-{events}-{bugs}-{projects}"
+
+
+def dataset(folder: Path, events: int, bugs: int, projects: int, *, reuse: bool
+            ) -> dict[str, Any]:
+    """The data set's description; without `reuse` a new one starts (new end time)."""
     path = folder / "meta.json"
-    if args.reuse and path.exists():
+    if reuse and path.exists():
         meta: dict[str, Any] = json.loads(path.read_text())
         return meta
     folder.mkdir(parents=True, exist_ok=True)
     for f in folder.glob("logcenter.db*"):
         f.unlink()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    meta = {"events": args.events, "bugs": bugs, "projects": args.projects,
+    meta = {"events": events, "bugs": bugs, "projects": projects,
             "seed": 20261128, "end": end.isoformat(), "seeded": {}}
     path.write_text(json.dumps(meta, indent=2))
     return meta
+
+
+def spec_of(meta: dict[str, Any]) -> seed.Spec:
+    return seed.Spec(meta["events"], meta["bugs"], meta["projects"],
+                     datetime.fromisoformat(meta["end"]), meta["seed"])
 
 
 @contextmanager
 def open_backend(backend: str, folder: Path, args: argparse.Namespace
                  ) -> Iterator[tuple[Store, str | None]]:
     with ExitStack() as cleanup:
-        if backend == "sqlite":
-            store = open_store(f"sqlite:///{folder / 'logcenter.db'}")
-            version = None
-        elif backend == "elasticsearch":
-            url = args.es_url or _start_node(folder / "es", args.es_version, cleanup)
-            store = open_store(url, index_prefix=ES_PREFIX)
-            version = figures.es_version(url)
-        else:
-            raise SystemExit(f"unknown backend {backend!r} (sqlite, elasticsearch)")
+        url, version = backend_url(backend, folder, args, cleanup)
+        store = open_store(url, **store_options(backend))
         cleanup.callback(store.close)
         store.init()
         yield store, version
+
+
+def store_options(backend: str) -> dict[str, Any]:
+    """What `open_store` needs besides the URL: the benchmark's own index prefix on ES."""
+    return {"index_prefix": ES_PREFIX} if backend == "elasticsearch" else {}
+
+
+def backend_url(backend: str, folder: Path, args: argparse.Namespace, cleanup: ExitStack
+                ) -> tuple[str, str | None]:
+    """The store URL of `backend` for the data in `folder` (an Elasticsearch node is started
+    unless `args.es_url` names one, and stopped by `cleanup`) and the node's version."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'logcenter.db'}", None
+    if backend == "elasticsearch":
+        url = args.es_url or _start_node(folder / "es", args.es_version, cleanup)
+        return url, figures.es_version(url)
+    raise SystemExit(f"unknown backend {backend!r} (sqlite, elasticsearch)")
 
 
 def _start_node(workdir: Path, version: str, cleanup: ExitStack) -> str:
@@ -214,7 +234,7 @@ def _start_node(workdir: Path, version: str, cleanup: ExitStack) -> str:
     return node.url
 
 
-def _ensure_seeded(store: Store, backend: str, spec: seed.Spec, folder: Path,
+def ensure_seeded(store: Store, backend: str, spec: seed.Spec, folder: Path,
                    meta: dict[str, Any], reuse: bool) -> float | None:
     if reuse and meta["seeded"].get(backend):
         print(f"{backend}: reusing {spec.events:,} events seeded earlier")
@@ -266,10 +286,7 @@ def _template_args(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _context(store: Store, spec: seed.Spec, args: argparse.Namespace) -> Context:
-    cum = seed.weights(spec)
-    order = sorted(range(spec.bugs), key=lambda r: cum[r] - (cum[r - 1] if r else 0.0),
-                   reverse=True)
-    hot = [r + 1 for r in order[:20]]
+    hot = seed.by_frequency(spec)[:20]
     pages = args.iterations + args.warmup
     return Context(spec, seed.projects(spec.projects), hot,
                    _cursors(store, args.cursor_depth, pages), random.Random(7))

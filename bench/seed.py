@@ -85,6 +85,14 @@ def weights(spec: Spec) -> list[float]:
     return list(itertools.accumulate(1.0 / (r + 1) for r in ranks))
 
 
+def by_frequency(spec: Spec) -> list[int]:
+    """Bug ids, the most frequent first (by their share of the events)."""
+    cum = weights(spec)
+    order = sorted(range(spec.bugs), key=lambda r: cum[r] - (cum[r - 1] if r else 0.0),
+                   reverse=True)
+    return [r + 1 for r in order]
+
+
 def event_batches(spec: Spec, all_bugs: list[BugCreate], batch: int) -> Iterator[list[Event]]:
     rng = random.Random(spec.seed + 2)
     cum = weights(spec)
@@ -110,6 +118,7 @@ def event_batches(spec: Spec, all_bugs: list[BugCreate], batch: int) -> Iterator
 def seed(store: Store, spec: Spec, batch: int = 20_000, progress: bool = True) -> float:
     """Fill `store`; return the seconds it took."""
     started = time.monotonic()
+    register_projects(store, spec)
     all_bugs = bugs(spec)
     for i in range(0, len(all_bugs), 5000):
         store.create_bugs(all_bugs[i:i + 5000])
@@ -124,6 +133,12 @@ def seed(store: Store, spec: Spec, batch: int = 20_000, progress: bool = True) -
     if progress:
         print()
     return time.monotonic() - started
+
+
+def register_projects(store: Store, spec: Spec) -> None:
+    """The projects, as their first reports would have registered them (idempotent)."""
+    for project_id in projects(spec.projects):
+        store.ensure_project(project_id)
 
 
 def _status_changes(store: Store, spec: Spec) -> None:

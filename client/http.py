@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -167,6 +168,9 @@ class ApiClient:
         """Whether bugs are repaired without a click (`automatic`), why not (`reason`,
         `reason_code`), the install's default and the repair workers' heartbeats."""
         return self._call("GET", "/api/v1/repairs/status", token)
+
+    def event(self, event_id: str, token: str | None = None) -> Any:
+        return self._call("GET", f"/api/v1/events/{quote(event_id, safe='')}", token)
 
     def search_events(self, body: Mapping[str, Any], token: str | None = None) -> Any:
         return self._call("POST", "/api/v1/events/search", token, json=dict(body))

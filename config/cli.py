@@ -359,9 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_token)
 
     bench = sub.add_parser(
-        "bench", help="run a benchmark (ingest, search or footprint) and print figures"
+        "bench", help="run a benchmark (ingest, search, ui or footprint) and print figures"
     )
-    bench.add_argument("kind", choices=["ingest", "search", "footprint"])
+    bench.add_argument("kind", choices=["ingest", "search", "ui", "footprint"])
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="options for the benchmark")
     bench.set_defaults(func=cmd_bench)
 

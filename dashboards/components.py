@@ -129,23 +129,6 @@ def diff_view(diff: str | None) -> html.Pre:
     )
 
 
-#: Event fields listed when a document row is opened (Discover, bug detail).
-EVENT_FIELDS = (
-    "timestamp",
-    "bug_id",
-    "project_id",
-    "environment",
-    "level",
-    "source",
-    "version",
-    "commit_hash",
-    "error_type",
-    "message",
-    "file_path",
-    "line_number",
-)
-
-
 def event_rows(items: list[dict[str, Any]], lang: str) -> list[Any]:
     """One expandable row per occurrence: a summary line, the full document when opened."""
     if not items:
@@ -164,7 +147,7 @@ def event_rows(items: list[dict[str, Any]], lang: str) -> list[Any]:
                 html.Span(logic.truncate(event.get("message"), 140), className="doc-message"),
             ]
         )
-        details: list[tuple[str, Any]] = [(k, _cell(k, event.get(k))) for k in EVENT_FIELDS]
+        details: list[tuple[str, Any]] = [(k, _cell(k, event.get(k))) for k in logic.EVENT_FIELDS]
         details += [(f"context.{k}", v) for k, v in logic.context_rows(event.get("context"))]
         body: list[Any] = [kv_table(details)]
         if event.get("stack_trace"):

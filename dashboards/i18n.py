@@ -201,6 +201,11 @@ _EN: dict[str, str] = {
     "add_filter": "Click a value to add it as a filter",
     "timestamp": "Time",
     "zoom_hint": "Drag across the chart to zoom into a time range.",
+    "columns": "Columns",
+    "open_doc_hint": "Click a row to open the whole occurrence.",
+    "document": "Occurrence {id}",
+    "close": "Close",
+    "json": "JSON",
 }
 
 _ZH: dict[str, str] = {
@@ -384,6 +389,11 @@ _ZH: dict[str, str] = {
     "add_filter": "点击值添加为筛选条件",
     "timestamp": "时间",
     "zoom_hint": "在图表上拖动以放大时间范围。",
+    "columns": "列",
+    "open_doc_hint": "点击一行查看完整事件。",
+    "document": "事件 {id}",
+    "close": "关闭",
+    "json": "JSON",
 }
 
 _TEXT = {"en": _EN, "zh": _ZH}

@@ -85,5 +85,13 @@ DISCOVER_HISTOGRAM = "discover-histogram"
 DISCOVER_FIELDS = "discover-fields"
 DISCOVER_FIELD_VALUE = "discover-field-value"  # pattern-matching type; field, value
 DISCOVER_DOCS = "discover-docs"
+DISCOVER_GRID = "discover-grid"
+#: The column chooser (multi-select); its value is in the URL as `columns=a,b`.
+DISCOVER_COLUMNS = "discover-columns"
+#: Cursors to the grid's next blocks, keyed by the search they belong to.
+DISCOVER_PAGING = "discover-paging"
+#: The opened occurrence (fetched when a row is clicked) and its close button.
+DISCOVER_DOC = "discover-doc"
+DISCOVER_DOC_CLOSE = "discover-doc-close"  # pattern-matching type (it comes and goes)
 DISCOVER_TOTAL = "discover-total"
 DISCOVER_ERROR = "discover-error"

@@ -43,6 +43,21 @@ DISCOVER_FIELDS = (
     "version",
     "file_path",
 )
+#: Event fields listed when a document is opened (Discover, bug detail).
+EVENT_FIELDS = (
+    "timestamp",
+    "bug_id",
+    "project_id",
+    "environment",
+    "level",
+    "source",
+    "version",
+    "commit_hash",
+    "error_type",
+    "message",
+    "file_path",
+    "line_number",
+)
 #: A repair counts as running this long after it was enqueued, until a new report arrives.
 REPAIR_WAIT = timedelta(minutes=15)
 

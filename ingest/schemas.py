@@ -95,7 +95,10 @@ class EventSearchIn(BaseModel):
     q: str = Field(default="", max_length=4000, examples=['level:ERROR AND message:"timed out"'])
     from_: datetime | None = Field(default=None, alias="from", examples=["2026-01-30T00:00:00Z"])
     to: datetime | None = Field(default=None, examples=["2026-01-31T00:00:00Z"])
-    interval: Literal["auto", "1m", "5m", "15m", "30m", "1h", "3h", "12h", "1d", "7d"] = "auto"
+    #: "none": no histogram (a page of documents alone).
+    interval: Literal["none", "auto", "1m", "5m", "15m", "30m", "1h", "3h", "12h", "1d", "7d"] = (
+        "auto"
+    )
     facets: list[str] = Field(default_factory=list, examples=[["project_id", "level"]])
     filters: dict[str, list[str]] = Field(default_factory=dict)
     size: int = Field(default=50, ge=0, le=500)

@@ -112,6 +112,9 @@ class Store(Protocol):
     ) -> EventPage:
         """A bug's occurrences, newest first."""
 
+    def get_event(self, event_id: str) -> Event | None:
+        """One occurrence by its id, whole (stack trace and context), or None."""
+
     def purge_events(self, older_than: datetime) -> int:
         """Drop occurrences older than `older_than` (retention); bug counts are kept."""
 

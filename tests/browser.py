@@ -1,5 +1,6 @@
-"""Headless Chromium for dashboard tests: the driver, waiting helpers that survive Dash
-re-renders, signing in, and full-page screenshots (copied to docs/screenshots/ on request)."""
+"""Headless Chromium for dashboard tests (the driver itself is bench.browser.chromium): waiting
+helpers that survive Dash re-renders, signing in, and full-page screenshots (copied to
+docs/screenshots/ on request)."""
 
 from __future__ import annotations
 
@@ -10,44 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from bench.browser import HEIGHT, WIDTH
 from tests.stack import ROOT
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-WIDTH, HEIGHT = 1440, 1000
 #: The tallest screenshot: a bug page with its repair timeline is about 3,300 px.
 MAX_HEIGHT = 4000
-
-
-def chromium(languages: str | None = None) -> WebDriver:
-    """Debian's chromium and chromedriver, headless, logging the browser console; `languages`
-    ("zh-CN,zh") sets the Accept-Language it sends, as a user's language settings do."""
-    os.environ.setdefault("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    if languages:
-        options.add_experimental_option("prefs", {"intl.accept_languages": languages})
-    options.binary_location = "/usr/bin/chromium"
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        f"--window-size={WIDTH},{HEIGHT}",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 def save_screenshot(driver: WebDriver, path: Path) -> Path:

@@ -129,7 +129,7 @@ def llm() -> Iterator[LLMServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from tests.browser import chromium
+    from bench.browser import chromium
 
     driver = chromium()
     try:

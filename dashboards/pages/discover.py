@@ -1,24 +1,28 @@
 """Discover: ad hoc queries over occurrences, Kibana style: query bar, time range, histogram with
-drag-to-zoom, a field sidebar whose values add filters, and expandable documents."""
+drag-to-zoom, a field sidebar whose values add filters, and a virtualised document table whose
+columns are chosen (kept in the URL), whose rows load block by block as it scrolls, and whose
+rows open the whole occurrence, fetched only then."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import dash
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html
+import dash_ag_grid as dag
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html
 
-from dashboards import api, ids, logic
+from dashboards import api, documents, ids, logic
 from dashboards.components import (
     acted,
     attempt,
     bar_figure,
     error_box,
-    event_rows,
     facet_button,
     graph,
+    kv_table,
 )
 from dashboards.i18n import lang_of, t
 
@@ -34,10 +38,12 @@ def layout(lang: str | None = None, **params: Any) -> html.Div:
     # The URL holds the query and the range (`?q=...&range=7d`, or `from`/`to` after a zoom),
     # so a Discover view can be shared, bookmarked and gone back to.
     state = logic.discover_state(params)
+    chosen = documents.columns(_first(params.get("columns")))
     return html.Div(
         [
             dcc.Location(id=ids.DISCOVER_URL, refresh=False),
             dcc.Store(id=ids.DISCOVER_STATE, data=state),
+            dcc.Store(id=ids.DISCOVER_PAGING, data={}),
             html.Div(
                 [
                     dcc.Input(
@@ -95,7 +101,23 @@ def layout(lang: str | None = None, **params: Any) -> html.Div:
                                 className="hits-row",
                             ),
                             graph(ids.DISCOVER_HISTOGRAM, bar_figure([])),
-                            html.Div(id=ids.DISCOVER_DOCS, className="docs"),
+                            html.Div(
+                                [
+                                    dcc.Dropdown(
+                                        id=ids.DISCOVER_COLUMNS,
+                                        options=documents.column_options(chosen, ()),
+                                        value=chosen,
+                                        multi=True,
+                                        clearable=False,
+                                        placeholder=t(lang, "columns"),
+                                        className="columns",
+                                    ),
+                                    html.Span(t(lang, "open_doc_hint"), className="muted"),
+                                ],
+                                className="columns-row",
+                            ),
+                            html.Div(document_grid(chosen), id=ids.DISCOVER_DOCS, className="docs"),
+                            html.Div(id=ids.DISCOVER_DOC),
                         ],
                         className="results",
                     ),
@@ -114,6 +136,7 @@ def layout(lang: str | None = None, **params: Any) -> html.Div:
     Output(ids.DISCOVER_FROM, "value"),
     Output(ids.DISCOVER_TO, "value"),
     Output(ids.DISCOVER_URL, "search"),
+    Output(ids.DISCOVER_COLUMNS, "value"),
     Input(ids.DISCOVER_GO, "n_clicks"),
     Input(ids.DISCOVER_QUERY, "n_submit"),
     Input(ids.DISCOVER_QUICK, "value"),
@@ -122,6 +145,7 @@ def layout(lang: str | None = None, **params: Any) -> html.Div:
     Input(ids.DISCOVER_HISTOGRAM, "relayoutData"),
     Input({"type": ids.DISCOVER_FIELD_VALUE, "field": ALL, "value": ALL}, "n_clicks"),
     Input(ids.DISCOVER_URL, "search"),
+    Input(ids.DISCOVER_COLUMNS, "value"),
     State(ids.DISCOVER_QUERY, "value"),
     State(ids.DISCOVER_FROM, "value"),
     State(ids.DISCOVER_TO, "value"),
@@ -130,25 +154,36 @@ def layout(lang: str | None = None, **params: Any) -> html.Div:
 )
 def on_control(*args: Any) -> tuple[Any, ...]:
     """Query bar, range picker, zoom and field clicks all produce the next search state, which
-    the URL then holds; the URL changing under the page (back, forward) restores its state."""
-    quick, relayout, search = args[2], args[5], args[7]
+    the URL then holds with the chosen columns; the URL changing under the page (back, forward)
+    restores both."""
+    quick, relayout, search, chosen = args[2], args[5], args[7], args[8]
     q, start, end, state = args[-4], args[-3], args[-2], dict(args[-1] or {})
     trigger = ctx.triggered_id
     if trigger == ids.DISCOVER_URL:
-        restored = logic.discover_state(parse_qs((search or "").lstrip("?")))
-        if logic.discover_search(restored) == logic.discover_search(state):
-            return (dash.no_update,) * 6
+        params = parse_qs((search or "").lstrip("?"))
+        restored = logic.discover_state(params)
+        columns = documents.columns(_first(params.get("columns")))
+        if _search(restored, columns) == _search(state, chosen):
+            return (dash.no_update,) * 7
         controls = restored["q"], restored["quick"], restored.get("from"), restored.get("to")
-        return restored, *controls, dash.no_update
+        same = restored == state
+        return (dash.no_update if same else restored), *controls, dash.no_update, columns
+    if trigger == ids.DISCOVER_COLUMNS:
+        url = _search(state, chosen)
+        return (
+            *(dash.no_update,) * 5,
+            url if url != (search or "") else dash.no_update,
+            dash.no_update,
+        )
     if not acted():
-        return (dash.no_update,) * 6
+        return (dash.no_update,) * 7
     state["q"] = (q or "").strip()
     if isinstance(trigger, dict):
         state["q"] = logic.add_query_filter(state["q"], trigger["field"], trigger["value"])
     elif trigger == ids.DISCOVER_HISTOGRAM:
         zoom = logic.zoom_range(relayout)
         if zoom is None:
-            return (dash.no_update,) * 6
+            return (dash.no_update,) * 7
         state.update(quick=CUSTOM, **{"from": zoom[0], "to": zoom[1]})
     elif trigger == ids.DISCOVER_QUICK and quick != CUSTOM:
         state.update(quick=quick, **{"from": None, "to": None})
@@ -158,15 +193,26 @@ def on_control(*args: Any) -> tuple[Any, ...]:
                 {**state, "quick": CUSTOM, "from": start, "to": end}, datetime.now(UTC)
             )
             state.update(quick=CUSTOM, **{"from": logic.iso(low), "to": logic.iso(high)})
-    url = logic.discover_search(state)
+    url = _search(state, chosen)
     controls = state["q"], state["quick"], state.get("from"), state.get("to")
-    return state, *controls, url if url != (search or "") else dash.no_update
+    return state, *controls, url if url != (search or "") else dash.no_update, dash.no_update
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _search(state: dict[str, Any], chosen: Any) -> str:
+    """The URL query string of a search state and the chosen columns."""
+    url = logic.discover_search(state)
+    param = documents.columns_param(documents.columns(chosen))
+    if param is None:
+        return url
+    return f"{url}&{urlencode({'columns': param})}" if url else f"?{urlencode({'columns': param})}"
 
 
 @callback(
     Output(ids.DISCOVER_HISTOGRAM, "figure"),
-    Output(ids.DISCOVER_FIELDS, "children"),
-    Output(ids.DISCOVER_DOCS, "children"),
     Output(ids.DISCOVER_TOTAL, "children"),
     Output(ids.DISCOVER_ERROR, "children"),
     Input(ids.DISCOVER_STATE, "data"),
@@ -174,18 +220,164 @@ def on_control(*args: Any) -> tuple[Any, ...]:
     State(ids.TOKEN, "data"),
 )
 def search(state: dict[str, Any], lang: Any, token: str | None) -> tuple[Any, ...]:
+    """Total and histogram; the field values (`side_fields`) and the documents (`rows`, block
+    by block) come with searches of their own."""
     lang = lang_of(lang)
-    body = logic.discover_body(state or {}, datetime.now(UTC))
+    body = documents.summary_body(state or {}, datetime.now(UTC))
     data, error = attempt(lambda: api.current().search_events(body, token))
     if error is not None or data is None:
-        return bar_figure([]), [], [], "", error_box(lang, error) if error else ""
-    return (
-        bar_figure(data.get("histogram", [])),
-        fields(data.get("facets", {}), lang),
-        event_rows(data.get("items", []), lang),
-        t(lang, "hits", total=data.get("total", 0)),
-        "",
+        return bar_figure([]), "", error_box(lang, error) if error else ""
+    return bar_figure(data.get("histogram", [])), t(lang, "hits", total=data.get("total", 0)), ""
+
+
+@callback(
+    Output(ids.DISCOVER_FIELDS, "children"),
+    Input(ids.DISCOVER_TOTAL, "children"),
+    State(ids.DISCOVER_STATE, "data"),
+    State(ids.LANG, "data"),
+    State(ids.TOKEN, "data"),
+    prevent_initial_call=True,
+)
+def side_fields(_total: Any, state: dict[str, Any], lang: Any, token: str | None) -> list[Any]:
+    """The sidebar's top values, asked for once the hits are counted: on one API worker their
+    seconds of counting would otherwise delay the hits and the first documents too (an error
+    shows beside the hits, from `search`)."""
+    body = documents.fields_body(state or {}, datetime.now(UTC))
+    data, _ = attempt(lambda: api.current().search_events(body, token))
+    return fields((data or {}).get("facets", {}), lang_of(lang))
+
+
+def document_grid(chosen: list[str]) -> dag.AgGrid:
+    """The virtualised document table: ag-grid's infinite row model asks `rows` for each
+    block it is about to show."""
+    return dag.AgGrid(
+        id=ids.DISCOVER_GRID,
+        rowModelType="infinite",
+        columnDefs=documents.column_defs(chosen),
+        defaultColDef={"resizable": True, "sortable": False},
+        getRowId="params.data.id",
+        dashGridOptions={
+            "cacheBlockSize": documents.BLOCK,
+            "maxBlocksInCache": 20,
+            "infiniteInitialRowCount": 1,
+            # Blocks in order, so each request finds the cursor the previous block left.
+            "maxConcurrentDatasourceRequests": 1,
+            # `context.user.id` is a column name here, not a path into the row.
+            "suppressFieldDotNotation": True,
+            "suppressCellFocus": True,
+        },
+        className="ag-theme-quartz docs-grid",
+        style={"height": "560px"},
     )
+
+
+@callback(
+    Output(ids.DISCOVER_GRID, "getRowsResponse"),
+    Output(ids.DISCOVER_PAGING, "data"),
+    Output(ids.DISCOVER_COLUMNS, "options"),
+    Input(ids.DISCOVER_GRID, "getRowsRequest"),
+    State(ids.DISCOVER_STATE, "data"),
+    State(ids.DISCOVER_PAGING, "data"),
+    State(ids.DISCOVER_COLUMNS, "value"),
+    State(ids.TOKEN, "data"),
+    prevent_initial_call=True,
+)
+def rows(
+    request: dict[str, Any] | None, state: Any, paging: Any, chosen: Any, token: str | None
+) -> tuple[Any, ...]:
+    """One block of documents for the grid, as small rows (no stack traces)."""
+    if not request:
+        return dash.no_update, dash.no_update, dash.no_update
+    paging = paging or {}
+    body = documents.rows_body(state or {}, datetime.now(UTC), request, paging)
+    data, _ = attempt(lambda: api.current().search_events(body, token))
+    items = (data or {}).get("items", [])
+    next_cursor = (data or {}).get("next_cursor")
+    response = {
+        "rowData": [documents.row(e) for e in items],
+        "rowCount": documents.row_count(request, len(items), next_cursor),
+    }
+    options: Any = dash.no_update
+    if not request.get("startRow"):
+        chosen = documents.columns(chosen)
+        options = documents.column_options(chosen, documents.context_keys(items))
+    paging = documents.next_paging(paging, state or {}, body, request, len(items), next_cursor)
+    return response, paging, options
+
+
+@callback(
+    Output(ids.DISCOVER_GRID, "columnDefs"),
+    Input(ids.DISCOVER_COLUMNS, "value"),
+    prevent_initial_call=True,
+)
+def choose_columns(chosen: Any) -> list[dict[str, Any]]:
+    return documents.column_defs(documents.columns(chosen))
+
+
+# A new search (query, range, zoom, back/forward) drops the loaded blocks; the grid asks again.
+clientside_callback(
+    "function (state) {"
+    f"  window.dash_ag_grid.getApiAsync({json.dumps(ids.DISCOVER_GRID)})"
+    "    .then((api) => api.purgeInfiniteCache());"
+    "  return window.dash_clientside.no_update;"
+    "}",
+    Output(ids.DISCOVER_PAGING, "data", allow_duplicate=True),
+    Input(ids.DISCOVER_STATE, "data"),
+    prevent_initial_call=True,
+)
+
+
+@callback(
+    Output(ids.DISCOVER_DOC, "children"),
+    Input(ids.DISCOVER_GRID, "cellClicked"),
+    Input({"type": ids.DISCOVER_DOC_CLOSE, "index": ALL}, "n_clicks"),
+    State(ids.LANG, "data"),
+    State(ids.TOKEN, "data"),
+    prevent_initial_call=True,
+)
+def open_document(clicked: Any, _close: Any, lang: Any, token: str | None) -> Any:
+    """The clicked row's whole occurrence, fetched now (the grid holds only its cells)."""
+    lang = lang_of(lang)
+    closing = isinstance(ctx.triggered_id, dict)
+    if closing or not clicked or not clicked.get("rowId"):
+        return []
+    event, error = attempt(lambda: api.current().event(str(clicked["rowId"]), token))
+    if error is not None or event is None:
+        return error_box(lang, error) if error else []
+    return document(event, lang)
+
+
+def document(event: dict[str, Any], lang: str) -> html.Div:
+    """One occurrence: its fields, context, stack trace and JSON."""
+    fields_shown = [(k, _text(event.get(k))) for k in ("id", *logic.EVENT_FIELDS)]
+    parts: list[Any] = [
+        html.Div(
+            [
+                html.H4(t(lang, "document", id=event.get("id"))),
+                html.Button(
+                    t(lang, "close"),
+                    id={"type": ids.DISCOVER_DOC_CLOSE, "index": 0},
+                    className="btn",
+                ),
+            ],
+            className="doc-head",
+        ),
+        kv_table(fields_shown),
+    ]
+    context = logic.context_rows(event.get("context"))
+    if context:
+        parts += [html.H5(t(lang, "context")), kv_table(context, "kv context")]
+    if event.get("stack_trace"):
+        parts.append(html.Pre("\n".join(event["stack_trace"]), className="stack"))
+    parts += [
+        html.H5(t(lang, "json")),
+        html.Pre(json.dumps(event, ensure_ascii=False, indent=2), className="json"),
+    ]
+    return html.Div(parts, className="card doc-open", **{"data-event-id": event.get("id")})
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def fields(facets: dict[str, list[dict[str, Any]]], lang: str) -> list[Any]:

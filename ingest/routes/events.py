@@ -1,14 +1,16 @@
-"""`POST /api/v1/events/search`: ad hoc queries over occurrences (Discover)."""
+"""`POST /api/v1/events/search`: ad hoc queries over occurrences (Discover); `GET
+/api/v1/events/{event_id}`: one occurrence, whole (Discover opens a document only when asked)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 
 from client.shapes import EventSearchOut
-from ingest.deps import GUARDED_RESPONSES, Reader, ServicesDep
+from ingest.deps import GUARDED_RESPONSES, Reader, ServicesDep, StoreDep
 from ingest.schemas import EventSearchIn, invalid
+from store.models import Event
 from store.search import EventQuery
 from store.vocabulary import EVENT_FACET_FIELDS
 
@@ -28,8 +30,10 @@ _FIXED = {
 _TARGET_BUCKETS = 60
 
 
-def pick_interval(name: str, start: datetime, end: datetime) -> tuple[str, int]:
-    """A fixed interval, or for "auto" the smallest one giving at most ~60 buckets."""
+def pick_interval(name: str, start: datetime, end: datetime) -> tuple[str, int | None]:
+    """A fixed interval, for "auto" the smallest one giving at most ~60 buckets, or none."""
+    if name == "none":
+        return name, None
     if name != "auto":
         return name, _FIXED[name]
     span = (end - start).total_seconds()
@@ -81,3 +85,17 @@ def search_events(body: EventSearchIn, services: ServicesDep) -> EventSearchOut:
         interval=label,
         next_cursor=result.next_cursor,
     )
+
+
+@router.get(
+    "/events/{event_id}",
+    response_model=Event,
+    dependencies=[Reader],
+    summary="One occurrence by id, with its stack trace and context",
+    responses={404: {"description": "No such occurrence"}},
+)
+def get_event(event_id: str, store: StoreDep) -> Event:
+    event = store.get_event(event_id)
+    if event is None:
+        raise HTTPException(404, f"occurrence {event_id} not found")
+    return event

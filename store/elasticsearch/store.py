@@ -45,6 +45,7 @@ from store.elasticsearch.mapping import (
     bug_doc,
     bug_from_doc,
     event_doc,
+    event_from_doc,
     new_bug,
     project_from_doc,
     repair_from_doc,
@@ -377,6 +378,17 @@ class ElasticsearchStore(ElasticsearchAlerts):
         query = EventQuery(page=page, size=size, cursor=cursor)
         with query_errors("events"):
             return EventSearch(self.es, self.names, query).run(lq.Term("bug_id", bug_id))
+
+    @translated
+    def get_event(self, event_id: str) -> Event | None:
+        # Events live in one index per day; their _id is the occurrence id.
+        hits = self.es.search(
+            index=self.names.events_pattern,
+            query={"ids": {"values": [event_id]}},
+            size=1,
+            source_excludes=["tokens"],
+        )["hits"]["hits"]
+        return event_from_doc(hits[0]["_source"]) if hits else None
 
     @translated
     def purge_events(self, older_than: datetime) -> int:

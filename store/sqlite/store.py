@@ -48,6 +48,7 @@ from store.sqlite.rows import (
     bug_from_row,
     bug_fts_values,
     bug_values,
+    event_from_row,
     event_values,
     insert_sql,
     project_from_row,
@@ -239,6 +240,12 @@ class SQLiteStore(SQLiteAlerts):
     ) -> EventPage:
         with self._read() as conn:
             return bug_events(conn, bug_id, page, size, cursor)
+
+    def get_event(self, event_id: str) -> Event | None:
+        names = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+        with self._read() as conn:
+            row = conn.execute(f"SELECT {names} FROM events WHERE id = ?", (event_id,)).fetchone()
+        return event_from_row(row) if row else None
 
     def purge_events(self, older_than: datetime) -> int:
         cutoff = to_micros(older_than)

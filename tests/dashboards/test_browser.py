@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from bench.stack import RunningStack
+from dashboards import documents
 from tests.browser import click, css, sign_in, until
 from tests.dashboards.conftest import ADMIN_TOKEN
 from tests.dashboards.seed import Seeded
@@ -332,16 +334,9 @@ def test_discover_query_histogram_fields_and_zoom(
     )
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "still one hit")
 
-    def expanded() -> bool:
-        if not css(browser, "details.doc[open]"):  # (again, if a late re-render closed it)
-            css(browser, "details.doc summary")[0].click()
-        return "airhub_app" in css(browser, "details.doc[open] table.kv")[0].text
-
-    until(
-        browser,
-        expanded,
-        "document expands",
-    )
+    until(browser, lambda: len(grid_rows(browser)) == 1, "one document in the table")
+    click(browser, f"{LOADED_ROW} .ag-cell")
+    until(browser, lambda: "airhub_app" in css(browser, "#discover-doc .doc-open")[0].text, "open")
 
     query = css(browser, "#discover-query")[0]
     query.send_keys(Keys.CONTROL, "a")
@@ -382,6 +377,84 @@ def test_discover_query_histogram_fields_and_zoom(
     browser.back()
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "back restores")
     assert css(browser, "#discover-query")[0].get_attribute("value") == "level:CRITICAL"
+
+
+LOADED_ROW = "#discover-grid .ag-row:not(.ag-row-loading)"
+
+
+def grid_rows(browser: WebDriver) -> list[WebElement]:
+    return css(browser, LOADED_ROW)
+
+
+def grid_headers(browser: WebDriver) -> list[str]:
+    cells = css(browser, "#discover-grid .ag-header-cell")
+    return [c.get_attribute("col-id") or "" for c in cells]
+
+
+def column_texts(browser: WebDriver, column: str) -> list[str]:
+    """A column's cells, top row first."""
+    cells = {
+        int(row.get_attribute("row-index") or 0): row.find_element(
+            By.CSS_SELECTOR, f'.ag-cell[col-id="{column}"]'
+        ).text
+        for row in grid_rows(browser)
+    }
+    return [cells[i] for i in sorted(cells)]
+
+
+def discover_body() -> dict[str, Any]:
+    """The search the Discover page makes for its default view (last 24 h, newest first)."""
+    return documents.rows_body({}, datetime.now(UTC), {"startRow": 0, "endRow": 100}, {})
+
+
+def row_data(browser: WebDriver, index: int) -> dict[str, Any]:
+    """What the grid holds for a row (as the browser received it)."""
+    data: dict[str, Any] = browser.execute_script(
+        "return dash_ag_grid.getApi('discover-grid').getDisplayedRowAtIndex(arguments[0]).data",
+        index,
+    )
+    return data
+
+
+def test_discover_columns_follow_the_chooser_and_a_row_opens_its_occurrence(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
+) -> None:
+    browser = signed_in
+    browser.get(dashboard + "/discover")
+    until(browser, lambda: grid_rows(browser), "documents in the table")
+    assert grid_headers(browser) == ["timestamp", "level", "project_id", "error_type", "message"]
+
+    click(browser, "#discover-columns")
+    click(browser, '.dash-dropdown-option:has(input[value="level"])')  # off
+    click(browser, '.dash-dropdown-option:has(input[value="context.user_id"])')  # on
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    chosen = ["timestamp", "project_id", "error_type", "message", "context.user_id"]
+    until(browser, lambda: grid_headers(browser) == chosen, "the chosen columns")
+    until(browser, lambda: "columns=" in browser.current_url, "the URL holds the columns")
+    assert "columns=" + "%2C".join(chosen) in browser.current_url
+    items = stack.client.post("/api/v1/events/search", json=discover_body()).json()["items"]
+    expected = [(i.get("context") or {}).get("user_id", "") for i in items]
+
+    def shown() -> list[str]:  # the rows in view, top first, as the API lists them
+        texts = column_texts(browser, "context.user_id")
+        return texts if texts == expected[: len(texts)] else []
+
+    assert "u_12345" in until(browser, shown, "context cells")
+
+    browser.get(browser.current_url)  # the shared link opens the same table
+    until(browser, lambda: grid_rows(browser), "documents again")
+    assert grid_headers(browser) == chosen
+
+    listed = row_data(browser, 0)
+    assert listed["id"] and "stack_trace" not in listed  # the grid holds cells only
+    click(browser, f'{LOADED_ROW}[row-index="0"] .ag-cell[col-id="message"]')
+    opened = until(browser, lambda: css(browser, "#discover-doc .doc-open"), "the occurrence")[0]
+    assert opened.get_attribute("data-event-id") == listed["id"]
+    whole = stack.client.get(f"/api/v1/events/{listed['id']}").json()
+    assert css(browser, "#discover-doc pre.stack")[0].text == "\n".join(whole["stack_trace"])
+    assert json.loads(css(browser, "#discover-doc pre.json")[0].text) == whole
+    click(browser, "#discover-doc .doc-head button")
+    until(browser, lambda: not css(browser, "#discover-doc .doc-open"), "closed")
 
 
 def test_repairs_page_filters_by_result(

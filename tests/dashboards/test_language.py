@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from bench.browser import chromium
 from bench.stack import RunningStack
-from tests.browser import chromium, click, css, until
+from tests.browser import click, css, until
 from tests.dashboards.conftest import ADMIN_TOKEN
 
 pytestmark = pytest.mark.browser

@@ -281,6 +281,18 @@ def test_events_search_histogram_sums_to_total(api: ApiHarness) -> None:
     assert bad.status_code == 400
 
 
+def test_one_occurrence_by_id_and_documents_without_histogram(api: ApiHarness) -> None:
+    seed(api, 6)
+    body = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-21T00:00:00Z", "size": 3}
+    page = api.client.post("/api/v1/events/search", json={**body, "interval": "none"}).json()
+    assert page["histogram"] == [] and page["interval"] == "none" and len(page["items"]) == 3
+    listed = page["items"][1]
+    reply = api.client.get(f"/api/v1/events/{listed['id']}")
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == listed
+    assert api.client.get("/api/v1/events/no-such-occurrence").status_code == 404
+
+
 def test_repair_reports_round_trip(api: ApiHarness) -> None:
     (bug_id,) = seed(api, 1)
     for rnd, passed in ((1, False), (2, True)):

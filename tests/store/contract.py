@@ -330,6 +330,12 @@ class EventContract:
         store.add_events([event])
         assert store.get_events(1).items == [event]
 
+    def test_get_event_by_id_is_whole(self, store: Store) -> None:
+        event = new_event("e1", 1, T0, context={"k": ["v", 1]}, stack_trace=["l1", "l2"])
+        store.add_events([event, new_event("e2", 1, minutes(1))])
+        assert store.get_event("e1") == event
+        assert store.get_event("missing") is None
+
     def test_purge_keeps_counts(self, store: Store) -> None:
         seed_bug(store, 1)
         store.add_events([new_event(f"e{i}", 1, T0 + timedelta(days=i)) for i in range(5)])

@@ -1,0 +1,168 @@
+"""Discover's document table as plain functions: which columns it shows (and how the URL holds
+them), the small rows the grid receives, the API requests that fill it block by block, and the
+cursors that carry it from one block to the next."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from dashboards import logic
+
+#: The columns shown until someone chooses others.
+DEFAULT_COLUMNS = ("timestamp", "level", "project_id", "error_type", "message")
+#: The occurrence's own fields a column can show; `context.<key>` columns show context values.
+FIELDS = (*logic.EVENT_FIELDS, "id")
+#: What the API sorts occurrences by (newest or oldest first; ties break on the id).
+SORTABLE = ("timestamp",)
+#: Rows per request: one block of the grid's infinite row model.
+BLOCK = 100
+#: Characters of a value shown in a cell; the opened document shows it whole.
+CELL_LIMIT = 300
+_CONTEXT_COLUMN = re.compile(r"^context\.[\w.\-]{1,100}$")
+_WIDTHS = {"timestamp": 190, "level": 110, "line_number": 90, "bug_id": 90}
+
+
+def is_column(name: str) -> bool:
+    return name in FIELDS or bool(_CONTEXT_COLUMN.match(name))
+
+
+def columns(raw: str | Iterable[str] | None) -> list[str]:
+    """The valid columns of `raw` ("a,b" from a URL, or a list), in order, each once; the
+    defaults when none is left."""
+    names = raw.split(",") if isinstance(raw, str) else list(raw or [])
+    chosen: list[str] = []
+    for name in (n.strip() for n in names):
+        if is_column(name) and name not in chosen:
+            chosen.append(name)
+    return chosen or list(DEFAULT_COLUMNS)
+
+
+def columns_param(chosen: Iterable[str]) -> str | None:
+    """The URL's `columns` value; None for the defaults (left out of the URL)."""
+    chosen = list(chosen)
+    return None if chosen == list(DEFAULT_COLUMNS) else ",".join(chosen)
+
+
+def column_defs(chosen: Iterable[str]) -> list[dict[str, Any]]:
+    """ag-grid column definitions: sortable where the API can sort, the message filling the
+    rest of the width."""
+    defs = []
+    for name in chosen:
+        col: dict[str, Any] = {"field": name, "headerName": name, "sortable": name in SORTABLE}
+        if name == "timestamp":
+            col["initialSort"] = "desc"
+        if name == "message":
+            col.update(flex=1, minWidth=240)
+        else:
+            col["width"] = _WIDTHS.get(name, 160)
+        defs.append(col)
+    return defs
+
+
+def column_options(chosen: Iterable[str], context_keys: Iterable[str]) -> list[dict[str, str]]:
+    """The chooser's choices: every field, the context keys seen in the hits, and the columns
+    shown (a URL may name a context key the current hits lack)."""
+    names = [*FIELDS, *sorted(f"context.{k}" for k in context_keys)]
+    names += [c for c in chosen if c not in names]
+    return [{"label": n, "value": n} for n in names if is_column(n)]
+
+
+def row(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What the grid holds of an occurrence: its fields and flattened context, values cut to
+    CELL_LIMIT; the stack trace stays on the server until the document is opened."""
+    out: dict[str, Any] = {}
+    for name in FIELDS:
+        value = event.get(name)
+        if name == "timestamp":
+            value = logic.short_time(value)
+        out[name] = logic.truncate(value, CELL_LIMIT) if isinstance(value, str) else value
+    for key, value in logic.context_rows(event.get("context")):
+        out[f"context.{key}"] = logic.truncate(value, CELL_LIMIT)
+    return out
+
+
+def context_keys(items: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {key for e in items for key, _ in logic.context_rows(e.get("context"))}
+
+
+def sort_of(sort_model: list[Mapping[str, Any]] | None) -> str:
+    """The API's sort for the grid's sort model (newest first unless time is sorted up)."""
+    for item in sort_model or []:
+        if item.get("colId") == "timestamp" and item.get("sort") == "asc":
+            return "timestamp"
+    return "-timestamp"
+
+
+def summary_body(state: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The search for the total and the histogram (no documents, no field values)."""
+    return {**logic.discover_body(state, now), "size": 0, "facets": []}
+
+
+def fields_body(state: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The search for the sidebar's field values alone: over days of a million occurrences
+    they cost seconds, which the hits and the histogram need not wait for."""
+    return {**logic.discover_body(state, now), "size": 0, "interval": "none"}
+
+
+def rows_body(
+    state: Mapping[str, Any], now: datetime, request: Mapping[str, Any], paging: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The search for one block of documents (`request`: the grid's startRow/endRow/sortModel).
+    Later blocks of a search keep the first block's time window and follow the cursor the
+    previous block left in `paging`, else ask by page number."""
+    start = int(request.get("startRow") or 0)
+    size = max(1, min(int(request.get("endRow") or start + BLOCK) - start, 500))
+    sort = sort_of(request.get("sortModel"))
+    body = {
+        **logic.discover_body(state, now),
+        "facets": [],
+        "interval": "none",
+        "size": size,
+        "sort": sort,
+    }
+    if not start:
+        return body
+    if paging.get("key") == paging_key(state, sort):
+        body.update({"from": paging["from"], "to": paging["to"]})
+        cursor = (paging.get("cursors") or {}).get(str(start))
+        if cursor:
+            body["cursor"] = cursor
+            return body
+    body["page"] = start // size + 1
+    return body
+
+
+def paging_key(state: Mapping[str, Any], sort: str) -> str:
+    """The search a cursor belongs to: query, range as chosen (a quick range, not its moving
+    bounds) and sort."""
+    return json.dumps({k: state.get(k) for k in ("q", "quick", "from", "to")} | {"sort": sort})
+
+
+def next_paging(
+    paging: Mapping[str, Any],
+    state: Mapping[str, Any],
+    body: Mapping[str, Any],
+    request: Mapping[str, Any],
+    found: int,
+    next_cursor: str | None,
+) -> dict[str, Any]:
+    """`paging` with the cursor to the block after this one; a first block starts afresh and
+    fixes the window the later blocks keep."""
+    key = paging_key(state, str(body.get("sort")))
+    start = int(request.get("startRow") or 0)
+    if start and paging.get("key") == key:
+        out = {**paging, "cursors": dict(paging.get("cursors") or {})}
+    else:
+        out = {"key": key, "from": body.get("from"), "to": body.get("to"), "cursors": {}}
+    if next_cursor:
+        out["cursors"][str(start + found)] = next_cursor
+    return out
+
+
+def row_count(request: Mapping[str, Any], found: int, next_cursor: str | None) -> int:
+    """The grid's row count once the last block is in, -1 while more may follow."""
+    return int(request.get("startRow") or 0) + found if next_cursor is None else -1
