@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 WIDTH, HEIGHT = 1440, 1000
 
 
+#: Script: whether a Dash callback is out (the renderer marks its outputs while it waits).
+DASH_PENDING = "return !!document.querySelector('[data-dash-is-loading=\"true\"]')"
+
+
 def chromium(languages: str | None = None, command_timeout: float | None = None) -> WebDriver:
     """Debian's chromium and chromedriver, headless, logging the browser console; `languages`
     ("zh-CN,zh") sets the Accept-Language it sends, as a user's language settings do.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from bench import figures, search, seed, shown
-from bench.browser import chromium
+from bench.browser import DASH_PENDING, chromium
 from bench.services import RedisServer
 from bench.stack import RunningStack
 from store import open_store
@@ -126,10 +126,6 @@ return [entries.length, all, callbacks];
 """
 
 
-# Whether a Dash callback is still out (the renderer marks its outputs while it waits).
-_PENDING = "return !!document.querySelector('[data-dash-is-loading=\"true\"]')"
-
-
 def load(driver: WebDriver, base: str, page: Page, timeout: float) -> dict[str, float]:
     """Open `page` once; its time to content (ms from navigation start) and bytes received."""
     driver.get(base + page.path)
@@ -149,7 +145,7 @@ def _quiet(driver: WebDriver, still: float = 0.5, limit: float = 60) -> list[int
     while time.monotonic() < deadline:
         time.sleep(still)
         now = driver.execute_script(_BYTES)
-        busy = driver.execute_script(_PENDING)
+        busy = driver.execute_script(DASH_PENDING)
         if now[0] == last[0] and not busy:
             break
         last = now

@@ -10,6 +10,9 @@ from fastapi import Depends, HTTPException, Request
 from ingest.services import Services
 from store.base import Store
 
+#: The largest record id a path may name: what both stores can hold (SQLite INTEGER, ES long).
+MAX_ID = 2**63 - 1
+
 
 async def _services(request: Request) -> Services:
     services: Services = request.app.state.services

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from bench.browser import HEIGHT, WIDTH
+from bench.browser import DASH_PENDING, HEIGHT, WIDTH
 from tests.stack import ROOT
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -71,6 +72,21 @@ def until(browser: WebDriver, check: Callable[[], Any], what: str, timeout: floa
     except TimeoutException:
         page = browser.find_element(By.TAG_NAME, "body").text[:1500]
         raise TimeoutException(f"{what}; the page shows:\n{page}") from None
+
+
+def settled(browser: WebDriver, quiet: float = 0.5) -> None:
+    """Wait until no Dash callback has been out for `quiet` seconds: what a user types after
+    that is not overwritten by an answer to an earlier request."""
+    since: list[float] = []
+
+    def idle() -> bool:
+        if browser.execute_script(DASH_PENDING):
+            since.clear()
+            return False
+        since[:] = since or [time.monotonic()]
+        return time.monotonic() - since[0] >= quiet
+
+    until(browser, idle, "the page's callbacks to finish")
 
 
 def click(browser: WebDriver, selector: str) -> None:

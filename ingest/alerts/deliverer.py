@@ -180,9 +180,7 @@ class Deliverer:
                 if bug is not None:
                     named.append((str(item["trigger"]), bug))
             language = self._language(named[0][1]) if named else self.default_language
-            message = digest_message(
-                named, len(items), language, self.settings.dashboard_link()
-            )
+            message = digest_message(named, len(items), language, self.settings.dashboard_link())
             self.pool.submit(self.deliver, channel, message, None)
 
     # -- sending ----------------------------------------------------------------------------

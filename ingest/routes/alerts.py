@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ingest.alerts import admin
 from ingest.alerts.admin import ChannelList, ChannelOut, ChannelUpdate, ProbeResult, RuleUpdate
-from ingest.deps import GUARDED_RESPONSES, Admin, ServicesDep, StoreDep
+from ingest.deps import GUARDED_RESPONSES, MAX_ID, Admin, ServicesDep, StoreDep
 from ingest.schemas import invalid
 from store.alert import AlertChannel, AlertChannelIn, AlertDelivery, AlertRule, AlertRuleIn
 from store.base import Store
@@ -23,8 +23,8 @@ router = APIRouter(
     responses=GUARDED_RESPONSES,
     dependencies=[Admin],
 )
-ChannelId = Annotated[int, Path(ge=1)]
-RuleId = Annotated[int, Path(ge=1)]
+ChannelId = Annotated[int, Path(ge=1, le=MAX_ID)]
+RuleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 NO_CHANNEL: dict[int | str, dict[str, Any]] = {404: {"description": "No such channel"}}
 NO_RULE: dict[int | str, dict[str, Any]] = {404: {"description": "No such rule"}}
 

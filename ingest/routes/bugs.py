@@ -18,7 +18,7 @@ from client.shapes import (
 from ingest import status as workflow
 from ingest.alerts import fact as alert_fact
 from ingest.autorepair import on_status_changed
-from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
+from ingest.deps import GUARDED_RESPONSES, MAX_ID, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import STATUS_FIELD
 from ingest.schemas import RepairReportBody, StatusChangeIn, invalid
 from store.errors import NotFound
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["bugs"], responses=GUARDED_RESPONSES)
 
 Multi = Annotated[list[str] | None, Query()]
 #: Ids are 64-bit in both stores: a larger number is a 422, not a database overflow.
-BugId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+BugId = Annotated[int, Path(ge=1, le=MAX_ID)]
 NO_BUG: dict[int | str, dict[str, Any]] = {404: {"description": "No such bug"}}
 Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number")]
 Size = Annotated[int, Query(ge=1, le=500, description="items per page (max 500)")]

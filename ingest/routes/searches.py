@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import BaseModel
 
-from ingest.deps import GUARDED_RESPONSES, Admin, Reader, StoreDep
+from ingest.deps import GUARDED_RESPONSES, MAX_ID, Admin, Reader, StoreDep
 from store.models import SavedSearch, SavedSearchIn
 
 router = APIRouter(prefix="/api/v1/searches", tags=["searches"], responses=GUARDED_RESPONSES)
@@ -16,6 +16,10 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such sav
 _NAME_TAKEN: dict[int | str, dict[str, Any]] = {
     409: {"description": "Another saved search has this name"}
 }
+
+
+#: A saved search's id: within what the stores hold (a larger one is a 422, not a 500).
+SearchId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class SearchList(BaseModel):
@@ -49,7 +53,7 @@ def create_search(body: SavedSearchIn, store: StoreDep) -> SavedSearch:
     responses=_NOT_FOUND,
     summary="Get a saved search",
 )
-def get_search(search_id: int, store: StoreDep) -> SavedSearch:
+def get_search(search_id: SearchId, store: StoreDep) -> SavedSearch:
     found = store.get_search(search_id)
     if found is None:
         raise HTTPException(404, f"saved search {search_id} not found")
@@ -63,7 +67,7 @@ def get_search(search_id: int, store: StoreDep) -> SavedSearch:
     responses={**_NOT_FOUND, **_NAME_TAKEN},
     summary="Replace a saved search (its id and creation time stay)",
 )
-def replace_search(search_id: int, body: SavedSearchIn, store: StoreDep) -> SavedSearch:
+def replace_search(search_id: SearchId, body: SavedSearchIn, store: StoreDep) -> SavedSearch:
     return store.save_search(body, search_id)
 
 
@@ -74,7 +78,7 @@ def replace_search(search_id: int, body: SavedSearchIn, store: StoreDep) -> Save
     responses=_NOT_FOUND,
     summary="Delete a saved search",
 )
-def delete_search(search_id: int, store: StoreDep) -> Response:
+def delete_search(search_id: SearchId, store: StoreDep) -> Response:
     if not store.delete_search(search_id):
         raise HTTPException(404, f"saved search {search_id} not found")
     return Response(status_code=204)

@@ -17,7 +17,7 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from bench.stack import RunningStack
 from dashboards import documents
-from tests.browser import click, css, sign_in, until
+from tests.browser import click, css, settled, sign_in, until
 from tests.dashboards.conftest import ADMIN_TOKEN
 from tests.dashboards.seed import Seeded
 
@@ -370,6 +370,7 @@ def test_discover_query_histogram_fields_and_zoom(
     browser.get(dashboard + "/discover?q=level%3ACRITICAL&range=7d")
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "URL view")
     assert css(browser, "#discover-query")[0].get_attribute("value") == "level:CRITICAL"
+    settled(browser)
     query = css(browser, "#discover-query")[0]
     query.send_keys(Keys.CONTROL, "a")
     query.send_keys(Keys.BACKSPACE, Keys.ENTER)

@@ -14,8 +14,11 @@ from config.settings import create_admin_token
 from tests.hardening.conftest import ADMIN_TOKEN
 from tests.stack import ApiHarness
 
+#: A channel the tests may save and send to (private addresses are allowed in their APIs).
+HOOK = {"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook"}
 #: Every write operation and a request that succeeds with the token: (path, body, status).
-#: `{bug}` is a fresh bug of the test's own.
+#: `{bug}`, `{search}`, `{channel}` and `{rule}` are records of the test's own; a body's
+#: `"channel_ids": "{channel}"` names its channel.
 WRITES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = {
     ("PUT", "/api/v1/projects/{project_id}"): (
         "/api/v1/projects/rtc_backend",
@@ -38,6 +41,40 @@ WRITES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = {
         {"round": 1, "analysis": "off by one", "passed": False},
         201,
     ),
+    ("POST", "/api/v1/searches"): ("/api/v1/searches", {"name": "another"}, 201),
+    ("PUT", "/api/v1/searches/{search_id}"): (
+        "/api/v1/searches/{search}",
+        {"name": "renamed", "q": "level:ERROR"},
+        200,
+    ),
+    ("DELETE", "/api/v1/searches/{search_id}"): ("/api/v1/searches/{search}", None, 204),
+    ("POST", "/api/v1/alerts/channels"): ("/api/v1/alerts/channels", {**HOOK, "name": "x"}, 201),
+    ("PATCH", "/api/v1/alerts/channels/{channel_id}"): (
+        "/api/v1/alerts/channels/{channel}",
+        {"name": "renamed"},
+        200,
+    ),
+    ("DELETE", "/api/v1/alerts/channels/{channel_id}"): (
+        "/api/v1/alerts/channels/{channel}",
+        None,
+        204,
+    ),
+    ("POST", "/api/v1/alerts/channels/{channel_id}/test"): (
+        "/api/v1/alerts/channels/{channel}/test",
+        None,
+        200,
+    ),
+    ("POST", "/api/v1/alerts/rules"): (
+        "/api/v1/alerts/rules",
+        {"name": "another", "triggers": ["regression"], "channel_ids": "{channel}"},
+        201,
+    ),
+    ("PATCH", "/api/v1/alerts/rules/{rule_id}"): (
+        "/api/v1/alerts/rules/{rule}",
+        {"levels": ["FATAL"]},
+        200,
+    ),
+    ("DELETE", "/api/v1/alerts/rules/{rule_id}"): ("/api/v1/alerts/rules/{rule}", None, 204),
 }
 #: Operations that are not admin writes: reporting (clients hold no token) and a search.
 OPEN_POSTS = {
@@ -62,7 +99,7 @@ GOOD = {"Authorization": f"bearer {ADMIN_TOKEN}"}
 
 @pytest.fixture
 def admin_api(make_api: Callable[..., ApiHarness], private_redis: RedisServer) -> ApiHarness:
-    return make_api(redis=private_redis.url, admin_token=ADMIN_TOKEN)
+    return make_api(redis=private_redis.url, admin_token=ADMIN_TOKEN, alerts_allow_private=True)
 
 
 def new_bug(api: ApiHarness, line: int) -> int:
@@ -83,10 +120,43 @@ def test_every_write_operation_is_covered(admin_api: ApiHarness) -> None:
     assert writes == set(WRITES) | OPEN_POSTS
 
 
+def own_records(api: ApiHarness, line: int) -> dict[str, int]:
+    """A bug, a saved search, an alert channel and a rule of the test's own (made with the
+    token), by placeholder name."""
+    ids = {"bug": new_bug(api, line)}
+    made = {
+        "search": ("/api/v1/searches", {"name": f"search {line}"}),
+        "channel": ("/api/v1/alerts/channels", {**HOOK, "name": f"hook {line}"}),
+    }
+    for name, (path, body) in made.items():
+        reply = api.client.post(path, json=body, headers=GOOD)
+        assert reply.status_code == 201, reply.text
+        ids[name] = reply.json()["id"]
+    rule = {"name": f"rule {line}", "triggers": ["new_bug"], "channel_ids": [ids["channel"]]}
+    reply = api.client.post("/api/v1/alerts/rules", json=rule, headers=GOOD)
+    assert reply.status_code == 201, reply.text
+    return {**ids, "rule": reply.json()["id"]}
+
+
+def filled(body: dict[str, Any] | None, ids: dict[str, int]) -> dict[str, Any] | None:
+    if body is not None and body.get("channel_ids") == "{channel}":
+        return {**body, "channel_ids": [ids["channel"]]}
+    return body
+
+
 def _state(api: ApiHarness, bug_id: int) -> tuple[Any, ...]:
     bug = api.client.get(f"/api/v1/bugs/{bug_id}").json()
     project = api.client.get("/api/v1/projects/rtc_backend").json()
     reports = api.client.get(f"/api/v1/bugs/{bug_id}/repair-reports").json()["reports"]
+    lists = [
+        api.client.get(path, headers=GOOD).json()
+        for path in (
+            "/api/v1/searches",
+            "/api/v1/alerts/channels",
+            "/api/v1/alerts/rules",
+            "/api/v1/alerts/deliveries",
+        )
+    ]
     return (
         bug["status"],
         len(bug["history"]) if "history" in bug else None,
@@ -94,14 +164,16 @@ def _state(api: ApiHarness, bug_id: int) -> tuple[Any, ...]:
         project["local_path"],
         project["toolchain"],
         len(reports),
+        *(repr(found) for found in lists),
     )
 
 
 @pytest.mark.parametrize("operation", list(WRITES), ids=lambda op: f"{op[0]} {op[1]}")
 def test_write_needs_the_admin_token(admin_api: ApiHarness, operation: tuple[str, str]) -> None:
-    bug_id = new_bug(admin_api, 100 + list(WRITES).index(operation))
+    ids = own_records(admin_api, 100 + list(WRITES).index(operation))
+    bug_id = ids["bug"]
     path, body, expected = WRITES[operation]
-    url = path.format(bug=bug_id)
+    url, body = path.format(**ids), filled(body, ids)
     method = operation[0]
     before = _state(admin_api, bug_id)
     for case in REFUSED:
@@ -125,24 +197,46 @@ def test_write_needs_the_admin_token(admin_api: ApiHarness, operation: tuple[str
         assert _state(admin_api, bug_id) != before
 
 
+#: Reads that are configuration, not data: alert channels name webhook hosts.
+ADMIN_READS = "/api/v1/alerts/"
+
+
 def test_reports_and_reads_stay_open_with_an_admin_token(admin_api: ApiHarness) -> None:
-    bug_id = new_bug(admin_api, 7)
-    for path in read_paths(admin_api, bug_id):
+    paths = read_paths(admin_api, own_records(admin_api, 7))
+    assert any(ADMIN_READS in path for path in paths)
+    for path in paths:
         reply = read(admin_api, path, {})
-        assert reply.status_code == 200, (path, reply.text)
+        expected = 401 if ADMIN_READS in path else 200
+        assert reply.status_code == expected, (path, reply.text)
+        assert read(admin_api, path, GOOD).status_code == 200, path
 
 
 @pytest.fixture
 def reader_api(make_api: Callable[..., ApiHarness], private_redis: RedisServer) -> ApiHarness:
-    return make_api(redis=private_redis.url, admin_token=ADMIN_TOKEN, read_requires_token=True)
+    return make_api(
+        redis=private_redis.url,
+        admin_token=ADMIN_TOKEN,
+        read_requires_token=True,
+        alerts_allow_private=True,
+    )
 
 
-def read_paths(api: ApiHarness, bug_id: int) -> list[str]:
+def read_paths(api: ApiHarness, ids: dict[str, int]) -> list[str]:
     """Every GET under /api/v1 (from the schema) with real ids, plus the events search."""
+    # An occurrence of today (the guide's example is older than the retention keeps).
+    assert api.report(line_number=999, timestamp=None).status_code == 200
+    api.drain()
+    found = api.client.post("/api/v1/events/search", json={"size": 1}, headers=GOOD).json()
+    names = {
+        "bug_id": ids["bug"],
+        "project_id": "rtc_backend",
+        "search_id": ids["search"],
+        "channel_id": ids["channel"],
+        "rule_id": ids["rule"],
+        "event_id": found["items"][0]["id"],
+    }
     paths = [
-        p.format(bug_id=bug_id, project_id="rtc_backend")
-        for m, p in operations(api)
-        if m == "GET" and p.startswith("/api/v1/")
+        p.format(**names) for m, p in operations(api) if m == "GET" and p.startswith("/api/v1/")
     ]
     return [*sorted(paths), "POST /api/v1/events/search"]
 
@@ -156,9 +250,7 @@ def read(api: ApiHarness, path: str, headers: dict[str, str]) -> Any:
 def test_read_requires_token_guards_every_read(reader_api: ApiHarness) -> None:
     reply = reader_api.report(line_number=9)
     assert reply.status_code == 200, "reporting never needs a token"
-    reader_api.drain()
-    bug_id = reply.json()["id"]
-    paths = read_paths(reader_api, bug_id)
+    paths = read_paths(reader_api, own_records(reader_api, 10))
     assert len(paths) >= 8
     for path in paths:
         for case in REFUSED:
@@ -185,8 +277,10 @@ def test_without_a_token_writes_are_refused_unless_anonymous_writes_opens_them(
     closed = make_api(anonymous_writes=False)
     bug_id = new_bug(closed, 11)
     before = _state(closed, bug_id)
+    # Nothing can be made without a token: the other records' ids are never reached.
+    ids = {"bug": bug_id, "search": 1, "channel": 1, "rule": 1}
     for (method, _), (path, body, _) in WRITES.items():
-        reply = closed.client.request(method, path.format(bug=bug_id), json=body)
+        reply = closed.client.request(method, path.format(**ids), json=filled(body, ids))
         assert reply.status_code == 401, (path, reply.text)
         assert "LOGCENTER_ADMIN_TOKEN" in reply.json()["detail"]
     assert _state(closed, bug_id) == before

@@ -218,8 +218,11 @@ def test_redis_killed_mid_batch_reports_readable_within_5_s_of_its_return(
             with sqlite_locked(db, 11) as locker:
                 acked = [stack.report(line_number=n % 5).status_code for n in range(50)]
                 assert acked == [200] * 50
-                wait_for(lambda: redis.xpending(keys.stream, keys.group)["pending"] > 0, 10,
-                         "the indexer to read a batch")
+                wait_for(
+                    lambda: redis.xpending(keys.stream, keys.group)["pending"] > 0,
+                    10,
+                    "the indexer to read a batch",
+                )
                 server.proc.kill()  # type: ignore[union-attr]
                 server.proc.wait()  # type: ignore[union-attr]
                 locker.wait(20)
@@ -267,11 +270,18 @@ def test_elasticsearch_down_for_10_seconds(
 ) -> None:
     """The session node, stopped and started again on the same data directory and port."""
     if es_node is None:
-        pytest.skip("SKIPPED: needs the session's own Elasticsearch node to stop it, but "
-                    "LOGCENTER_TEST_ES_URL points at an external one")
+        pytest.skip(
+            "SKIPPED: needs the session's own Elasticsearch node to stop it, but "
+            "LOGCENTER_TEST_ES_URL points at an external one"
+        )
     node = es_node
-    env = stack_env(redis_url, redis_prefix, store_url=node.url, es_index_prefix=es_prefix,
-                    indexer_claim_idle_ms="1500")
+    env = stack_env(
+        redis_url,
+        redis_prefix,
+        store_url=node.url,
+        es_index_prefix=es_prefix,
+        indexer_claim_idle_ms="1500",
+    )
     try:
         with running_stack(tmp_path / "s", env) as stack:
             with Load(stack.api_url) as load:
