@@ -243,18 +243,18 @@ def test_sqlite_to_elasticsearch_interrupted_and_back(
     state_path = tmp_path / "state.json"
     state = State("sqlite", "es")
     with pytest.raises(Stopped):
-        copy_all(source, es_target, state, state_path, batch=200, max_batches=6)
+        copy_all(source, es_target, state, state_path, batch=500, max_batches=4)
     after_first = state_path.read_bytes()
     state = State.load(state_path, "sqlite", "es")
     assert state is not None and state.kind == "events" and state.after is not None
     with pytest.raises(Stopped):
-        copy_all(source, es_target, state, state_path, batch=200, max_batches=3)
+        copy_all(source, es_target, state, state_path, batch=500, max_batches=2)
     # The second run's positions are lost (as if killed before saving): its batches are
     # written again, and must not count twice.
     state_path.write_bytes(after_first)
     state = State.load(state_path, "sqlite", "es")
     assert state is not None
-    copy_all(source, es_target, state, state_path, batch=200, progress=lambda _: None)
+    copy_all(source, es_target, state, state_path, batch=500, progress=lambda _: None)
 
     verification = verify(source, es_target, sample_every=3)
     problems = [p for c in verification.checks for p in c.problems]

@@ -164,9 +164,7 @@ class ElasticsearchTransfer:
         operations: list[dict[str, Any]] = []
         for model in models:
             operations.extend(_operation(self.names, kind, model))
-        # Events are many: they are left to the periodic refresh (export_records refreshes
-        # before it reads a kind from the start, as a verification does).
-        bulk_conflicts(self.es, operations, refresh=kind != "events")
+        bulk_conflicts(self.es, operations, refresh=True)
         counter = None if kind in ("bugs", "events") else _layouts(self.names)[kind].counter
         if counter is not None:
             raise_counter(self.es, self.names.meta, counter, max(m.id for m in models))

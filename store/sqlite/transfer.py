@@ -86,10 +86,13 @@ def _write_projects(conn: sqlite3.Connection, projects: list[Project]) -> None:
 def _write_bugs(conn: sqlite3.Connection, bugs: list[Bug]) -> None:
     for bug in bugs:
         row = conn.execute(
-            "SELECT id FROM bugs WHERE fingerprint = ?", (bug.fingerprint,)
+            "SELECT id, fingerprint FROM bugs WHERE fingerprint = ? OR id = ?",
+            (bug.fingerprint, bug.id),
         ).fetchone()
-        if row is not None and row["id"] != bug.id:
-            raise Conflict(f"bug {bug.id}: fingerprint {bug.fingerprint} is bug {row['id']} here")
+        if row is not None and (row["id"], row["fingerprint"]) != (bug.id, bug.fingerprint):
+            raise Conflict(
+                f"bug {bug.id} ({bug.fingerprint}): bug {row['id']} is {row['fingerprint']} here"
+            )
         write_bug(conn, bug)
 
 
