@@ -35,7 +35,7 @@ from store.record import KINDS, MODELS
 from store.search import BugQuery, EventQuery
 from tests.store.datagen import START, generate
 
-#: The issue's 50,000 occurrences take about a minute each way on a 2-core CI machine: set
+#: The issue's 50,000 occurrences take ~3 minutes there and back (with the checks) on 2 cores: set
 #: LOGCENTER_TEST_MIGRATE_EVENTS=50000 to run the migration at that size.
 N_BUGS, N_EVENTS = 300, int(os.environ.get("LOGCENTER_TEST_MIGRATE_EVENTS", "4000"))
 PURGED_BEFORE = START + timedelta(days=2)
