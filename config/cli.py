@@ -15,6 +15,8 @@ from config.settings import TOKEN_FILE, create_admin_token, get_settings
 if TYPE_CHECKING:
     from redis import Redis
 
+    from store.base import Store
+
 EPILOG = """
 Settings come from LOGCENTER_* environment variables and a .env file in the working directory
 (see .env.example): LOGCENTER_STORE_URL (sqlite:///path.db or http://host:9200),
@@ -32,6 +34,7 @@ _NOT_PROCESSES = (
     "backup",
     "restore",
     "es-snapshot",
+    "migrate",
 )
 
 
@@ -277,6 +280,56 @@ def cmd_es_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_for_migrate(url: str, prefix: str | None) -> Store:
+    from store import open_store
+
+    options = {} if url.startswith("sqlite:") else {"index_prefix": prefix}
+    store = open_store(url, **{k: v for k, v in options.items() if v is not None})
+    store.init()
+    return store
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from config import migrate as m
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    prefix = get_settings().es_index_prefix
+    urls = (args.source, args.target)
+    ends = ((args.source, args.from_prefix or prefix), (args.target, args.to_prefix or prefix))
+    if ends[0] == ends[1]:
+        sys.exit("logcenter migrate: --from and --to name the same store")
+    try:
+        source = _open_for_migrate(*ends[0])
+        target = _open_for_migrate(*ends[1])
+    except (ValueError, RuntimeError) as exc:
+        sys.exit(f"logcenter migrate: {exc}")
+    try:
+        state = m.start(source, target, args.state, urls)
+        if state.done:
+            say(f"resuming from {args.state}: {', '.join(state.done)} done")
+        m.copy_all(
+            source,
+            target,
+            state,
+            args.state,
+            batch=args.batch,
+            max_batches=args.max_batches,
+            progress=say,
+        )
+    except m.Stopped as exc:
+        sys.exit(f"logcenter migrate: {exc}; run the same command again to resume")
+    except m.MigrateError as exc:
+        sys.exit(f"logcenter migrate: {exc}")
+    verification = m.verify(source, target, batch=args.batch, sample_every=args.sample_every)
+    m.report(verification, say)
+    if not verification.ok:
+        sys.exit("logcenter migrate: the target differs from the source (see above)")
+    say(f"migrated {args.source} -> {args.target}: every kind verified")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logcenter",
@@ -419,7 +472,61 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--location", default=None, help="repository folder (in path.repo)")
     snap.add_argument("--name", default=None, help="snapshot name (create: default timestamped)")
     snap.set_defaults(func=cmd_es_snapshot)
+    _add_migrate(sub)
     return parser
+
+
+def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    move = sub.add_parser(
+        "migrate",
+        help="copy every record from one store to another (SQLite <-> Elasticsearch), verified",
+        description="Copy projects (keys and settings included), bugs (ids, fingerprints, "
+        "counts, statuses, history), occurrences, repair reports, saved searches, alert "
+        "channels, rules and deliveries and the highest reserved bug id from the --from store "
+        "into the empty --to store, in batches, printing progress. The position reached is "
+        "kept in --state after every batch: if the run stops, start the same command again and "
+        "it carries on without copying anything twice. At the end both stores are compared "
+        "(totals per kind, every bug's count, a sample of records field by field); the "
+        "command exits non-zero on any difference. Stop the indexers first (reports wait in "
+        "Redis meanwhile): see README, Running at scale.",
+    )
+    move.add_argument(
+        "--from", dest="source", required=True, help="source store URL (sqlite:///abs/path.db)"
+    )
+    move.add_argument(
+        "--to", dest="target", required=True, help="target store URL (http://host:9200)"
+    )
+    move.add_argument(
+        "--from-prefix",
+        default=None,
+        help="index prefix of an Elasticsearch source (default LOGCENTER_ES_INDEX_PREFIX)",
+    )
+    move.add_argument(
+        "--to-prefix",
+        default=None,
+        help="index prefix of an Elasticsearch target (default LOGCENTER_ES_INDEX_PREFIX)",
+    )
+    move.add_argument(
+        "--state",
+        type=Path,
+        default=Path("logcenter-migrate.json"),
+        help="where the position is kept between runs (default ./logcenter-migrate.json)",
+    )
+    move.add_argument("--batch", type=int, default=500, help="records per batch (default 500)")
+    move.add_argument(
+        "--sample-every",
+        type=int,
+        default=10,
+        help="compare one bug and one occurrence in N field by field (default 10; other "
+        "kinds are compared whole)",
+    )
+    move.add_argument(
+        "--max-batches",
+        type=int,
+        default=None,
+        help="stop after N batches (to copy in slices; run again to go on)",
+    )
+    move.set_defaults(func=cmd_migrate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from store.models import (
     StatusChange,
     ToolchainInfo,
 )
+from store.record import Record
 from store.search import BugPage, BugQuery, EventPage, EventQuery
 
 
@@ -214,3 +215,18 @@ class Store(Protocol):
         self, *, channel_id: int | None = None, limit: int = 50
     ) -> list[AlertDelivery]:
         """The latest deliveries (of one channel, or all), newest first."""
+
+    # -- copying between stores (logcenter migrate) ------------------------------------------
+    def export_records(
+        self, kind: str, after: str | None, limit: int
+    ) -> tuple[list[Record], str | None]:
+        """Up to `limit` records of `kind` (store.record.KINDS) after position `after` (None:
+        from the start), in a stable order, as store.record carries them; with the position to
+        resume from, or None when no record is left. Positions are opaque strings."""
+
+    def import_records(self, kind: str, records: list[Record]) -> int:
+        """Write records of `kind` exactly as given: ids, counts, first/last seen, statuses,
+        history and times kept. A record stored before (same id) is replaced, so writing a
+        batch twice changes nothing; events never change their bug's count (bug records carry
+        it), and a bug id reservation only ever raises the highest reserved id. Raises
+        Conflict for a bug whose id another fingerprint holds. Returns how many were written."""

@@ -2,8 +2,9 @@
 
 Layers, bottom to top (README "Code map"): config.settings -> store (with the vocabulary) ->
 client -> config.wiring -> agent.queue -> ingest, agent, dashboards (siblings) -> config.cli,
-config.stack, config.backup, bench and every `__main__`. Every import counts, at module level or
-inside a function; nothing shipped imports tests, and no import cycle exists between modules.
+config.stack, config.backup, config.migrate, bench and every `__main__`. Every import counts,
+at module level or inside a function; nothing shipped imports tests, and no import cycle exists
+between modules.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ TOP = 6
 
 def layer(module: str) -> int:
     """The layer of a shipped module (higher may import lower)."""
-    if module.endswith(".__main__") or module in ("config.cli", "config.stack", "config.backup"):
+    if module.endswith(".__main__") or module in (
+        "config.cli",
+        "config.stack",
+        "config.backup",
+        "config.migrate",
+    ):
         return TOP
     if module in ("config", "config.settings"):
         return 0

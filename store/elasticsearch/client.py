@@ -180,24 +180,45 @@ def next_counter(
     """
 
     def attempt() -> int:
-        try:
-            doc = es.get(index=index, id=name)
-        except NotFoundError:
-            value = floor() + block
-            es.create(index=index, id=name, document={"value": value}, refresh=True)
-            return value
-        value = max(int(doc["_source"]["value"]), floor()) + block
-        es.index(
-            index=index,
-            id=name,
-            document={"value": value},
-            refresh=True,
-            if_seq_no=doc["_seq_no"],
-            if_primary_term=doc["_primary_term"],
-        )
-        return value
+        doc = _counter_doc(es, index, name)
+        current = floor() if doc is None else max(int(doc["_source"]["value"]), floor())
+        _write_counter(es, index, name, current + block, doc)
+        return current + block
 
     return with_occ(f"counter {name!r}", attempt)
+
+
+def raise_counter(es: Elasticsearch, index: str, name: str, value: int) -> None:
+    """Make the counter document `name` at least `value` (ids copied in are never reissued)."""
+
+    def attempt() -> None:
+        doc = _counter_doc(es, index, name)
+        if doc is None or int(doc["_source"]["value"]) < value:
+            _write_counter(es, index, name, value, doc)
+
+    with_occ(f"counter {name!r}", attempt)
+
+
+def _counter_doc(es: Elasticsearch, index: str, name: str) -> Any:
+    try:
+        return es.get(index=index, id=name)
+    except NotFoundError:
+        return None
+
+
+def _write_counter(es: Elasticsearch, index: str, name: str, value: int, read: Any) -> None:
+    """Create the counter, or replace the one `read` unless it changed since (ConflictError)."""
+    if read is None:
+        es.create(index=index, id=name, document={"value": value}, refresh=True)
+        return
+    es.index(
+        index=index,
+        id=name,
+        document={"value": value},
+        refresh=True,
+        if_seq_no=read["_seq_no"],
+        if_primary_term=read["_primary_term"],
+    )
 
 
 def counter_value(es: Elasticsearch, index: str, name: str) -> int:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from store.lucene import FULLTEXT_FIELDS
-from store.models import Bug, BugCreate, Event, Project, RepairReport
+from store.models import Bug, BugCreate, Event, Project, RepairReport, SavedSearch, SavedSearchIn
 from store.text import index_text
 
 #: Bump when a mapping or setting changes; templates with a lower version are replaced at init.
@@ -368,3 +368,25 @@ def project_from_doc(source: dict[str, Any]) -> Project:
 
 def repair_from_doc(source: dict[str, Any]) -> RepairReport:
     return RepairReport.model_validate(source)
+
+
+def search_doc(search: SavedSearch) -> dict[str, Any]:
+    """A saved search's document: what is sorted on beside the search itself (`body`)."""
+    return {
+        "id": search.id,
+        "name": search.name,
+        "created_at": search.created_at.isoformat(),
+        "updated_at": search.updated_at.isoformat(),
+        "body": search.model_dump(mode="json", include=set(SavedSearchIn.model_fields)),
+    }
+
+
+def search_from_doc(doc: dict[str, Any]) -> SavedSearch:
+    return SavedSearch.model_validate(
+        {
+            **doc["body"],
+            "id": doc["id"],
+            "created_at": doc["created_at"],
+            "updated_at": doc["updated_at"],
+        }
+    )

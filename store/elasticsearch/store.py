@@ -49,8 +49,11 @@ from store.elasticsearch.mapping import (
     new_bug,
     project_from_doc,
     repair_from_doc,
+    search_doc,
+    search_from_doc,
 )
 from store.elasticsearch.search import BUG_SOURCE_EXCLUDES, BugSearch, EventSearch
+from store.elasticsearch.transfer import ElasticsearchTransfer
 from store.elasticsearch.upgrade import upgrade_projects
 from store.errors import Conflict, NotFound
 from store.models import (
@@ -82,7 +85,7 @@ _BULK_CHUNK = 1000
 _FINGERPRINT_CACHE = 200_000
 
 
-class ElasticsearchStore(ElasticsearchAlerts):
+class ElasticsearchStore(ElasticsearchAlerts, ElasticsearchTransfer):
     """Store backend over an Elasticsearch 8/9 cluster; satisfies store.base.Store.
 
     With `refresh=False`, add_events leaves its events and counts to the indices' periodic
@@ -481,9 +484,9 @@ class ElasticsearchStore(ElasticsearchAlerts):
 
     @translated
     def get_project_by_number(self, number: int) -> Project | None:
-        hits = self.es.search(
-            index=self.names.projects, query={"term": {"id": number}}, size=1
-        )["hits"]["hits"]
+        hits = self.es.search(index=self.names.projects, query={"term": {"id": number}}, size=1)[
+            "hits"
+        ]["hits"]
         return project_from_doc(hits[0]["_source"]) if hits else None
 
     @translated
@@ -571,14 +574,7 @@ class ElasticsearchStore(ElasticsearchAlerts):
             search_id = next_counter(self.es, self.names.meta, "search_ids", 1)
         assert search_id is not None
         stored = saved_search(search, search_id, old.created_at if old else None)
-        body = stored.model_dump(mode="json", include=set(SavedSearchIn.model_fields))
-        document = {
-            "id": search_id,
-            "name": stored.name,
-            "created_at": stored.created_at.isoformat(),
-            "updated_at": stored.updated_at.isoformat(),
-            "body": body,
-        }
+        document = search_doc(stored)
         self.es.index(index=self.names.searches, id=str(search_id), refresh=True, document=document)
         return stored
 
@@ -588,14 +584,14 @@ class ElasticsearchStore(ElasticsearchAlerts):
             got = self.es.get(index=self.names.searches, id=str(search_id))
         except NotFoundError:
             return None
-        return _search_from_doc(got["_source"])
+        return search_from_doc(got["_source"])
 
     @translated
     def list_searches(self) -> list[SavedSearch]:
         found = self.es.search(
             index=self.names.searches, size=10_000, sort=[{"name": "asc"}, {"id": "asc"}]
         )
-        return [_search_from_doc(hit["_source"]) for hit in found["hits"]["hits"]]
+        return [search_from_doc(hit["_source"]) for hit in found["hits"]["hits"]]
 
     @translated
     def delete_search(self, search_id: int) -> bool:
@@ -653,14 +649,3 @@ class ElasticsearchStore(ElasticsearchAlerts):
         )
         items = [repair_from_doc(h["_source"]) for h in resp["hits"]["hits"]]
         return int(resp["hits"]["total"]["value"]), items
-
-
-def _search_from_doc(doc: dict[str, Any]) -> SavedSearch:
-    return SavedSearch.model_validate(
-        {
-            **doc["body"],
-            "id": doc["id"],
-            "created_at": doc["created_at"],
-            "updated_at": doc["updated_at"],
-        }
-    )

@@ -34,11 +34,11 @@ _RULES = "alert_rules"
 _OWN = {"id", "created_at", "updated_at"}
 
 
-def _body(model: BaseModel) -> str:
+def alert_body(model: BaseModel) -> str:
     return orjson.dumps(model.model_dump(mode="json", exclude=_OWN)).decode()
 
 
-def _record(row: sqlite3.Row, kind: type[M]) -> M:
+def alert_from_row(row: sqlite3.Row, kind: type[M]) -> M:
     data = orjson.loads(row["body"])
     data["id"] = row["id"]
     names = row.keys()
@@ -50,14 +50,14 @@ def _insert(conn: sqlite3.Connection, table: str, new: BaseModel, kind: type[M])
     now = to_micros(utcnow())
     row = conn.execute(
         f"INSERT INTO {table} (body, created_at, updated_at) VALUES (?, ?, ?) RETURNING *",
-        (_body(new), now, now),
+        (alert_body(new), now, now),
     ).fetchone()
-    return _record(row, kind)
+    return alert_from_row(row, kind)
 
 
 def _get(conn: sqlite3.Connection, table: str, record_id: int, kind: type[M]) -> M | None:
     row = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (record_id,)).fetchone()
-    return None if row is None else _record(row, kind)
+    return None if row is None else alert_from_row(row, kind)
 
 
 def _update(
@@ -70,7 +70,7 @@ def _update(
     updated = kind.model_validate({**current.model_dump(), **changes, "updated_at": now})
     conn.execute(
         f"UPDATE {table} SET body = ?, updated_at = ? WHERE id = ?",
-        (_body(updated), to_micros(now), record_id),
+        (alert_body(updated), to_micros(now), record_id),
     )
     return updated
 
@@ -87,7 +87,7 @@ class SQLiteAlerts:
     def _list(self, table: str, kind: type[M]) -> list[M]:
         with self._read() as conn:
             rows = conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
-        return [_record(row, kind) for row in rows]
+        return [alert_from_row(row, kind) for row in rows]
 
     def _delete(self, table: str, record_id: int) -> None:
         with self._write() as conn:
@@ -141,12 +141,12 @@ class SQLiteAlerts:
             row = conn.execute(
                 "INSERT INTO alert_deliveries (channel_id, created_at, body) VALUES (?, ?, ?) "
                 "RETURNING *",
-                (delivery.channel_id, to_micros(now), _body(delivery)),
+                (delivery.channel_id, to_micros(now), alert_body(delivery)),
             ).fetchone()
             if _get(conn, _CHANNELS, delivery.channel_id, AlertChannel) is not None:
                 health = health_changes(delivery, now)
                 _update(conn, _CHANNELS, delivery.channel_id, health, AlertChannel)
-            return _record(row, AlertDelivery)
+            return alert_from_row(row, AlertDelivery)
 
     def list_alert_deliveries(
         self, *, channel_id: int | None = None, limit: int = 50
@@ -157,4 +157,4 @@ class SQLiteAlerts:
                 f"SELECT * FROM alert_deliveries {where} ORDER BY id DESC LIMIT ?",
                 [*args, limit],
             ).fetchall()
-        return [_record(row, AlertDelivery) for row in rows]
+        return [alert_from_row(row, AlertDelivery) for row in rows]

@@ -35,6 +35,8 @@ PROJECT_COLUMNS = (
     "default_branch", "auto_repair", "ingest_key", "toolchain", "repo_url_warning", "public_key",
     "language", "grouping", "created_at", "updated_at",
 )  # fmt: skip
+BUG_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in BUG_COLUMNS) + " FROM bugs"
+PROJECT_SELECT = "SELECT " + ", ".join(("id", *PROJECT_COLUMNS)) + " FROM projects"
 
 _JSON = frozenset({"stack_trace", "context", "status_history", "toolchain"})
 _TIMES = frozenset({"first_seen", "last_seen", "created_at", "updated_at", "timestamp"})

@@ -39,17 +39,18 @@ from store.models import (
 )
 from store.search import BugPage, BugQuery, EventPage, EventQuery
 from store.sqlite.alerts import SQLiteAlerts
-from store.sqlite.event_text import event_text_id, purge_unused_texts
+from store.sqlite.event_text import purge_unused_texts
 from store.sqlite.migrations import migrate
 from store.sqlite.rows import (
     BUG_COLUMNS,
+    BUG_SELECT,
     EVENT_COLUMNS,
     PROJECT_COLUMNS,
+    PROJECT_SELECT,
     bug_from_row,
     bug_fts_values,
     bug_values,
     event_from_row,
-    event_values,
     insert_sql,
     project_from_row,
     project_values,
@@ -58,17 +59,20 @@ from store.sqlite.rows import (
     search_from_row,
     search_values,
 )
-from store.sqlite.schema import BUG_FTS_COLUMNS, connect, to_micros
+from store.sqlite.schema import connect, to_micros
 from store.sqlite.search import bug_events, search_bugs, search_events
+from store.sqlite.transfer import SQLiteTransfer
+from store.sqlite.writes import (
+    INSERT_BUG_FTS,
+    highest_bug_id,
+    insert_event,
+    set_reserved,
+    write_bug,
+)
 from store.vocabulary import REGRESSION_STATUSES
 
 _CHUNK = 500
-_RESERVED_KEY = "bug_id_reserved"
 _INSERT_BUG = insert_sql("bugs", BUG_COLUMNS) + " ON CONFLICT(fingerprint) DO NOTHING"
-_INSERT_BUG_FTS = insert_sql("bugs_fts", ("rowid", *BUG_FTS_COLUMNS))
-_INSERT_EVENT = insert_sql("events", (*EVENT_COLUMNS, "text_id"), "INSERT OR IGNORE")
-_BUG_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in BUG_COLUMNS) + " FROM bugs"
-_PROJECT_SELECT = "SELECT " + ", ".join(("id", *PROJECT_COLUMNS)) + " FROM projects"
 
 
 def path_from_url(url: str) -> Path:
@@ -79,7 +83,7 @@ def path_from_url(url: str) -> Path:
     return Path("/" + url[len(prefix) :].lstrip("/"))
 
 
-class SQLiteStore(SQLiteAlerts):
+class SQLiteStore(SQLiteAlerts, SQLiteTransfer):
     """store.base.Store on one SQLite file."""
 
     def __init__(self, url: str, **options: object) -> None:
@@ -155,7 +159,7 @@ class SQLiteStore(SQLiteAlerts):
                 except sqlite3.IntegrityError as exc:
                     raise Conflict(f"bug id {bug.id} is taken by another fingerprint") from exc
                 if inserted:
-                    conn.execute(_INSERT_BUG_FTS, [bug.id, *bug_fts_values(bug)])
+                    conn.execute(INSERT_BUG_FTS, [bug.id, *bug_fts_values(bug)])
             return _ids_by_fingerprint(conn, fingerprints)
 
     def get_bug(self, bug_id: int) -> Bug | None:
@@ -189,7 +193,7 @@ class SQLiteStore(SQLiteAlerts):
                 data["status_history"] = [*bug.status_history, history]
             data["revision"] = bug.revision + 1
             updated = Bug.model_validate(data)
-            _write_bug(conn, updated)
+            write_bug(conn, updated)
             return updated
 
     def apply_occurrences(self, occurrences: Iterable[BugOccurrences]) -> None:
@@ -212,18 +216,14 @@ class SQLiteStore(SQLiteAlerts):
 
     def max_bug_id(self) -> int:
         with self._read() as conn:
-            return _max_bug_id(conn)
+            return highest_bug_id(conn)
 
     def reserve_bug_ids(self, block: int) -> int:
         if block < 1:
             raise ValueError(f"reserve_bug_ids: block must be 1 or more, not {block}")
         with self._write() as conn:
-            last = _max_bug_id(conn) + block
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (_RESERVED_KEY, last),
-            )
+            last = highest_bug_id(conn) + block
+            set_reserved(conn, last)
             return last
 
     # -- events -------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ class SQLiteStore(SQLiteAlerts):
     ) -> list[BugOccurrences]:
         reopen = frozenset(reopen_bug_ids)
         with self._write() as conn:
-            added = [event for event in events if _insert_event(conn, event)]
+            added = [event for event in events if insert_event(conn, event)]
             return _apply_occurrences(conn, occurrences_of(added, reopen))
 
     def get_events(
@@ -281,12 +281,12 @@ class SQLiteStore(SQLiteAlerts):
 
     def get_project_by_number(self, number: int) -> Project | None:
         with self._read() as conn:
-            row = conn.execute(f"{_PROJECT_SELECT} WHERE id = ?", (number,)).fetchone()
+            row = conn.execute(f"{PROJECT_SELECT} WHERE id = ?", (number,)).fetchone()
         return None if row is None else project_from_row(row)
 
     def list_projects(self) -> list[Project]:
         with self._read() as conn:
-            rows = conn.execute(f"{_PROJECT_SELECT} ORDER BY project_id").fetchall()
+            rows = conn.execute(f"{PROJECT_SELECT} ORDER BY project_id").fetchall()
         return [project_from_row(row) for row in rows]
 
     def update_project(self, project_id: str, changes: Mapping[str, Any]) -> Project:
@@ -406,17 +406,8 @@ def _out_of_space(exc: BaseException) -> bool:
 
 
 def _get_bug(conn: sqlite3.Connection, bug_id: int) -> Bug | None:
-    row = conn.execute(f"{_BUG_SELECT} WHERE id = ?", (bug_id,)).fetchone()
+    row = conn.execute(f"{BUG_SELECT} WHERE id = ?", (bug_id,)).fetchone()
     return None if row is None else bug_from_row(row)
-
-
-def _write_bug(conn: sqlite3.Connection, bug: Bug, *, text: bool = True) -> None:
-    """Rewrite a bug's row, and its full-text row unless `text` is False (text unchanged)."""
-    conn.execute(insert_sql("bugs", BUG_COLUMNS, "REPLACE"), bug_values(bug))
-    if not text:
-        return
-    conn.execute("DELETE FROM bugs_fts WHERE rowid = ?", (bug.id,))
-    conn.execute(_INSERT_BUG_FTS, [bug.id, *bug_fts_values(bug)])
 
 
 def _ids_by_fingerprint(conn: sqlite3.Connection, fingerprints: list[str]) -> dict[str, int]:
@@ -430,21 +421,6 @@ def _ids_by_fingerprint(conn: sqlite3.Connection, fingerprints: list[str]) -> di
         ).fetchall()
         found.update((row["fingerprint"], row["id"]) for row in rows)
     return found
-
-
-def _max_bug_id(conn: sqlite3.Connection) -> int:
-    row = conn.execute(
-        "SELECT max(coalesce((SELECT max(id) FROM bugs), 0), "
-        "coalesce((SELECT value FROM meta WHERE key = ?), 0))",
-        (_RESERVED_KEY,),
-    ).fetchone()
-    return int(row[0])
-
-
-def _insert_event(conn: sqlite3.Connection, event: Event) -> bool:
-    """Store one event unless its id is known; True when it was new."""
-    cur = conn.execute(_INSERT_EVENT, [*event_values(event), event_text_id(conn, event)])
-    return bool(cur.rowcount == 1)
 
 
 _ADD_OCCURRENCES = (
@@ -473,7 +449,7 @@ def _apply_occurrences(
                 "revision": bug.revision + 1,
                 **reopen_changes(bug, now),
             }
-            _write_bug(conn, bug.model_copy(update=changes), text=False)
+            write_bug(conn, bug.model_copy(update=changes), text=False)
             applied.append(occ)
             continue
         conn.execute(
@@ -491,7 +467,7 @@ def _apply_occurrences(
 
 
 def _get_project(conn: sqlite3.Connection, project_id: str) -> Project | None:
-    row = conn.execute(f"{_PROJECT_SELECT} WHERE project_id = ?", (project_id,)).fetchone()
+    row = conn.execute(f"{PROJECT_SELECT} WHERE project_id = ?", (project_id,)).fetchone()
     return None if row is None else project_from_row(row)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from store.base import Store
 from store.elasticsearch import ElasticsearchStore
-from tests.store import alert_contract, contract
+from tests.store import alert_contract, contract, transfer_contract
 
 pytestmark = pytest.mark.es
 
@@ -31,6 +31,10 @@ def store(store_opener: Callable[[], ElasticsearchStore]) -> Iterator[Elasticsea
 
 
 class TestAlerts(alert_contract.AlertContract):
+    pass
+
+
+class TestTransfer(transfer_contract.TransferContract):
     pass
 
 class TestBugCreation(contract.BugCreationContract):

@@ -13,7 +13,7 @@ import pytest
 from store.base import Store
 from store.sqlite import SQLiteStore, path_from_url
 from store.sqlite.migrations import SCHEMA_VERSION
-from tests.store import alert_contract, contract
+from tests.store import alert_contract, contract, transfer_contract
 from tests.store.contract import Opener
 
 
@@ -43,6 +43,7 @@ class TestBugPaging(contract.BugPagingContract): ...
 class TestEventSearch(contract.EventSearchContract): ...
 class TestQueryErrors(contract.QueryErrorContract): ...
 class TestAlerts(alert_contract.AlertContract): ...
+class TestTransfer(transfer_contract.TransferContract): ...
 
 
 def _init(url: str, barrier: Any) -> int:
