@@ -38,6 +38,9 @@ class ProjectUpdate(BaseModel):
     ingest_key: str | None = Field(default=None, max_length=200)
     #: The language of the project's alert messages; "" follows LOGCENTER_DEFAULT_LANGUAGE.
     language: Literal["", "en", "zh"] | None = None
+    #: Days its occurrences are kept, at most LOGCENTER_RETENTION_MAX_DAYS (checked by the
+    #: route); null follows LOGCENTER_RETENTION_DAYS.
+    retention_days: int | None = Field(default=None, ge=1, examples=[90])
 
     model_config = {"extra": "forbid"}
 

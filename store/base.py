@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from datetime import datetime
 from typing import Any, Protocol
 
 from store.alert import (
@@ -32,6 +31,7 @@ from store.models import (
     StatusChange,
     ToolchainInfo,
 )
+from store.retention import Cutoffs
 from store.search import BugPage, BugQuery, EventPage, EventQuery
 
 
@@ -112,8 +112,10 @@ class Store(Protocol):
     ) -> EventPage:
         """A bug's occurrences, newest first."""
 
-    def purge_events(self, older_than: datetime) -> int:
-        """Drop occurrences older than `older_than` (retention); bug counts are kept."""
+    def purge_events(self, cutoffs: Cutoffs) -> dict[str, int]:
+        """Drop occurrences stamped before their project's cutoff (retention): bug counts,
+        first and last seen and status history are kept. Returns {project id: occurrences
+        dropped}, projects that lost none left out."""
 
     # -- search ----------------------------------------------------------------------------
     def search_bugs(self, query: BugQuery) -> BugPage:

@@ -109,6 +109,7 @@ PROJECT_EDITABLE = (
     "auto_repair",
     "ingest_key",
     "language",
+    "retention_days",
 )
 #: Project fields the dashboard's grid edits: the write-only ingest key is left out on purpose
 #: (it is set through the API, never shown).

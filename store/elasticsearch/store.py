@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
@@ -36,7 +35,6 @@ from store.elasticsearch.counts import (
     count_batch,
     counters_of_events,
     fingerprints_of,
-    move_to_base,
 )
 from store.elasticsearch.generation import add_missing_fields, ensure_bugs
 from store.elasticsearch.mapping import (
@@ -49,6 +47,7 @@ from store.elasticsearch.mapping import (
     project_from_doc,
     repair_from_doc,
 )
+from store.elasticsearch.purge import purge
 from store.elasticsearch.search import BUG_SOURCE_EXCLUDES, BugSearch, EventSearch
 from store.elasticsearch.upgrade import upgrade_projects
 from store.errors import Conflict, NotFound
@@ -73,6 +72,7 @@ from store.models import (
     saved_search,
     utcnow,
 )
+from store.retention import Cutoffs
 from store.search import BugPage, BugQuery, EventPage, EventQuery
 from store.vocabulary import REGRESSION_STATUSES
 
@@ -379,62 +379,8 @@ class ElasticsearchStore(ElasticsearchAlerts):
             return EventSearch(self.es, self.names, query).run(lq.Term("bug_id", bug_id))
 
     @translated
-    def purge_events(self, older_than: datetime) -> int:
-        cutoff = older_than.astimezone(UTC) if older_than.tzinfo else older_than.replace(tzinfo=UTC)
-        pattern = self.names.events_pattern
-        self.es.indices.refresh(index=pattern)
-        old = {"range": {"@timestamp": {"lt": cutoff.isoformat()}}}
-        total = int(self.es.count(index=pattern, query=old)["count"])
-        if total == 0:
-            return 0
-        bug_ids = self._bug_ids_with_events(old)
-        for start in range(0, len(bug_ids), _BULK_CHUNK):
-            move_to_base(self.es, self.names, bug_ids[start : start + _BULK_CHUNK], cutoff)
-        self._refresh([self.names.bugs])
-        self._delete_events_before(cutoff, old)
-        return total
-
-    def _bug_ids_with_events(self, query: dict[str, Any]) -> list[int]:
-        ids: list[int] = []
-        after: dict[str, Any] | None = None
-        while True:
-            composite: dict[str, Any] = {
-                "size": 1000,
-                "sources": [{"b": {"terms": {"field": "bug_id"}}}],
-            }
-            if after:
-                composite["after"] = after
-            resp = self.es.search(
-                index=self.names.events_pattern,
-                size=0,
-                query=query,
-                aggs={"bugs": {"composite": composite}},
-            )
-            agg = resp["aggregations"]["bugs"]
-            ids.extend(int(b["key"]["b"]) for b in agg["buckets"])
-            after = agg.get("after_key")
-            if not agg["buckets"] or after is None:
-                return ids
-
-    def _delete_events_before(self, cutoff: datetime, old: dict[str, Any]) -> None:
-        """Drop whole daily indices before the cutoff's day; delete documents on the others."""
-        day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
-        indices = self.es.indices.get(index=self.names.events_pattern)
-        doomed = [i for i in indices if (d := self.names.day_of(i)) is not None and d < day]
-        for start in range(0, len(doomed), 50):
-            self.es.indices.delete(index=",".join(doomed[start : start + 50]))
-        rest = ",".join(i for i in indices if i not in doomed)
-        # No _delete_by_query (the reindex module may be absent): search and bulk-delete.
-        while rest:
-            hits = self.es.search(
-                index=rest, query=old, size=_BULK_CHUNK, source=False, sort=["_doc"]
-            )["hits"]["hits"]
-            if not hits:
-                return
-            self.es.bulk(
-                operations=[{"delete": {"_index": h["_index"], "_id": h["_id"]}} for h in hits],
-                refresh=True,
-            )
+    def purge_events(self, cutoffs: Cutoffs) -> dict[str, int]:
+        return purge(self.es, self.names, cutoffs)
 
     # -- search ----------------------------------------------------------------------------
     @translated
@@ -469,9 +415,9 @@ class ElasticsearchStore(ElasticsearchAlerts):
 
     @translated
     def get_project_by_number(self, number: int) -> Project | None:
-        hits = self.es.search(
-            index=self.names.projects, query={"term": {"id": number}}, size=1
-        )["hits"]["hits"]
+        hits = self.es.search(index=self.names.projects, query={"term": {"id": number}}, size=1)[
+            "hits"
+        ]["hits"]
         return project_from_doc(hits[0]["_source"]) if hits else None
 
     @translated

@@ -33,7 +33,7 @@ EVENT_COLUMNS = (
 PROJECT_COLUMNS = (
     "project_id", "name", "repo_url", "local_path", "description", "test_command",
     "default_branch", "auto_repair", "ingest_key", "toolchain", "repo_url_warning", "public_key",
-    "language", "created_at", "updated_at",
+    "language", "retention_days", "created_at", "updated_at",
 )  # fmt: skip
 
 _JSON = frozenset({"stack_trace", "context", "status_history", "toolchain"})

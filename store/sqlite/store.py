@@ -11,7 +11,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +36,12 @@ from store.models import (
     saved_search,
     utcnow,
 )
+from store.retention import Cutoffs
 from store.search import BugPage, BugQuery, EventPage, EventQuery
 from store.sqlite.alerts import SQLiteAlerts
-from store.sqlite.event_text import event_text_id, purge_unused_texts
+from store.sqlite.event_text import event_text_id
 from store.sqlite.migrations import migrate
+from store.sqlite.purge import drop_expired
 from store.sqlite.rows import (
     BUG_COLUMNS,
     EVENT_COLUMNS,
@@ -240,12 +241,9 @@ class SQLiteStore(SQLiteAlerts):
         with self._read() as conn:
             return bug_events(conn, bug_id, page, size, cursor)
 
-    def purge_events(self, older_than: datetime) -> int:
-        cutoff = to_micros(older_than)
+    def purge_events(self, cutoffs: Cutoffs) -> dict[str, int]:
         with self._write() as conn:
-            deleted = conn.execute("DELETE FROM events WHERE timestamp < ?", (cutoff,)).rowcount
-            purge_unused_texts(conn)
-            return int(deleted)
+            return drop_expired(conn, cutoffs)
 
     # -- search -------------------------------------------------------------------------------
     def search_bugs(self, query: BugQuery) -> BugPage:
