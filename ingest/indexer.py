@@ -65,6 +65,9 @@ class Indexer:
     block_ms: int = 200
     claim_idle_ms: int = 30_000
     retention: Retention = field(default_factory=lambda: Retention(30, 365))
+    #: How often to ask the store whether it refuses writes (Elasticsearch's flood stage):
+    #: a write into a blocked index waits for the block, so the indexer asks first.
+    block_check_seconds: float = 5.0
     consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     on_new_bugs: Callable[[list[int]], None] | None = None
     #: Called when a report's repo_url gives a project its first repository.
@@ -81,6 +84,7 @@ class Indexer:
         self._stored: dict[str, int] = {}
         self._next_claim = 0.0
         self._next_purge = 0.0
+        self._next_block_check = 0.0
         #: Read this consumer's own pending entries before new ones (set after a failure).
         self._own_pending = True
         self.stopping = False
@@ -122,6 +126,9 @@ class Indexer:
         new ones); return entries handled."""
         entries = self._read_own_pending() or self._claim_stale() or self._read_new()
         if entries:
+            if cause := self._write_block():
+                self._own_pending = True  # the entries stay pending; `run` backs off
+                raise Unavailable(cause)
             self.index(entries)
         self._purge_if_due()
         return len(entries)
@@ -173,6 +180,16 @@ class Indexer:
         )
         claimed: list[RawEntry] = reply[1]
         return [e for e in claimed if e[1]]
+
+    def _write_block(self) -> str | None:
+        """The store's own refusal to write, asked at most every `block_check_seconds` (at
+        every try while it lasts)."""
+        now = time.monotonic()
+        if now < self._next_block_check:
+            return None
+        cause = self.store.write_block()
+        self._next_block_check = now if cause else now + self.block_check_seconds
+        return cause
 
     def _purge_if_due(self) -> None:
         now = time.monotonic()

@@ -43,6 +43,10 @@ class Store(Protocol):
     def ping(self) -> bool:
         """True when the backend answers."""
 
+    def write_block(self) -> str | None:
+        """Why the backend itself refuses writes now (Elasticsearch past its flood-stage disk
+        watermark), None when it takes them. Writes refused so raise Unavailable."""
+
     def close(self) -> None: ...
 
     # -- bugs -------------------------------------------------------------------------------

@@ -37,6 +37,11 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     except Exception as exc:
         checks["store"] = f"down: {exc.__class__.__name__}"
     low = services.disk.problem()
+    if not low and checks["store"] == "ok":
+        try:
+            low = await asyncio.to_thread(services.store.write_block)
+        except Exception as exc:
+            low = f"cannot tell: {exc.__class__.__name__}"
     checks["disk"] = f"low: {low}" if low else "ok"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)

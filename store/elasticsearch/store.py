@@ -77,6 +77,8 @@ from store.search import BugPage, BugQuery, EventPage, EventQuery
 from store.vocabulary import REGRESSION_STATUSES
 
 _BULK_CHUNK = 1000
+#: The index block a node sets on every index with a shard on a disk past flood stage.
+FLOOD_BLOCK = "index.blocks.read_only_allow_delete"
 #: Bug ids whose fingerprint (document _id) a store remembers before it starts over.
 _FINGERPRINT_CACHE = 200_000
 
@@ -143,6 +145,32 @@ class ElasticsearchStore(ElasticsearchAlerts):
             return self.es.cluster.health(timeout="5s")["status"] in ("green", "yellow")
         except Exception:  # any failure to answer means "not available"
             return False
+
+    @translated
+    def write_block(self) -> str | None:
+        """The read-only-allow-delete block the node puts on indices past its flood-stage
+        watermark (and lifts by itself once disk usage falls below the high watermark)."""
+        found = self.es.indices.get_settings(
+            index=f"{self.names.prefix}*",
+            name=FLOOD_BLOCK,
+            flat_settings=True,
+            allow_no_indices=True,
+            expand_wildcards="open",
+        )
+        blocked = sorted(
+            name
+            for name, body in found.items()
+            if body.get("settings", {}).get(FLOOD_BLOCK) == "true"
+        )
+        if not blocked:
+            return None
+        shown = ", ".join(blocked[:3]) + (
+            f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
+        )
+        return (
+            f"Elasticsearch flood-stage disk watermark: {shown} read-only ({FLOOD_BLOCK}); "
+            "reports wait in the stream until the node has disk space again"
+        )
 
     def close(self) -> None:
         self.es.close()

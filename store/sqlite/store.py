@@ -133,6 +133,9 @@ class SQLiteStore(SQLiteAlerts):
         except sqlite3.Error:
             return False
 
+    def write_block(self) -> str | None:
+        return None  # a full disk shows as failed writes; the API's own disk guard names it
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
