@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from client.workers import WorkerCapability
 from store.models import Bug, Event, Project, RepairReport, ToolchainInfo
+from store.retention import Retention
 from store.search import FacetValue, HistogramBucket
 from store.timestamp import Timestamp
 from store.vocabulary import Status
@@ -32,6 +33,10 @@ class ProjectOut(BaseModel):
     auto_repair: bool | None
     language: str | None = None
     grouping: str | None = None
+    retention_days: int | None = None
+    #: The days its occurrences are kept: its own retention_days or the install's default,
+    #: capped by the install's maximum.
+    effective_retention_days: int | None = None
     toolchain: ToolchainInfo | None = None
     repo_url_warning: str | None = None
     has_ingest_key: bool = False
@@ -41,11 +46,20 @@ class ProjectOut(BaseModel):
     updated_at: Timestamp
 
     @classmethod
-    def of(cls, project: Project, api_url: str = "") -> ProjectOut:
-        """The project as the API shows it; its DSN names the API at `api_url` (none without)."""
+    def of(
+        cls, project: Project, api_url: str = "", retention: Retention | None = None
+    ) -> ProjectOut:
+        """The project as the API shows it; its DSN names the API at `api_url` (none without),
+        its effective retention follows `retention` (none without)."""
         data = project.model_dump(exclude={"ingest_key"})
         dsn = sentry_dsn(api_url, project.public_key, project.id) if api_url else None
-        return cls(**data, has_ingest_key=bool(project.ingest_key), dsn=dsn)
+        days = retention.days(project.retention_days) if retention else None
+        return cls(
+            **data,
+            has_ingest_key=bool(project.ingest_key),
+            dsn=dsn,
+            effective_retention_days=days,
+        )
 
 
 def sentry_dsn(api_url: str, public_key: str | None, number: int) -> str | None:

@@ -64,7 +64,13 @@ class Settings(BaseSettings):
     public_api_url: str = ""
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
 
-    retention_days: int = 30
+    #: Occurrences older than this many days are dropped (bug counts stay), in projects that
+    #: set no `retention_days` of their own.
+    retention_days: int = Field(default=30, ge=1)
+    #: The longest any project may keep its occurrences (compliance): a project's own
+    #: retention_days above it is refused, and a maximum lowered later caps older settings
+    #: (and retention_days) when the indexer purges.
+    retention_max_days: int = Field(default=365, ge=1)
     #: Below this share of free space on the data dir (and the SQLite file's folder), reports
     #: get 503 + Retry-After and /readyz fails until space returns; 0 turns the check off.
     min_free_disk_percent: float = 5.0

@@ -443,6 +443,19 @@ def auto_repair_value(choice: Any) -> bool | None:
     return None
 
 
+def retention_value(value: Any) -> int | str | None:
+    """A retention cell as the API takes it: empty resets (null, the install's default), a
+    whole number goes as a number, anything else as typed (the API says why it refuses it)."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else text
+
+
 def project_row(project: Mapping[str, Any]) -> dict[str, Any]:
     """A projects grid row: the project's fields, auto_repair as a choice, and the toolchain a
     worker last reported flattened into columns. `toolchain_state` is "" (never reported),
@@ -473,6 +486,8 @@ def project_change(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | Non
     value = event.get("value", event.get("newValue", data.get(column)))
     if column == "auto_repair":
         value = auto_repair_value(value)
+    elif column == "retention_days":
+        value = retention_value(value)
     elif value is None:
         value = ""
     return str(project_id), {column: value}

@@ -136,6 +136,11 @@ class Keys:
         return f"{self.prefix}metrics"
 
     @property
+    def purged(self) -> str:
+        """{project id: occurrences retention dropped}, for /metrics."""
+        return f"{self.prefix}metrics:purged"
+
+    @property
     def group(self) -> str:
         return "indexers"
 

@@ -21,7 +21,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
@@ -35,6 +35,7 @@ from ingest.stream import StreamEntry, decode
 from store.base import Store
 from store.errors import Unavailable
 from store.models import BugCreate, Event, Project, first_configured
+from store.retention import Retention
 
 log = logging.getLogger("logcenter.indexer")
 
@@ -63,7 +64,10 @@ class Indexer:
     batch_size: int = 500
     block_ms: int = 200
     claim_idle_ms: int = 30_000
-    retention_days: int = 30
+    retention: Retention = field(default_factory=lambda: Retention(30, 365))
+    #: How often to ask the store whether it refuses writes (Elasticsearch's flood stage):
+    #: a write into a blocked index waits for the block, so the indexer asks first.
+    block_check_seconds: float = 5.0
     consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     on_new_bugs: Callable[[list[int]], None] | None = None
     #: Called when a report's repo_url gives a project its first repository.
@@ -80,6 +84,7 @@ class Indexer:
         self._stored: dict[str, int] = {}
         self._next_claim = 0.0
         self._next_purge = 0.0
+        self._next_block_check = 0.0
         #: Read this consumer's own pending entries before new ones (set after a failure).
         self._own_pending = True
         self.stopping = False
@@ -121,6 +126,9 @@ class Indexer:
         new ones); return entries handled."""
         entries = self._read_own_pending() or self._claim_stale() or self._read_new()
         if entries:
+            if cause := self._write_block():
+                self._own_pending = True  # the entries stay pending; `run` backs off
+                raise Unavailable(cause)
             self.index(entries)
         self._purge_if_due()
         return len(entries)
@@ -173,15 +181,49 @@ class Indexer:
         claimed: list[RawEntry] = reply[1]
         return [e for e in claimed if e[1]]
 
+    def _write_block(self) -> str | None:
+        """The store's own refusal to write, asked at most every `block_check_seconds` (at
+        every try while it lasts)."""
+        now = time.monotonic()
+        if now < self._next_block_check:
+            return None
+        cause = self.store.write_block()
+        self._next_block_check = now if cause else now + self.block_check_seconds
+        return cause
+
     def _purge_if_due(self) -> None:
         now = time.monotonic()
-        if now < self._next_purge or self.retention_days <= 0:
+        if now < self._next_purge:
             return
         self._next_purge = now + 3600
-        cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
-        dropped = self.store.purge_events(cutoff)
+        self.purge()
+
+    def purge(self) -> dict[str, int]:
+        """Apply retention now: each project's occurrences older than its own retention go.
+        Returns {project id: occurrences dropped}, also logged and added to /metrics."""
+        projects = self.store.list_projects()
+        for project in self.retention.capped(projects):
+            log.warning(
+                "retention: project %s keeps %d days, above LOGCENTER_RETENTION_MAX_DAYS; "
+                "purging at %d",
+                project.project_id,
+                project.retention_days,
+                self.retention.max_days,
+            )
+        cutoffs = self.retention.cutoffs(projects, datetime.now(UTC))
+        dropped = self.store.purge_events(cutoffs)
+        pipe = self.redis.pipeline(transaction=False)
+        for project_id, count in dropped.items():
+            log.info(
+                "retention: dropped %d occurrences of project %s older than %s",
+                count,
+                project_id,
+                cutoffs.of(project_id).isoformat(timespec="seconds"),
+            )
+            pipe.hincrby(self.keys.purged, project_id, count)
         if dropped:
-            log.info("retention: dropped %d occurrences older than %s", dropped, cutoff)
+            pipe.execute()
+        return dropped
 
     # -- one batch ------------------------------------------------------------------------
     def index(self, entries: list[RawEntry]) -> None:
@@ -311,7 +353,7 @@ def main(settings: Any = None) -> None:
         batch_size=settings.indexer_batch,
         block_ms=settings.indexer_block_ms,
         claim_idle_ms=settings.indexer_claim_idle_ms,
-        retention_days=settings.retention_days,
+        retention=Retention(settings.retention_days, settings.retention_max_days),
         on_new_bugs=repairs.on_new_bugs,
         on_repository_configured=repairs.on_repository_configured,
         alerts=IndexerFacts(

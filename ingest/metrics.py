@@ -45,6 +45,11 @@ class Latencies:
         return lines
 
 
+def label_value(text: str) -> str:
+    """`text` escaped for a label value of the text format (backslash, quote, newline)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def render_counters(name: str, help_text: str, values: dict[str, int], label: str) -> list[str]:
     lines = [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
     lines += [f'{name}{{{label}="{key}"}} {value}' for key, value in sorted(values.items())]

@@ -41,6 +41,9 @@ class ProjectUpdate(BaseModel):
     #: How new reports become bugs: "line" (the guide's formulas), "stack" (error type and the
     #: in-app frames' files and functions); "" or null = the default (line). Existing bugs stay.
     grouping: Literal["line", "stack", ""] | None = None
+    #: Days its occurrences are kept, at most LOGCENTER_RETENTION_MAX_DAYS (checked by the
+    #: route); null follows LOGCENTER_RETENTION_DAYS.
+    retention_days: int | None = Field(default=None, ge=1, examples=[90])
 
     model_config = {"extra": "forbid"}
 

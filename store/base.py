@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from datetime import datetime
 from typing import Any, Protocol
 
 from store.alert import (
@@ -33,6 +32,7 @@ from store.models import (
     ToolchainInfo,
 )
 from store.record import Record
+from store.retention import Cutoffs
 from store.search import BugPage, BugQuery, EventPage, EventQuery
 
 
@@ -43,6 +43,10 @@ class Store(Protocol):
 
     def ping(self) -> bool:
         """True when the backend answers."""
+
+    def write_block(self) -> str | None:
+        """Why the backend itself refuses writes now (Elasticsearch past its flood-stage disk
+        watermark), None when it takes them. Writes refused so raise Unavailable."""
 
     def close(self) -> None: ...
 
@@ -116,8 +120,10 @@ class Store(Protocol):
     def get_event(self, event_id: str) -> Event | None:
         """One occurrence by its id, whole (stack trace and context), or None."""
 
-    def purge_events(self, older_than: datetime) -> int:
-        """Drop occurrences older than `older_than` (retention); bug counts are kept."""
+    def purge_events(self, cutoffs: Cutoffs) -> dict[str, int]:
+        """Drop occurrences stamped before their project's cutoff (retention): bug counts,
+        first and last seen and status history are kept. Returns {project id: occurrences
+        dropped}, projects that lost none left out."""
 
     # -- search ----------------------------------------------------------------------------
     def search_bugs(self, query: BugQuery) -> BugPage:

@@ -215,6 +215,9 @@ class Project(BaseModel):
     auto_repair: bool | None = None
     #: The language of the project's alert messages; None follows LOGCENTER_DEFAULT_LANGUAGE.
     language: Literal["en", "zh"] | None = None
+    #: Days its occurrences are kept; None follows LOGCENTER_RETENTION_DAYS. Capped by
+    #: LOGCENTER_RETENTION_MAX_DAYS when purging (store.retention.Retention).
+    retention_days: int | None = Field(default=None, ge=1)
     #: Set by the repair workers (Store.set_project_toolchain), never by a project edit.
     toolchain: ToolchainInfo | None = None
     #: Why the last `repo_url` a report sent was ignored (unsafe or malformed), until a

@@ -110,6 +110,7 @@ PROJECT_EDITABLE = (
     "ingest_key",
     "language",
     "grouping",
+    "retention_days",
 )
 #: Project fields the dashboard's grid edits: the write-only ingest key is left out on purpose
 #: (it is set through the API, never shown).

@@ -21,6 +21,7 @@ from ingest.app import create_served
 from ingest.indexer import Indexer
 from store import open_store
 from store.base import Store
+from store.retention import Retention
 
 #: The repository root (tests run from a clone).
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,7 @@ class ApiHarness:
             prefix=self.settings.redis_prefix,
             batch_size=self.settings.indexer_batch,
             block_ms=20,
+            retention=Retention(self.settings.retention_days, self.settings.retention_max_days),
         )
 
     def __enter__(self) -> ApiHarness:

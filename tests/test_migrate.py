@@ -32,6 +32,7 @@ from store.models import (
     utcnow,
 )
 from store.record import KINDS, MODELS
+from store.retention import Cutoffs
 from store.search import BugQuery, EventQuery
 from tests.store.datagen import START, generate
 
@@ -69,7 +70,7 @@ def seed(store: Store) -> None:
                 RepairReportIn(bug_id=bug_id, round=n, analysis=f"round {n}", passed=n == 2)
             )
     _searches_and_alerts(store)
-    assert store.purge_events(PURGED_BEFORE) > 0
+    assert sum(store.purge_events(Cutoffs(PURGED_BEFORE)).values()) > 0
     store.reserve_bug_ids(25)
 
 

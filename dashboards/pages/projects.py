@@ -45,6 +45,20 @@ def _shown(labels: dict[str, str], fallback: str = "params.value") -> dict[str, 
     return {"function": f"({json.dumps(labels, ensure_ascii=False)})[params.value] || {fallback}"}
 
 
+def _retention_shown(lang: str) -> dict[str, str]:
+    """A valueFormatter: a project's own retention, or the install's default it follows, and
+    the maximum when that caps the project's own."""
+    default = json.dumps(t(lang, "retention_default", days="{days}"), ensure_ascii=False)
+    capped = json.dumps(t(lang, "retention_capped", days="{days}", max="{max}"), ensure_ascii=False)
+    return {
+        "function": "params.value == null ? "
+        f"{default}.replace('{{days}}', params.data.effective_retention_days) : "
+        "params.value > params.data.effective_retention_days ? "
+        f"{capped}.replace('{{days}}', params.value)"
+        ".replace('{max}', params.data.effective_retention_days) : String(params.value)"
+    }
+
+
 def columns(lang: str, default_on: bool = True) -> list[dict[str, Any]]:
     def col(name: str, **extra: Any) -> dict[str, Any]:
         spec = {
@@ -72,6 +86,14 @@ def columns(lang: str, default_on: bool = True) -> list[dict[str, Any]]:
             cellEditorParams={"values": list(logic.AUTO_REPAIR_CHOICES)},
             valueFormatter=_shown(_labels(lang, default_on)),
             minWidth=120,
+        ),
+        col(
+            "retention_days",
+            cellDataType="number",
+            cellEditor="agNumberCellEditor",
+            cellEditorParams={"min": 1, "precision": 0},
+            valueFormatter=_retention_shown(lang),
+            minWidth=130,
         ),
         col(
             "toolchain",

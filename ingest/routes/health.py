@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ingest.deps import ServicesDep
-from ingest.metrics import render_counters, render_gauge
+from ingest.metrics import label_value, render_counters, render_gauge
 
 router = APIRouter(tags=["health"])
 
@@ -37,6 +37,11 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     except Exception as exc:
         checks["store"] = f"down: {exc.__class__.__name__}"
     low = services.disk.problem()
+    if not low and checks["store"] == "ok":
+        try:
+            low = await asyncio.to_thread(services.store.write_block)
+        except Exception as exc:
+            low = f"cannot tell: {exc.__class__.__name__}"
     checks["disk"] = f"low: {low}" if low else "ok"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
@@ -51,7 +56,8 @@ async def metrics(services: ServicesDep) -> PlainTextResponse:
         pipe.hgetall(keys.metrics)
         pipe.xlen(keys.stream)
         pipe.xrange(keys.stream, count=1)
-        counters, backlog, oldest = await pipe.execute()
+        pipe.hgetall(keys.purged)
+        counters, backlog, oldest, purged = await pipe.execute()
         counts = {k.decode(): int(v) for k, v in counters.items()}
         reports = {k: counts.get(k, 0) for k in ("new", "deduplicated", "rejected")}
         lines += render_counters("logcenter_reports_total", "Reports by outcome", reports, "result")
@@ -69,6 +75,12 @@ async def metrics(services: ServicesDep) -> PlainTextResponse:
                 "repeat": counts.get("limited_repeat", 0),
             },
             "kind",
+        )
+        lines += render_counters(
+            "logcenter_retention_purged_total",
+            "Occurrences dropped by retention, per project",
+            {label_value(k.decode()): int(v) for k, v in purged.items()},
+            "project",
         )
         lines += render_gauge("logcenter_stream_backlog", "Reports not yet indexed", backlog)
         lag = 0.0

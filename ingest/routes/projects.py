@@ -10,7 +10,8 @@ from ingest.deps import GUARDED_RESPONSES, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import publish_ingest_key
 from ingest.schemas import ProjectUpdate, ToolchainIn, invalid
 from store.errors import NotFound
-from store.models import ToolchainInfo, first_configured, utcnow
+from store.models import Project, ToolchainInfo, first_configured, utcnow
+from store.retention import Retention
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"], responses=GUARDED_RESPONSES)
 
@@ -22,10 +23,19 @@ def public_api_url(request: Request) -> str:
     return settings.public_api_url or str(request.base_url)
 
 
+def retention(request: Request) -> Retention:
+    settings = request.app.state.services.settings
+    return Retention(settings.retention_days, settings.retention_max_days)
+
+
+def shown(project: Project, request: Request) -> ProjectOut:
+    """The project as this API answers it (DSN, effective retention)."""
+    return ProjectOut.of(project, public_api_url(request), retention(request))
+
+
 @router.get("", response_model=ProjectList, dependencies=[Reader], summary="List projects")
 def list_projects(request: Request, store: StoreDep) -> ProjectList:
-    url = public_api_url(request)
-    return ProjectList(projects=[ProjectOut.of(p, url) for p in store.list_projects()])
+    return ProjectList(projects=[shown(p, request) for p in store.list_projects()])
 
 
 @router.get(
@@ -39,7 +49,7 @@ def get_project(project_id: str, request: Request, store: StoreDep) -> ProjectOu
     project = store.get_project(project_id)
     if project is None:
         raise HTTPException(404, f"project {project_id!r} not found")
-    return ProjectOut.of(project, public_api_url(request))
+    return shown(project, request)
 
 
 @router.put(
@@ -50,7 +60,9 @@ def get_project(project_id: str, request: Request, store: StoreDep) -> ProjectOu
     description="A partial update. Setting `repo_url` or `local_path` on a project that had "
     "neither queues repairs of its open NEW bugs (newest first, at most "
     "LOGCENTER_AUTO_REPAIR_BACKLOG) when its auto_repair is on and a repair worker can take "
-    "them. `auto_repair`: null follows LOGCENTER_AUTO_REPAIR, true or false overrides it.",
+    "them. `auto_repair`: null follows LOGCENTER_AUTO_REPAIR, true or false overrides it. "
+    "`retention_days`: 1 to LOGCENTER_RETENTION_MAX_DAYS, null follows "
+    "LOGCENTER_RETENTION_DAYS.",
 )
 def put_project(
     project_id: str, body: ProjectUpdate, request: Request, services: ServicesDep
@@ -58,6 +70,14 @@ def put_project(
     if not project_id or len(project_id) > 200:
         raise invalid("path", "project_id", "project_id must be 1-200 characters")
     changes = {k: (v if v != "" else None) for k, v in body.model_dump(exclude_unset=True).items()}
+    limits = retention(request)
+    if not limits.allows(changes.get("retention_days")):
+        raise invalid(
+            "body",
+            "retention_days",
+            f"retention_days must be 1-{limits.max_days} (LOGCENTER_RETENTION_MAX_DAYS), "
+            "or null for the default",
+        )
     before = services.store.get_project(project_id)
     project = services.store.update_project(project_id, changes)
     services.projects.forget(project)
@@ -69,7 +89,7 @@ def put_project(
         AutoRepair(services.store, services.sync_redis, services.settings).on_repository_configured(
             project
         )
-    return ProjectOut.of(project, public_api_url(request))
+    return shown(project, request)
 
 
 @router.put(
@@ -84,6 +104,6 @@ def put_toolchain(
 ) -> ProjectOut:
     info = ToolchainInfo(**body.model_dump(), detected_at=utcnow())
     try:
-        return ProjectOut.of(store.set_project_toolchain(project_id, info), public_api_url(request))
+        return shown(store.set_project_toolchain(project_id, info), request)
     except NotFound:
         raise HTTPException(404, f"project {project_id!r} not found") from None

@@ -25,7 +25,8 @@ from store.text import index_text
 #: 6: saved searches get an index.
 #: 7: projects gain `public_key`, their Sentry DSN's key (see upgrade.py), and `grouping`.
 #: 8: projects gain `language` (alert messages); alert channels, rules and deliveries.
-TEMPLATE_VERSION = 8
+#: 9: projects gain `retention_days` (store.retention).
+TEMPLATE_VERSION = 9
 
 #: The template version that last changed the bugs / events layout in a way put_mapping cannot
 #: apply to an existing index (a stored-only text made searchable): indices made before it are
@@ -164,6 +165,8 @@ PROJECT_MAPPING: dict[str, Any] = {
         "test_command": _STORED_TEXT,
         # null (absent) follows LOGCENTER_AUTO_REPAIR; true or false overrides it.
         "auto_repair": {"type": "boolean"},
+        # null (absent) follows LOGCENTER_RETENTION_DAYS.
+        "retention_days": {"type": "integer"},
         # What a repair worker last detected; read back whole, never searched.
         "toolchain": _OPAQUE,
         "repo_url_warning": _STORED_TEXT,

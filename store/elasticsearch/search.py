@@ -165,7 +165,6 @@ class EventSearch:
             next_cursor=next_cursor,
         )
 
-
     def _page_only(self, body: dict[str, Any], size: int) -> EventPage:
         """One page, nothing counted (EventQuery.count false)."""
         body["track_total_hits"] = False

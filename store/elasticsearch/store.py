@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
@@ -36,7 +35,6 @@ from store.elasticsearch.counts import (
     count_batch,
     counters_of_events,
     fingerprints_of,
-    move_to_base,
 )
 from store.elasticsearch.generation import add_missing_fields, ensure_bugs
 from store.elasticsearch.mapping import (
@@ -52,6 +50,7 @@ from store.elasticsearch.mapping import (
     search_doc,
     search_from_doc,
 )
+from store.elasticsearch.purge import purge
 from store.elasticsearch.search import BUG_SOURCE_EXCLUDES, BugSearch, EventSearch
 from store.elasticsearch.transfer import ElasticsearchTransfer
 from store.elasticsearch.upgrade import upgrade_projects
@@ -77,10 +76,13 @@ from store.models import (
     saved_search,
     utcnow,
 )
+from store.retention import Cutoffs
 from store.search import BugPage, BugQuery, EventPage, EventQuery
 from store.vocabulary import REGRESSION_STATUSES
 
 _BULK_CHUNK = 1000
+#: The index block a node sets on every index with a shard on a disk past flood stage.
+FLOOD_BLOCK = "index.blocks.read_only_allow_delete"
 #: Bug ids whose fingerprint (document _id) a store remembers before it starts over.
 _FINGERPRINT_CACHE = 200_000
 
@@ -147,6 +149,32 @@ class ElasticsearchStore(ElasticsearchAlerts, ElasticsearchTransfer):
             return self.es.cluster.health(timeout="5s")["status"] in ("green", "yellow")
         except Exception:  # any failure to answer means "not available"
             return False
+
+    @translated
+    def write_block(self) -> str | None:
+        """The read-only-allow-delete block the node puts on indices past its flood-stage
+        watermark (and lifts by itself once disk usage falls below the high watermark)."""
+        found = self.es.indices.get_settings(
+            index=f"{self.names.prefix}*",
+            name=FLOOD_BLOCK,
+            flat_settings=True,
+            allow_no_indices=True,
+            expand_wildcards="open",
+        )
+        blocked = sorted(
+            name
+            for name, body in found.items()
+            if body.get("settings", {}).get(FLOOD_BLOCK) == "true"
+        )
+        if not blocked:
+            return None
+        shown = ", ".join(blocked[:3]) + (
+            f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
+        )
+        return (
+            f"Elasticsearch flood-stage disk watermark: {shown} read-only ({FLOOD_BLOCK}); "
+            "reports wait in the stream until the node has disk space again"
+        )
 
     def close(self) -> None:
         self.es.close()
@@ -394,62 +422,8 @@ class ElasticsearchStore(ElasticsearchAlerts, ElasticsearchTransfer):
         return event_from_doc(hits[0]["_source"]) if hits else None
 
     @translated
-    def purge_events(self, older_than: datetime) -> int:
-        cutoff = older_than.astimezone(UTC) if older_than.tzinfo else older_than.replace(tzinfo=UTC)
-        pattern = self.names.events_pattern
-        self.es.indices.refresh(index=pattern)
-        old = {"range": {"@timestamp": {"lt": cutoff.isoformat()}}}
-        total = int(self.es.count(index=pattern, query=old)["count"])
-        if total == 0:
-            return 0
-        bug_ids = self._bug_ids_with_events(old)
-        for start in range(0, len(bug_ids), _BULK_CHUNK):
-            move_to_base(self.es, self.names, bug_ids[start : start + _BULK_CHUNK], cutoff)
-        self._refresh([self.names.bugs])
-        self._delete_events_before(cutoff, old)
-        return total
-
-    def _bug_ids_with_events(self, query: dict[str, Any]) -> list[int]:
-        ids: list[int] = []
-        after: dict[str, Any] | None = None
-        while True:
-            composite: dict[str, Any] = {
-                "size": 1000,
-                "sources": [{"b": {"terms": {"field": "bug_id"}}}],
-            }
-            if after:
-                composite["after"] = after
-            resp = self.es.search(
-                index=self.names.events_pattern,
-                size=0,
-                query=query,
-                aggs={"bugs": {"composite": composite}},
-            )
-            agg = resp["aggregations"]["bugs"]
-            ids.extend(int(b["key"]["b"]) for b in agg["buckets"])
-            after = agg.get("after_key")
-            if not agg["buckets"] or after is None:
-                return ids
-
-    def _delete_events_before(self, cutoff: datetime, old: dict[str, Any]) -> None:
-        """Drop whole daily indices before the cutoff's day; delete documents on the others."""
-        day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
-        indices = self.es.indices.get(index=self.names.events_pattern)
-        doomed = [i for i in indices if (d := self.names.day_of(i)) is not None and d < day]
-        for start in range(0, len(doomed), 50):
-            self.es.indices.delete(index=",".join(doomed[start : start + 50]))
-        rest = ",".join(i for i in indices if i not in doomed)
-        # No _delete_by_query (the reindex module may be absent): search and bulk-delete.
-        while rest:
-            hits = self.es.search(
-                index=rest, query=old, size=_BULK_CHUNK, source=False, sort=["_doc"]
-            )["hits"]["hits"]
-            if not hits:
-                return
-            self.es.bulk(
-                operations=[{"delete": {"_index": h["_index"], "_id": h["_id"]}} for h in hits],
-                refresh=True,
-            )
+    def purge_events(self, cutoffs: Cutoffs) -> dict[str, int]:
+        return purge(self.es, self.names, cutoffs)
 
     # -- search ----------------------------------------------------------------------------
     @translated

@@ -43,9 +43,9 @@ def _rewrite(
     """Apply `change` to every document `query` matches, until none does."""
     es.indices.refresh(index=index)
     while True:
-        hits = es.search(index=index, query=query, size=_PAGE, seq_no_primary_term=True)[
+        hits = es.search(index=index, query=query, size=_PAGE, seq_no_primary_term=True)["hits"][
             "hits"
-        ]["hits"]
+        ]
         operations: list[dict[str, object]] = []
         for hit in hits:
             target = {"_index": index, "_id": hit["_id"], "if_seq_no": hit["_seq_no"]}

@@ -223,8 +223,10 @@ _V8: tuple[Step, ...] = (
     "channel_id INTEGER NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL)",
     "CREATE INDEX alert_deliveries_channel ON alert_deliveries (channel_id, id)",
 )
+#: Projects gain their own retention (store.retention); NULL follows the install's default.
+_V9: tuple[Step, ...] = ("ALTER TABLE projects ADD COLUMN retention_days INTEGER",)
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
-MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -33,7 +33,7 @@ EVENT_COLUMNS = (
 PROJECT_COLUMNS = (
     "project_id", "name", "repo_url", "local_path", "description", "test_command",
     "default_branch", "auto_repair", "ingest_key", "toolchain", "repo_url_warning", "public_key",
-    "language", "grouping", "created_at", "updated_at",
+    "language", "grouping", "retention_days", "created_at", "updated_at",
 )  # fmt: skip
 BUG_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in BUG_COLUMNS) + " FROM bugs"
 PROJECT_SELECT = "SELECT " + ", ".join(("id", *PROJECT_COLUMNS)) + " FROM projects"

@@ -247,6 +247,16 @@ def test_projects_grid_marks_missing_config_and_saves_edits(
     until(browser, lambda: _cell(browser, "rtc_web", "repo_url").text == new_url, "value restored")
     assert stack.client.get("/api/v1/projects/rtc_web").json()["repo_url"] == new_url
 
+    # Retention: unset shows the install's default it follows; a number typed in is saved.
+    assert _cell(browser, "rtc_web", "retention_days").text == "default (30)"
+    _edit(browser, "rtc_web", "retention_days", "14")
+
+    def stored_retention() -> Any:
+        return stack.client.get("/api/v1/projects/rtc_web").json()["retention_days"]
+
+    until(browser, lambda: stored_retention() == 14, "retention saved")
+    until(browser, lambda: _cell(browser, "rtc_web", "retention_days").text == "14", "14 shown")
+
 
 def test_projects_show_the_reported_toolchain_and_mark_what_is_missing(
     signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded

@@ -315,6 +315,10 @@ def test_project_change_reads_dash_ag_grid_events() -> None:
     for choice, sent in (("on", True), ("off", False), ("default", None), (True, True)):
         toggled = {**event, "colId": "auto_repair", "value": choice}
         assert logic.project_change(toggled) == ("rtc_web", {"auto_repair": sent})
+    # Retention: a number goes as a number, an emptied cell resets it (null), the rest as typed.
+    for typed, sent in ((14, 14), ("30", 30), (7.0, 7), (None, None), (" ", None), ("2.5", "2.5")):
+        kept = {**event, "colId": "retention_days", "value": typed}
+        assert logic.project_change(kept) == ("rtc_web", {"retention_days": sent})
     assert logic.project_change({**event, "colId": "project_id"}) is None
     assert logic.project_change({**event, "colId": "toolchain_missing"}) is None
 

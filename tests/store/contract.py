@@ -35,6 +35,7 @@ from store.models import (
     StatusChange,
     ToolchainInfo,
 )
+from store.retention import Cutoffs
 from store.search import BugQuery, EventQuery
 
 Opener = Callable[[], Store]
@@ -339,16 +340,48 @@ class EventContract:
     def test_purge_keeps_counts(self, store: Store) -> None:
         seed_bug(store, 1)
         store.add_events([new_event(f"e{i}", 1, T0 + timedelta(days=i)) for i in range(5)])
-        assert store.purge_events(T0 + timedelta(days=3)) == 3
+        assert store.purge_events(Cutoffs(T0 + timedelta(days=3))) == {"shop": 3}
         assert [e.id for e in store.get_events(1).items] == ["e4", "e3"]
         assert store.search_events(EventQuery()).total == 2
         assert store.get_bug(1).count == 5  # type: ignore[union-attr]
-        assert store.purge_events(T0) == 0
+        assert store.purge_events(Cutoffs(T0)) == {}
+
+    def test_purge_follows_each_projects_cutoff(self, store: Store) -> None:
+        # shop keeps less than the default, docs more; blog follows the default.
+        cutoffs = Cutoffs(
+            T0 + timedelta(days=2),
+            {"shop": T0 + timedelta(days=4), "docs": T0 + timedelta(days=1)},
+        )
+        projects = {1: "shop", 2: "blog", 3: "docs"}
+        for bug_id, project in projects.items():
+            seed_bug(store, bug_id, project_id=project)
+        store.add_events(
+            [
+                new_event(f"{project}-{day}", bug_id, T0 + timedelta(days=day), project_id=project)
+                for bug_id, project in projects.items()
+                for day in range(6)
+            ]
+        )
+        assert store.purge_events(cutoffs) == {"shop": 4, "blog": 2, "docs": 1}
+        kept = {b: [e.id for e in store.get_events(b).items] for b in projects}
+        assert kept == {
+            1: ["shop-5", "shop-4"],
+            2: ["blog-5", "blog-4", "blog-3", "blog-2"],
+            3: ["docs-5", "docs-4", "docs-3", "docs-2", "docs-1"],
+        }
+        assert store.search_events(EventQuery()).total == 11
+        for bug_id in projects:
+            bug = store.get_bug(bug_id)
+            assert bug is not None and bug.count == 6
+            assert (bug.first_seen, bug.last_seen) == (T0, T0 + timedelta(days=5))
+        assert store.purge_events(cutoffs) == {}
+        store.add_events([new_event("shop-6", 1, T0 + timedelta(days=6), project_id="shop")])
+        assert store.get_bug(1).count == 7  # type: ignore[union-attr]
 
     def test_late_event_behind_the_purge_cutoff_still_counts(self, store: Store) -> None:
         seed_bug(store, 1)
         store.add_events([new_event("e0", 1, T0 + timedelta(days=5))])
-        store.purge_events(T0 + timedelta(days=3))
+        store.purge_events(Cutoffs(T0 + timedelta(days=3)))
         # An occurrence stamped before the cutoff arrives after the purge (a client's clock,
         # a replay): it is a new occurrence all the same, counted once, even if redelivered.
         store.add_events([new_event("late", 1, T0)])
@@ -454,6 +487,15 @@ class ProjectContract:
         assert store.get_project_by_number(shop.id) == edited
         assert store.get_project_by_number(blog.id) == store.get_project("blog")
         assert store.get_project_by_number(blog.id + shop.id + 100) is None
+
+    def test_retention_days_is_kept_until_reset(self, store: Store) -> None:
+        assert store.ensure_project("shop").retention_days is None
+        assert store.update_project("shop", {"retention_days": 7}).retention_days == 7
+        assert store.get_project("shop").retention_days == 7  # type: ignore[union-attr]
+        store.ensure_project("shop", repo_url="https://git/a")
+        assert store.list_projects()[0].retention_days == 7
+        assert store.update_project("shop", {"retention_days": None}).retention_days is None
+        assert store.get_project("shop").retention_days is None  # type: ignore[union-attr]
 
     def test_repo_url_fills_but_never_overwrites(self, store: Store) -> None:
         assert store.ensure_project("shop").repo_url is None

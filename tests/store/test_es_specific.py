@@ -14,6 +14,7 @@ import pytest
 from store.elasticsearch import ElasticsearchStore
 from store.elasticsearch.mapping import TEMPLATE_VERSION
 from store.models import BugCreate, Event
+from store.retention import Cutoffs
 from store.search import EventQuery
 
 pytestmark = pytest.mark.es
@@ -36,14 +37,14 @@ def store(opener: Opener) -> Iterator[ElasticsearchStore]:
     backend.close()
 
 
-def bug(bug_id: int) -> BugCreate:
-    return BugCreate(id=bug_id, fingerprint=f"fp-{bug_id}", project_id="shop",
+def bug(bug_id: int, project_id: str = "shop") -> BugCreate:
+    return BugCreate(id=bug_id, fingerprint=f"fp-{bug_id}", project_id=project_id,
                      error_type="KeyError", message="missing key", first_seen=T0)
 
 
 def event(event_id: str, bug_id: int, at: datetime, **fields: Any) -> Event:
     return Event(id=event_id, bug_id=bug_id, fingerprint=f"fp-{bug_id}", timestamp=at,
-                 project_id="shop", **fields)
+                 **{"project_id": "shop", **fields})
 
 
 def test_templates_carry_the_version(store: ElasticsearchStore) -> None:
@@ -148,7 +149,7 @@ def test_purge_drops_old_days_and_keeps_counts(store: ElasticsearchStore) -> Non
     store.add_events([event(f"d{day}-{n}", 1, T0 + timedelta(days=day, minutes=n))
                       for day in range(4) for n in range(2)])
     cutoff = T0 + timedelta(days=2, minutes=1)
-    assert store.purge_events(cutoff) == 5
+    assert store.purge_events(Cutoffs(cutoff)) == {"shop": 5}
     prefix = store.names.prefix
     # Whole days before the cutoff's day are dropped; that day keeps its later events.
     assert sorted(store.es.indices.get(index=f"{prefix}events-*")) == [
@@ -157,7 +158,25 @@ def test_purge_drops_old_days_and_keeps_counts(store: ElasticsearchStore) -> Non
     assert store.get_bug(1).count == 8  # type: ignore[union-attr]
     store.add_events([event("late", 1, T0 + timedelta(days=5))])
     assert store.get_bug(1).count == 9  # type: ignore[union-attr]
-    assert store.purge_events(cutoff) == 0
+    assert store.purge_events(Cutoffs(cutoff)) == {}
+
+
+def test_purge_drops_whole_days_only_past_the_longest_retention(
+    store: ElasticsearchStore,
+) -> None:
+    store.create_bugs([bug(1), bug(2, project_id="blog")])
+    store.add_events([event(f"{b}-{day}", b, T0 + timedelta(days=day),
+                            project_id="shop" if b == 1 else "blog")
+                      for b in (1, 2) for day in range(4)])
+    # blog keeps longer than the default: its cutoff bounds the days dropped whole.
+    cutoffs = Cutoffs(T0 + timedelta(days=3), {"blog": T0 + timedelta(days=1, minutes=1)})
+    assert store.purge_events(cutoffs) == {"blog": 2, "shop": 3}
+    prefix = store.names.prefix
+    assert sorted(store.es.indices.get(index=f"{prefix}events-*")) == [
+        f"{prefix}events-2024.03.02", f"{prefix}events-2024.03.03", f"{prefix}events-2024.03.04"]
+    assert [e.id for e in store.get_events(1).items] == ["1-3"]
+    assert [e.id for e in store.get_events(2).items] == ["2-3", "2-2"]
+    assert [store.get_bug(b).count for b in (1, 2)] == [4, 4]  # type: ignore[union-attr]
 
 
 def _add_in_child(opener: Opener, events: list[Event], barrier: Any) -> None:

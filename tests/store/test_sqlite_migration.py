@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from store.retention import Cutoffs
 from store.search import EventQuery
 from store.sqlite import SQLiteStore
 from store.sqlite.migrations import SCHEMA_VERSION
@@ -89,7 +90,7 @@ def test_purge_drops_texts_no_event_uses(tmp_path: Path) -> None:
     store.init()
     data.seed(store)
     conn = store._connection()
-    store.purge_events(max(e.timestamp for e in data.events) + timedelta(seconds=1))
+    store.purge_events(Cutoffs(max(e.timestamp for e in data.events) + timedelta(seconds=1)))
     assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM event_texts").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM event_texts_fts").fetchone()[0] == 0
