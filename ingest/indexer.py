@@ -46,6 +46,8 @@ _STORED_CACHE = 200_000
 #: low, since recovery waits on the next try.
 RETRY_FIRST = 0.25
 RETRY_MAX = 1.0
+#: After a failed retention purge, the next try (a store outage ends the same way).
+PURGE_RETRY_SECONDS = 300
 
 
 @dataclass
@@ -196,7 +198,16 @@ class Indexer:
         if now < self._next_purge:
             return
         self._next_purge = now + 3600
-        self.purge()
+        try:
+            self.purge()
+        except Exception as exc:  # housekeeping: it never stops the indexing
+            self._next_purge = now + PURGE_RETRY_SECONDS
+            log.warning(
+                "retention: purge failed (%s: %s); trying again in %d s",
+                type(exc).__name__,
+                exc,
+                PURGE_RETRY_SECONDS,
+            )
 
     def purge(self) -> dict[str, int]:
         """Apply retention now: each project's occurrences older than its own retention go.

@@ -78,6 +78,8 @@ def _buckets(
             query=query,
             aggs={"values": {"composite": composite}},
         )
+        if "aggregations" not in resp.body:  # no daily index at all yet
+            return found
         agg = resp["aggregations"]["values"]
         found.update((b["key"]["k"], int(b["doc_count"])) for b in agg["buckets"])
         after = agg.get("after_key")

@@ -346,6 +346,10 @@ class EventContract:
         assert store.get_bug(1).count == 5  # type: ignore[union-attr]
         assert store.purge_events(Cutoffs(T0)) == {}
 
+    def test_purge_of_a_store_without_occurrences_drops_nothing(self, store: Store) -> None:
+        # An indexer purges once at its start, before any report: nothing to drop, no error.
+        assert store.purge_events(Cutoffs(T0, {"shop": T0 - timedelta(days=1)})) == {}
+
     def test_purge_follows_each_projects_cutoff(self, store: Store) -> None:
         # shop keeps less than the default, docs more; blog follows the default.
         cutoffs = Cutoffs(
