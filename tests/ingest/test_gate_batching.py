@@ -76,10 +76,11 @@ def test_a_batch_crossing_the_id_block_reserves_once_and_admits_all(
     reports = [("shop", f"fp{n}", "") for n in range(count)]
     results, calls = asyncio.run(admit_all(redis_url, store, redis_prefix, reports))
     assert all(isinstance(r, Admission) and r.is_new for r in results)
-    # Batches of at most Gate.max_batch; the reports refused for want of ids are sent again,
-    # in a few batches rather than one by one.
+    # Batches of at most Gate.max_batch; the reports refused for want of ids (when a batch
+    # finds the block exhausted: timing decides how many) are sent again in a few batches,
+    # not one by one.
     batches = -(-count // Gate.max_batch)
-    assert batches < calls < 2 * batches
+    assert batches <= calls < 2 * batches
     ids = sorted(r.bug_id for r in results if isinstance(r, Admission))
     assert len(set(ids)) == count
     # The warm-up took id 1; no id is skipped, and the store reserved exactly two blocks
