@@ -143,6 +143,8 @@ def main(bug: dict[str, Any], lang: str, token: str | None) -> list[Any]:
         (t(lang, "first_seen"), logic.short_time(bug.get("first_seen"))),
         (t(lang, "last_seen"), logic.short_time(bug.get("last_seen"))),
         (t(lang, "version"), bug.get("version") or ""),
+        (t(lang, "newest_version"), bug.get("newest_version") or ""),
+        (t(lang, "fixed_version"), bug.get("fixed_version") or ""),
         (t(lang, "commit"), html.Span(bug.get("commit_hash") or "", className="mono")),
         (t(lang, "regressions"), bug.get("regression_count", 0)),
     ]
@@ -221,7 +223,8 @@ def occurrences(bug: dict[str, Any], lang: str, token: str | None) -> html.Div:
 
 
 def history(changes: list[dict[str, Any]] | None, lang: str) -> Any:
-    headers = [t(lang, k) for k in ("hist_at", "hist_from", "hist_to", "hist_reason", "hist_by")]
+    keys = ("hist_at", "hist_from", "hist_to", "hist_reason", "hist_by", "fixed_version")
+    headers = [t(lang, k) for k in keys]
     rows = []
     for change in changes or []:
         mark = (
@@ -237,6 +240,7 @@ def history(changes: list[dict[str, Any]] | None, lang: str) -> Any:
                     html.Td([status_badge(change.get("to")), *mark]),
                     html.Td(change.get("reason") or ""),
                     html.Td(change.get("by") or ""),
+                    html.Td(change.get("fixed_version") or "", className="mono"),
                 ]
             )
         )

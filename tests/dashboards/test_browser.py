@@ -142,6 +142,9 @@ def test_regressions_are_marked(signed_in: WebDriver, dashboard: str, seeded: Se
     until(browser, lambda: "×1" in css(browser, ".bug-head .regression-mark")[0].text, "head mark")
     marks = css(browser, ".history .regression-mark")
     assert len(marks) == 1 and "regression" in marks[0].text
+    # The move to FIXED recorded the newest release seen then as the one it was fixed in.
+    assert "1.2.3" in css(browser, ".history")[0].text
+    assert "Newest version" in css(browser, ".facts")[0].text
 
 
 def _move(browser: WebDriver, status: str) -> None:
