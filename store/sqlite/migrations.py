@@ -16,6 +16,7 @@ from collections.abc import Callable
 from store.models import new_public_key
 from store.sqlite.event_text import backfill
 from store.sqlite.schema import BUG_FTS_COLUMNS, EVENT_FTS_COLUMNS, FTS_TOKENIZER
+from store.sqlite.stack import move_stacks, pack_bug_values
 
 #: A migration step: an SQL statement, or a function for what SQL alone cannot do (backfills).
 Step = str | Callable[[sqlite3.Connection], None]
@@ -232,38 +233,54 @@ _V10: tuple[Step, ...] = (
     "ALTER TABLE bugs ADD COLUMN newest_version TEXT",
     "ALTER TABLE bugs ADD COLUMN fixed_version TEXT",
 )
+#: Each distinct stack trace is kept once (store/sqlite/stack.py) and long JSON values are
+#: compressed (store/sqlite/rows.py): every event carried its bug's whole stack again, most of
+#: the file. Rows are converted in batches inside the one migration transaction, so memory stays
+#: flat, but the WAL grows to about the size of the rewritten tables until it commits. The old
+#: rows' pages end on the free list: new data reuses them; only VACUUM (offline, see README's
+#: "Disk per occurrence") gives them back to the disk.
+_V12: tuple[Step, ...] = (
+    "CREATE TABLE stacks (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE, body NOT NULL)",
+    "ALTER TABLE events ADD COLUMN stack_id INTEGER",
+    move_stacks,
+    "ALTER TABLE events DROP COLUMN stack_trace",
+    # Finds whether a stack is still used when a purge deleted events.
+    "CREATE INDEX events_stack ON events (stack_id)",
+    pack_bug_values,
+)
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
 MIGRATIONS: tuple[tuple[Step, ...], ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10,
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V12,
 )  # fmt: skip
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> int:
     """Apply the missing migration steps in one write transaction; return the schema version.
 
     An up-to-date file is only read, so a process can start on a full disk (and wait for it).
+    `upto` stops at an earlier version (tests build the files older code left).
     """
-    if int(conn.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION:
-        return SCHEMA_VERSION
+    if int(conn.execute("PRAGMA user_version").fetchone()[0]) == upto:
+        return upto
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
+        if version > upto:
             raise RuntimeError(
-                f"database schema version {version} is newer than this code ({SCHEMA_VERSION})"
+                f"database schema version {version} is newer than this code ({upto})"
             )
-        for step in MIGRATIONS[version:]:
+        for step in MIGRATIONS[version:upto]:
             for statement in step:
                 if callable(statement):
                     statement(conn)
                 else:
                     conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA user_version = {upto}")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:  # SQLite may have rolled back by itself (disk full)
             conn.execute("ROLLBACK")
         raise
-    return SCHEMA_VERSION
+    return upto
