@@ -141,9 +141,12 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 # -- every kind is migrated -------------------------------------------------------------------
 
-#: SQLite tables that hold no record of their own: indexes of other tables' text, SQLite's own
-#: bookkeeping, and `meta` (the reserved bug id, copied as the `bug_id_reservation` kind).
-_DERIVED_TABLES = {"bugs_fts", "events_fts", "event_texts", "event_texts_fts", "sqlite_sequence"}
+#: SQLite tables that hold no record of their own: indexes of other tables' text, events' stack
+#: traces kept once (copied with the events), SQLite's own bookkeeping, and `meta` (the reserved
+#: bug id, copied as the `bug_id_reservation` kind).
+_DERIVED_TABLES = {
+    "bugs_fts", "events_fts", "event_texts", "event_texts_fts", "stacks", "sqlite_sequence"
+}  # fmt: skip
 _TABLE_KINDS = {"meta": "bug_id_reservation"}
 
 

@@ -13,7 +13,7 @@ import sqlite3
 
 import orjson
 
-from store.sqlite.rows import pack
+from store.sqlite.rows import EVENT_ROW_COLUMNS, insert_sql, pack
 
 _SELECT = "SELECT id FROM stacks WHERE digest = ?"
 _INSERT = "INSERT INTO stacks (digest, body) VALUES (?, ?)"
@@ -40,39 +40,30 @@ def purge_unused_stacks(conn: sqlite3.Connection) -> None:
     )
 
 
-def move_stacks(conn: sqlite3.Connection) -> None:
-    """Migration step: give every event its `stack_id` from its own `stack_trace` column and
-    compress its context, a batch of rows at a time (memory stays flat on a large file)."""
+def copy_events(conn: sqlite3.Connection) -> None:
+    """Migration step: copy `events` into `events_v12`, each row with its `stack_id` in place
+    of its stack and its context packed, a batch at a time (memory stays flat on a large file).
+
+    A copy rather than an update in place: rows that shrink from kilobytes to a few hundred
+    bytes leave their pages nearly empty, where fresh rows fill them."""
+    kept = ", ".join(f'"{c}"' for c in ("seq", *EVENT_ROW_COLUMNS, "text_id"))
+    insert = insert_sql("events_v12", ("seq", *EVENT_ROW_COLUMNS, "text_id", "stack_id"))
+    context = EVENT_ROW_COLUMNS.index("context") + 1
     last = 0
     while True:
         rows = conn.execute(
-            "SELECT seq, stack_trace, context FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            f"SELECT {kept}, stack_trace FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             (last, _BATCH),
         ).fetchall()
         if not rows:
             return
-        conn.executemany(
-            "UPDATE events SET stack_id = ?, context = ? WHERE seq = ?",
-            [(stack_id(conn, orjson.loads(s)), _repack(c), seq) for seq, s, c in rows],
-        )
-        last = rows[-1][0]
-
-
-def pack_bug_values(conn: sqlite3.Connection) -> None:
-    """Migration step: compress the long JSON values of bug rows written before packing."""
-    last = 0
-    while True:
-        rows = conn.execute(
-            "SELECT id, stack_trace, context, status_history FROM bugs WHERE id > ? "
-            "ORDER BY id LIMIT ?",
-            (last, _BATCH),
-        ).fetchall()
-        if not rows:
-            return
-        conn.executemany(
-            "UPDATE bugs SET stack_trace = ?, context = ?, status_history = ? WHERE id = ?",
-            [(_repack(s), _repack(c), _repack(h), i) for i, s, c, h in rows],
-        )
+        copies = []
+        for row in rows:
+            values = list(row)
+            values[context] = _repack(values[context])
+            values[-1] = stack_id(conn, orjson.loads(values[-1]))
+            copies.append(values)
+        conn.executemany(insert, copies)
         last = rows[-1][0]
 
 
