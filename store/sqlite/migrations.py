@@ -247,14 +247,13 @@ def _drop_copied_events(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA secure_delete = {mode}")
 
 
-#: Each distinct stack trace is kept once (store/sqlite/stack.py) and long JSON values are
+#: Each distinct stack trace is kept once (store/sqlite/stack.py) and long event contexts are
 #: compressed (store/sqlite/rows.py): every event carried its bug's whole stack again, most of
 #: the file. Events are copied into a table without the stack column, a batch at a time, so
 #: memory stays flat and the new table is compact; the old one's pages go to the free list,
-#: which new data reuses (only VACUUM gives them back to the disk: see README, "Disk per
-#: occurrence"). The indexes of v1-v3 are built again on the copy, plus one on stack_id that
-#: tells a purge whether a stack is still used. Bug rows keep their values as written; a bug
-#: packs its own when it is next rewritten.
+#: which new data reuses (only VACUUM gives them back to the disk: README, Running at scale,
+#: Sizing). The indexes of v1-v3 are built again on the copy, plus one on stack_id that
+#: tells a purge whether a stack is still used. Bug rows are left as they are.
 _V12: tuple[Step, ...] = (
     "CREATE TABLE stacks (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE, body NOT NULL)",
     """
