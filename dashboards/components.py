@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -127,41 +126,6 @@ def diff_view(diff: str | None) -> html.Pre:
         [html.Span(line + "\n", className=kind) for kind, line in logic.diff_lines(diff)],
         className="diff",
     )
-
-
-def event_rows(items: list[dict[str, Any]], lang: str) -> list[Any]:
-    """One expandable row per occurrence: a summary line, the full document when opened."""
-    if not items:
-        return [html.P(t(lang, "no_results"), className="muted empty")]
-    rows = []
-    for event in items:
-        summary = html.Summary(
-            [
-                html.Span(logic.short_time(event.get("timestamp")), className="nowrap"),
-                html.Span(
-                    event.get("level"),
-                    className=f"level level-{(event.get('level') or '').lower()}",
-                ),
-                html.Span(event.get("project_id"), className="doc-project"),
-                html.Span(event.get("error_type"), className="mono"),
-                html.Span(logic.truncate(event.get("message"), 140), className="doc-message"),
-            ]
-        )
-        details: list[tuple[str, Any]] = [(k, _cell(k, event.get(k))) for k in logic.EVENT_FIELDS]
-        details += [(f"context.{k}", v) for k, v in logic.context_rows(event.get("context"))]
-        body: list[Any] = [kv_table(details)]
-        if event.get("stack_trace"):
-            body.append(html.Pre("\n".join(event["stack_trace"]), className="stack"))
-        rows.append(html.Details([summary, *body], className="doc"))
-    return rows
-
-
-def _cell(name: str, value: Any) -> Any:
-    if name == "bug_id" and value is not None:
-        return dcc.Link(f"#{value}", href=f"/bugs/{value}")
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else str(value)
 
 
 #: Why repairs are not automatic (GET /api/v1/repairs/status `reason_code`), translated.

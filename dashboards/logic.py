@@ -407,18 +407,43 @@ def discover_body(state: Mapping[str, Any], now: datetime, size: int = 100) -> d
     }
 
 
-def bug_occurrence_body(bug: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Events search for one bug's occurrences chart, environments and versions seen."""
+def bug_window(bug: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A bug's life as its page searches it: from a minute before its first occurrence to a
+    minute after its last (ISO), whatever the time now."""
     start = parse_time(bug.get("first_seen")) or now - QUICK_RANGES["30d"]
-    end = max(parse_time(bug.get("last_seen")) or now, now)
+    end = max(parse_time(bug.get("last_seen")) or now, start)
     return {
-        "q": f"bug_id:{int(bug['id'])}",
+        "id": int(bug["id"]),
         "from": iso(start - timedelta(minutes=1)),
-        "to": iso(end),
+        "to": iso(end + timedelta(minutes=1)),
+    }
+
+
+def bug_chart_body(window: Mapping[str, Any]) -> dict[str, Any]:
+    """Events search for a bug's occurrences chart: buckets alone, over the bug's life, so the
+    interval ("auto") follows its first and last seen and the chart gets at most ~60 bars."""
+    return {
+        "q": f"bug_id:{int(window['id'])}",
+        "from": window["from"],
+        "to": window["to"],
         "interval": "auto",
-        "facets": ["environment", "version"],
-        "size": 1,
-        "sort": "-timestamp",
+        "facets": [],
+        "size": 0,
+    }
+
+
+def bug_seen_body(window: Mapping[str, Any]) -> dict[str, Any]:
+    """Events search for the environments and versions a bug was seen in."""
+    return {**bug_chart_body(window), "interval": "none", "facets": ["environment", "version"]}
+
+
+def bug_docs_state(window: Mapping[str, Any]) -> dict[str, Any]:
+    """The search the bug's occurrences table lists (a Discover state: its query and range)."""
+    return {
+        "q": f"bug_id:{int(window['id'])}",
+        "quick": "custom",
+        "from": window["from"],
+        "to": window["to"],
     }
 
 
