@@ -111,6 +111,25 @@ def bar_figure(histogram: Iterable[dict[str, Any]], height: int = 220) -> dict[s
     }
 
 
+def bar_strip(
+    histogram: Iterable[dict[str, Any]], interval: str | None, height: int = 140
+) -> html.Div:
+    """A histogram as plain bars, without a charting library to load and run: for a small
+    chart that is only looked at (a bug's occurrences over its life, ~60 bars at most)."""
+    xs, ys = logic.filled_points(histogram, interval)
+    top = max(ys, default=0) or 1
+    bars = [
+        html.Div(className="bar", title=f"{x}  {y}", style={"height": f"{100 * y / top:.1f}%"})
+        for x, y in zip(xs, ys, strict=True)
+    ]
+    axis = [html.Span(xs[0]), html.Span(f"max {top}"), html.Span(xs[-1])] if xs else []
+    return html.Div(
+        [html.Div(bars, className="strip-bars", style={"height": f"{height}px"}),
+         html.Div(axis, className="strip-axis muted")],
+        className="strip",
+    )  # fmt: skip
+
+
 def graph(component_id: str, figure: dict[str, Any]) -> dcc.Graph:
     return dcc.Graph(
         id=component_id,

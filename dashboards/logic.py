@@ -376,6 +376,34 @@ def histogram_points(histogram: Iterable[Mapping[str, Any]]) -> tuple[list[str],
     return xs, ys
 
 
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def interval_seconds(label: str | None) -> int | None:
+    """The width of an API histogram interval ("15m", "3h", "30d", "8700s"); None if unknown."""
+    text = str(label or "")
+    if len(text) < 2 or text[-1] not in _UNIT_SECONDS or not text[:-1].isdigit():
+        return None
+    return int(text[:-1]) * _UNIT_SECONDS[text[-1]]
+
+
+def filled_points(
+    histogram: Iterable[Mapping[str, Any]], interval: str | None
+) -> tuple[list[str], list[int]]:
+    """histogram_points with the empty buckets between the first and the last put back (the
+    API leaves them out), so bars drawn side by side keep time to scale."""
+    xs, ys = histogram_points(histogram)
+    width = interval_seconds(interval)
+    if not xs or width is None:
+        return xs, ys
+    counts = dict(zip(xs, ys, strict=True))
+    first, last = (datetime.fromisoformat(x) for x in (xs[0], xs[-1]))
+    steps = min(int((last - first).total_seconds()) // width, 10_000)
+    moments = (first + timedelta(seconds=width * i) for i in range(steps + 1))
+    keys = [m.strftime("%Y-%m-%d %H:%M:%S") for m in moments]
+    return keys, [counts.get(k, 0) for k in keys]
+
+
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

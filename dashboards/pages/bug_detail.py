@@ -20,11 +20,10 @@ from dashboards.components import (
     DIALOG_OPEN,
     acted,
     attempt,
-    bar_figure,
+    bar_strip,
     chips,
     diff_view,
     error_box,
-    graph,
     kv_table,
     repair_state,
     status_badge,
@@ -194,7 +193,7 @@ def occurrences(bug: dict[str, Any], lang: str) -> html.Div:
         [
             dcc.Store(id=ids.BUG_WINDOW, data=logic.bug_window(bug, _now())),
             html.H4(t(lang, "occurrences")),
-            graph(ids.BUG_CHART, bar_figure([], 180)),
+            html.Div(bar_strip([], None), id=ids.BUG_CHART, className="chart"),
             html.Div(id=ids.BUG_SEEN),
         ],
         className="occurrences",
@@ -220,15 +219,16 @@ def occurrence_table(window: dict[str, Any], lang: str) -> html.Section:
 
 
 @callback(
-    Output(ids.BUG_CHART, "figure"),
+    Output(ids.BUG_CHART, "children"),
     Input(ids.BUG_WINDOW, "data"),
     State(ids.TOKEN, "data"),
 )
-def chart(window: dict[str, Any] | None, token: str | None) -> dict[str, Any]:
+def chart(window: dict[str, Any] | None, token: str | None) -> html.Div:
+    """The bug's occurrences over its life, as plain bars: the page loads no chart library."""
     if not window:
-        return bar_figure([], 180)
+        return bar_strip([], None)
     data, _ = attempt(lambda: api.current().search_events(logic.bug_chart_body(window), token))
-    return bar_figure((data or {}).get("histogram", []), 180)
+    return bar_strip((data or {}).get("histogram", []), (data or {}).get("interval"))
 
 
 @callback(

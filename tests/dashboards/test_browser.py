@@ -115,7 +115,7 @@ def test_bug_detail_shows_stack_history_and_repair_timeline(
     assert css(browser, ".timeline .diff .diff-add") and css(browser, ".timeline .diff .diff-del")
     assert "test_get_user_rejects_text still fails" in rounds[0].text
     assert "tests still fail after 2 rounds" in css(browser, ".alert.failure-reason")[0].text
-    until(browser, lambda: css(browser, "#bug-chart .bars path"), "occurrences chart")
+    until(browser, lambda: css(browser, "#bug-chart .strip-bars .bar"), "occurrences chart")
     rows = "#bug-grid .ag-row:not(.ag-row-loading)"
     until(browser, lambda: len(css(browser, rows)) == 5, "every occurrence in the table")
     assert "FIX_FAILED" in css(browser, ".history")[0].text

@@ -60,7 +60,7 @@ def test_occurrences_load_by_block_on_scroll_and_a_row_opens_whole(
     assert len(newest_first) == OCCURRENCES
     browser.get(f"{dashboard}/bugs/{bug_id}")
     until(browser, lambda: css(browser, ROW), "the first block of occurrences")
-    until(browser, lambda: css(browser, "#bug-chart .bars path"), "the occurrences chart")
+    until(browser, lambda: css(browser, "#bug-chart .strip-bars .bar"), "the occurrences chart")
     assert [displayed(browser, i)["id"] for i in (0, 99)] == newest_first[0:100:99]  # type: ignore[index]
     assert displayed(browser, documents.BLOCK) is None  # the second block waits for a scroll
 

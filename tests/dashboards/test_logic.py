@@ -303,6 +303,23 @@ def test_bug_searches_cover_the_bugs_life_whatever_the_time_now() -> None:
     )
 
 
+def test_filled_points_put_back_the_empty_buckets_between_the_first_and_the_last() -> None:
+    histogram = [
+        {"key": "2026-11-20T00:00:00Z", "count": 4},
+        {"key": "2026-11-20T09:00:00Z", "count": 1},
+    ]
+    xs, ys = logic.filled_points(histogram, "3h")
+    assert xs == [f"2026-11-20 0{h}:00:00" for h in (0, 3, 6, 9)] and ys == [4, 0, 0, 1]
+    assert logic.filled_points(histogram, "what")[1] == [4, 1]  # an unknown width: as given
+    assert [logic.interval_seconds(x) for x in ("15m", "30d", "8700s", "3x", "")] == [
+        900,
+        2_592_000,
+        8700,
+        None,
+        None,
+    ]
+
+
 # --- projects -------------------------------------------------------------------------------
 
 
