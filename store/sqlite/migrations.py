@@ -230,7 +230,8 @@ _V9: tuple[Step, ...] = ("ALTER TABLE projects ADD COLUMN retention_days INTEGER
 #: for the most frequent bug of a million events. This index covers those reads, and replaces
 #: events_bug, its prefix, for everything else read by bug.
 _V13: tuple[Step, ...] = (
-    "CREATE INDEX events_bug_seen ON events (bug_id, timestamp, id, environment, version)",
+    "CREATE INDEX IF NOT EXISTS events_bug_seen ON events (bug_id, timestamp, id, environment, "
+    "version)",
     "DROP INDEX IF EXISTS events_bug",
 )
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
