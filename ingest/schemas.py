@@ -113,9 +113,24 @@ class EventSearchIn(BaseModel):
     from_: datetime | None = Field(default=None, alias="from", examples=["2026-01-30T00:00:00Z"])
     to: datetime | None = Field(default=None, examples=["2026-01-31T00:00:00Z"])
     #: "none": no histogram (a page of documents alone).
-    interval: Literal["none", "auto", "1m", "5m", "15m", "30m", "1h", "3h", "12h", "1d", "7d"] = (
-        "auto"
-    )
+    #: "auto": the smallest interval giving at most ~60 buckets; a fixed interval giving more
+    #: than store.search.MAX_BUCKETS is widened (the answer's `interval` says to what).
+    interval: Literal[
+        "none",
+        "auto",
+        "1m",
+        "5m",
+        "15m",
+        "30m",
+        "1h",
+        "3h",
+        "12h",
+        "1d",
+        "7d",
+        "30d",
+        "90d",
+        "365d",
+    ] = "auto"
     facets: list[str] = Field(default_factory=list, examples=[["project_id", "level"]])
     filters: dict[str, list[str]] = Field(default_factory=dict)
     size: int = Field(default=50, ge=0, le=500)

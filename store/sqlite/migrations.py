@@ -232,9 +232,18 @@ _V10: tuple[Step, ...] = (
     "ALTER TABLE bugs ADD COLUMN newest_version TEXT",
     "ALTER TABLE bugs ADD COLUMN fixed_version TEXT",
 )
+#: A bug's page counts its occurrences by time, environment and version: with only (bug_id,
+#: timestamp, id) indexed, that read the wide row (stack, context) of every occurrence, ~90,000
+#: for the most frequent bug of a million events. This index covers those reads, and replaces
+#: events_bug, its prefix, for everything else read by bug.
+_V11: tuple[Step, ...] = (
+    "CREATE INDEX IF NOT EXISTS events_bug_seen ON events (bug_id, timestamp, id, environment, "
+    "version)",
+    "DROP INDEX IF EXISTS events_bug",
+)
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
 MIGRATIONS: tuple[tuple[Step, ...], ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10,
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
 )  # fmt: skip
 
 SCHEMA_VERSION = len(MIGRATIONS)
