@@ -147,9 +147,16 @@ class ApiClient:
         failure_reason: str | None = None,
         note: str | None = None,
         token: str | None = None,
+        fixed_version: str | None = None,
     ) -> Any:
-        """Move the bug as a person (no `by`); empty texts are sent as null."""
-        body = {"status": status, "failure_reason": failure_reason or None, "note": note or None}
+        """Move the bug as a person (no `by`); empty texts are sent as null. `fixed_version`
+        goes with a move to FIXED, VERIFIED or DEPLOYED (else the newest release seen)."""
+        body = {
+            "status": status,
+            "failure_reason": failure_reason or None,
+            "note": note or None,
+            "fixed_version": fixed_version or None,
+        }
         return self._call("PUT", f"/api/v1/bugs/{bug_id}/status", token, json=body)
 
     def start_repair(self, bug_id: int, token: str | None = None) -> Any:

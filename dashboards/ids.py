@@ -46,6 +46,7 @@ BUG_ACTIONS = "bug-actions"
 BUG_MOVE = "bug-move"  # pattern-matching type; status
 BUG_REASON = "bug-reason"
 BUG_NOTE = "bug-note"
+BUG_FIXED_VERSION = "bug-fixed-version"
 BUG_MESSAGE = "bug-message"
 BUG_REPAIR = "bug-repair"
 BUG_REPAIR_PENDING = "bug-repair-pending"

@@ -83,6 +83,14 @@ def validate_move(target: str, reason: str | None) -> str | None:
     return None
 
 
+def fixed_version_of(target: str, typed: str | None) -> str | None:
+    """The fixed version a move sends: what was typed, on a move that marks the bug fixed (the
+    API refuses it on any other); None lets the API record the newest release seen."""
+    if target not in REGRESSION_STATUSES:
+        return None
+    return (typed or "").strip() or None
+
+
 def is_regression(change: Mapping[str, Any]) -> bool:
     """A status-history entry that reopened a fixed bug because it occurred again (written by
     ingestion, not by a person reopening it)."""

@@ -85,6 +85,11 @@ def layout(
                                 placeholder=t(lang, "note_label"),
                                 className="input note",
                             ),
+                            dcc.Input(
+                                id=ids.BUG_FIXED_VERSION,
+                                placeholder=t(lang, "fixed_version_label"),
+                                className="input note",
+                            ),
                         ],
                         className="move-fields",
                     ),
@@ -398,6 +403,7 @@ def _round(report: Mapping[str, Any], lang: str) -> html.Li:
     State(ids.BUG_ID, "data"),
     State(ids.BUG_REASON, "value"),
     State(ids.BUG_NOTE, "value"),
+    State(ids.BUG_FIXED_VERSION, "value"),
     State(ids.BUG_RELOAD, "data"),
     State(ids.LANG, "data"),
     State(ids.TOKEN, "data"),
@@ -408,6 +414,7 @@ def move(
     bug_id: int,
     reason: str | None,
     note: str | None,
+    fixed_version: str | None,
     reload: int,
     lang: Any,
     token: str | None,
@@ -419,7 +426,10 @@ def move(
     problem = logic.validate_move(target, reason)
     if problem:
         return html.Div(t(lang, problem), className="alert error"), dash.no_update, dash.no_update
-    _, error = attempt(lambda: api.current().change_status(bug_id, target, reason, note, token))
+    version = logic.fixed_version_of(target, fixed_version)
+    _, error = attempt(
+        lambda: api.current().change_status(bug_id, target, reason, note, token, version)
+    )
     if error is not None:
         return (
             error_box(lang, error),

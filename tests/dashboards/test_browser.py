@@ -178,6 +178,14 @@ def test_status_moves_follow_the_workflow(
     assert bug["status"] == "FIX_FAILED"
     assert bug["failure_reason"] == "flaky upstream API; cannot fix here"
 
+    # A version typed beforehand goes with the move to FIXED only (the API refuses it with any
+    # other move, so the earlier moves would fail if it were sent with them).
+    css(browser, "#bug-fixed-version")[0].send_keys("2.0.0")
+    for status in ("pending-fix", "fixing", "fixed"):
+        _move(browser, status)
+        until(browser, lambda s=status: css(browser, f".bug-head .status-{s}"), f"now {status}")
+    assert stack.client.get(bug_url).json()["fixed_version"] == "2.0.0"
+
 
 def test_repair_button_queues_once_and_the_timeline_updates_live(
     signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
@@ -307,6 +315,7 @@ def test_projects_show_the_reported_toolchain_and_mark_what_is_missing(
 
     # auto_repair: unset follows the install's default; the select sets and clears it.
     assert _cell(browser, "rtc_web", "auto_repair").text == "default (on)"
+
     def stored_auto_repair() -> Any:
         return stack.client.get("/api/v1/projects/rtc_web").json()["auto_repair"]
 

@@ -122,6 +122,13 @@ def test_fix_failed_needs_a_reason() -> None:
     assert logic.validate_move("FIXED", None) is None
 
 
+def test_a_typed_fixed_version_goes_with_fixing_moves_only() -> None:
+    assert logic.fixed_version_of("FIXED", " 2.0.0 ") == "2.0.0"
+    assert logic.fixed_version_of("DEPLOYED", "2.0.0") == "2.0.0"
+    assert logic.fixed_version_of("FIXED", "  ") is None
+    assert logic.fixed_version_of("FIXING", "2.0.0") is None
+
+
 def test_regression_marks() -> None:
     reopened = {
         "from": "FIXED",
