@@ -595,6 +595,14 @@ def test_discover_pills_sidebar_saved_search_and_download(
     assert "range=7d" in browser.current_url
     assert "Last 7 days" in css(browser, "#discover-quick")[0].text
 
+    # Auto-refresh: a new occurrence shows up unasked.
+    choose(browser, "#discover-refresh", "Refresh every 10 s")
+    until(browser, lambda: "refresh=10s" in browser.current_url, "the URL holds the refresh")
+    settled(browser)
+    new = {"environment": "staging", "level": "WARNING", "timestamp": None}
+    assert stack.report(**new).status_code == 200
+    until(browser, lambda: hits(browser) == found["total"] + 1, "refreshed", timeout=30)
+
 
 def test_repairs_page_filters_by_result(
     signed_in: WebDriver, dashboard: str, seeded: Seeded, screenshot: Shot
