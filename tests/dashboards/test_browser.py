@@ -30,6 +30,9 @@ pytestmark = pytest.mark.browser
 Shot = Callable[[str], Path]
 
 
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
 def bug_rows(browser: WebDriver) -> list[int]:
     return [int(r.get_attribute("data-bug-id") or 0) for r in css(browser, "tr.bug-row")]
 
@@ -81,7 +84,9 @@ def test_search_and_facets_change_the_table_and_the_url(
     until(browser, lambda: sorted(bug_rows(browser)) == sorted(expected_new), "status facet")
     assert "status=NEW" in browser.current_url
     assert css(browser, '.facet-status button.selected[title="NEW"]')
-    assert "status=NEW" in download_href(browser, "csv")  # the download follows the search
+    # The download follows the search: every bug it finds, whatever the page shows.
+    reply = httpx.get(download_href(browser, "ndjson"), headers=ADMIN, timeout=30)
+    assert [json.loads(line)["id"] for line in reply.text.splitlines()] == expected_new
 
     click(browser, '.facet-level button[title="ERROR"]')
     both = api_bug_ids(stack, status="NEW", level="ERROR")
@@ -594,6 +599,10 @@ def test_discover_pills_sidebar_saved_search_and_download(
     until(browser, lambda: grid_headers(browser) == columns, "the saved columns")
     assert "range=7d" in browser.current_url
     assert "Last 7 days" in css(browser, "#discover-quick")[0].text
+    click(browser, "#saved-delete")
+    until(browser, lambda: css(browser, "#saved-message .saved"), "deleted")
+    names = [s["name"] for s in stack.client.get("/api/v1/searches").json()["searches"]]
+    assert name not in names
 
     # Auto-refresh: a new occurrence shows up unasked.
     choose(browser, "#discover-refresh", "Refresh every 10 s")
