@@ -95,18 +95,28 @@ clientside_callback(
 
 @callback(
     Output(ids.SAVED_LIST, "options"),
-    Input(ids.SAVED_MESSAGE, "children"),
+    Input(ids.SAVED_LIST, "id"),
     State(ids.TOKEN, "data"),
 )
-def listed(_message: Any, token: str | None) -> list[dict[str, Any]]:
-    """The saved searches, by name; listed again after each save or delete."""
+def listed(_id: Any, token: str | None) -> list[dict[str, Any]]:
+    """The saved searches when the page opens (`save_or_delete` lists them again)."""
+    return _options(token)
+
+
+def _options(token: str | None) -> list[dict[str, Any]]:
+    """The saved searches by name, as the list's choices."""
     data, _ = attempt(lambda: api.current().searches(token))
     found = (data or {}).get("searches", [])
     return [{"label": s["name"], "value": s["id"]} for s in sorted(found, key=lambda s: s["name"])]
 
 
+#: The list's choices and value, unchanged.
+_KEEP = (dash.no_update, dash.no_update)
+
+
 @callback(
     Output(ids.SAVED_MESSAGE, "children"),
+    Output(ids.SAVED_LIST, "options", allow_duplicate=True),
     Output(ids.SAVED_LIST, "value"),
     Input(ids.SAVED_SAVE, "n_clicks"),
     Input(ids.SAVED_DELETE, "n_clicks"),
@@ -129,29 +139,31 @@ def save_or_delete(
     columns: Any,
     lang: Any,
     token: str | None,
-) -> tuple[Any, Any]:
+) -> tuple[Any, Any, Any]:
     """Save the current view under a name (a name already saved is replaced), or delete the
     saved search chosen in the list."""
     lang = lang_of(lang)
     if not acted():
-        return dash.no_update, dash.no_update
+        return dash.no_update, dash.no_update, dash.no_update
     client = api.current()
     if ctx.triggered_id == ids.SAVED_DELETE:
         if chosen_id is None:
-            return html.Span(t(lang, "saved_pick"), className="muted"), dash.no_update
+            return html.Span(t(lang, "saved_pick"), className="muted"), *_KEEP
         _, error = attempt(lambda: client.delete_search(int(chosen_id), token))
         if error is not None:
-            return error_box(lang, error), dash.no_update
-        return html.Span(t(lang, "saved_deleted"), className="saved"), None
+            return error_box(lang, error), *_KEEP
+        return html.Span(t(lang, "saved_deleted"), className="saved"), _options(token), None
     name = (name or "").strip()
     if not name:
-        return html.Span(t(lang, "saved_need_name"), className="muted"), dash.no_update
+        return html.Span(t(lang, "saved_need_name"), className="muted"), *_KEEP
     existing = next((o["value"] for o in options or [] if o["label"] == name), None)
     body = view.saved_body(name, state or {}, columns)
     saved, error = attempt(lambda: client.save_search(body, existing, token))
     if error is not None or saved is None:
-        return (error_box(lang, error) if error else ""), dash.no_update
-    return html.Span(t(lang, "saved_done", name=name), className="saved"), saved["id"]
+        return (error_box(lang, error) if error else ""), *_KEEP
+    done = html.Span(t(lang, "saved_done", name=name), className="saved")
+    # The list's choice stays as it was: choosing the saved one opens it (and lets Delete act).
+    return done, _options(token), dash.no_update
 
 
 @callback(

@@ -52,21 +52,26 @@ def side_fields(_total: Any, state: dict[str, Any], lang: Any, token: str | None
 
 
 def fields(facets: dict[str, list[dict[str, Any]]], total: int, lang: str) -> list[Any]:
-    """A panel per field: the indexed ones with their top values, each with its exact count and
-    share of the `total` hits they were counted over; the others by name (no top values)."""
+    """A panel per field: first the indexed ones with their top values, each with its exact
+    count and share of the `total` hits they were counted over; then the others, by name only
+    (their values show as columns)."""
+    others = [n for n in documents.FIELDS if n not in logic.DISCOVER_FIELDS]
     panels = []
-    for name in documents.FIELDS:
+    for name in (*logic.DISCOVER_FIELDS, *others):
         label = t(lang, f"facet_{name}") if name in logic.DISCOVER_FIELDS else name
-        if name in logic.DISCOVER_FIELDS:
-            values = facets.get(name) or []
-            body: Any = html.Ul([_value(name, v, total, lang) for v in values[:10]])
-            if not values:
-                body = html.P(t(lang, "no_values"), className="muted")
+        head: list[Any] = [label]
+        if label != name:
+            head.append(html.Span(name, className="field-name"))
+        body: list[Any] = []
+        if name not in logic.DISCOVER_FIELDS:
+            head.append(html.Span(t(lang, "no_top_values"), className="field-note"))
+        elif facets.get(name):
+            body.append(html.Ul([_value(name, v, total, lang) for v in facets[name][:10]]))
         else:
-            body = html.P(t(lang, "not_indexed"), className="muted")
+            body.append(html.P(t(lang, "no_values"), className="muted"))
         panels.append(
             html.Div(
-                [html.H5([label, html.Span(name, className="field-name")]), body],
+                [html.H5(head), *body],
                 id={"type": ids.DISCOVER_FIELD_PANEL, "field": name},
                 title=f"{name} {label}",
                 className="facet",

@@ -143,7 +143,7 @@ def pills(state: dict[str, Any], lang: str) -> list[Any]:
                 t(lang, f"pill_{action}_{'off' if _is_on(p, action) else 'on'}"),
                 id={"type": ids.DISCOVER_PILL, "action": action, "index": index},
                 className=f"pill-action pill-{action}",
-                title=t(lang, f"pill_{action}_{'off' if _is_on(p, action) else 'on'}"),
+                title=t(lang, f"pill_{action}_title"),
             )
             for action in view.PILL_ACTIONS
         ]

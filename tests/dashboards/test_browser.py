@@ -331,7 +331,7 @@ def test_projects_show_the_reported_toolchain_and_mark_what_is_missing(
 
 
 def test_discover_query_histogram_fields_and_zoom(
-    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded, screenshot: Shot
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
 ) -> None:
     browser = signed_in
     browser.get(dashboard + "/discover")
@@ -340,7 +340,6 @@ def test_discover_query_histogram_fields_and_zoom(
     bars = until(browser, lambda: css(browser, "#discover-histogram .bars path"), "histogram")
     assert len(bars) >= 2
     assert_healthy_page(browser, dashboard)
-    screenshot("discover")
 
     query = css(browser, "#discover-query")[0]
     query.send_keys("level:CRITICAL", Keys.ENTER)
@@ -499,7 +498,7 @@ def download_href(browser: WebDriver, fmt: str) -> str:
 
 def shown_fields(browser: WebDriver) -> list[str]:
     panels = css(browser, "#discover-fields .facet")
-    return [p.find_element(By.CSS_SELECTOR, ".field-name").text for p in panels if p.is_displayed()]
+    return [json.loads(p.get_attribute("id") or "{}")["field"] for p in panels if p.is_displayed()]
 
 
 def choose(browser: WebDriver, dropdown: str, label: str) -> None:
@@ -515,7 +514,7 @@ def choose(browser: WebDriver, dropdown: str, label: str) -> None:
 
 
 def test_discover_pills_sidebar_saved_search_and_download(
-    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded, screenshot: Shot
 ) -> None:
     browser = signed_in
     columns = ["timestamp", "message", "level"]
@@ -577,6 +576,9 @@ def test_discover_pills_sidebar_saved_search_and_download(
     css(browser, "#saved-name")[0].send_keys(name)
     click(browser, "#saved-save")
     until(browser, lambda: name in css(browser, "#saved-message")[0].text, "saved")
+    until(browser, lambda: grid_rows(browser), "documents")
+    assert_healthy_page(browser, dashboard)
+    screenshot("discover")
     saved = stack.client.get("/api/v1/searches").json()["searches"]
     kept = next(s for s in saved if s["name"] == name)
     assert (kept["q"], kept["columns"], kept["range"]) == ("environment:staging", columns, "7d")
@@ -592,15 +594,21 @@ def test_discover_pills_sidebar_saved_search_and_download(
     query.send_keys(Keys.CONTROL, "a")
     query.send_keys(Keys.BACKSPACE, Keys.ENTER)
     until(browser, lambda: not css(browser, ".pill") and "q=" not in browser.current_url, "reset")
+    until(browser, lambda: hits(browser) > found["total"], "the hits of the other view")
+    settled(browser)
     choose(browser, "#saved-list", name)
+    until(
+        browser,
+        lambda: css(browser, "#discover-query")[0].get_attribute("value") == "environment:staging",
+        "the saved query",
+    )
     until(browser, lambda: hits(browser) == found["total"], "the saved search's hits")
-    assert css(browser, "#discover-query")[0].get_attribute("value") == "environment:staging"
     assert [p.get_attribute("data-pill") for p in css(browser, ".pill")] == ["-level:ERROR"]
     until(browser, lambda: grid_headers(browser) == columns, "the saved columns")
     assert "range=7d" in browser.current_url
     assert "Last 7 days" in css(browser, "#discover-quick")[0].text
     click(browser, "#saved-delete")
-    until(browser, lambda: css(browser, "#saved-message .saved"), "deleted")
+    until(browser, lambda: css(browser, "#saved-message")[0].text == "Deleted.", "deleted")
     names = [s["name"] for s in stack.client.get("/api/v1/searches").json()["searches"]]
     assert name not in names
 
