@@ -341,6 +341,7 @@ def test_discover_query_histogram_fields_and_zoom(
     assert len(bars) >= 2
     assert_healthy_page(browser, dashboard)
 
+    settled(browser)  # the page may render again once its language is known
     query = css(browser, "#discover-query")[0]
     query.send_keys("level:CRITICAL", Keys.ENTER)
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "query applied")
@@ -352,6 +353,7 @@ def test_discover_query_histogram_fields_and_zoom(
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "still one hit")
 
     until(browser, lambda: len(grid_rows(browser)) == 1, "one document in the table")
+    settled(browser)  # the table reloaded for the pill: its row stays put now
     click(browser, f"{LOADED_ROW} .ag-cell")
     until(browser, lambda: "airhub_app" in css(browser, "#discover-doc .doc-open")[0].text, "open")
 
