@@ -59,6 +59,16 @@ BUG_TIMELINE = "bug-timeline"
 BUG_POLL = "bug-poll"
 BUG_STACK = "bug-stack"
 BUG_CHART = "bug-chart"
+#: The bug's life as its occurrences are searched (id, from, to); rendered with the bug, so
+#: the chart and the environments/versions seen are asked for again when the bug is.
+BUG_WINDOW = "bug-window"
+BUG_SEEN = "bug-seen"
+#: The occurrences table (documents.grid), the search it lists, its cursors, the opened row.
+BUG_GRID = "bug-grid"
+BUG_DOCS_STATE = "bug-docs-state"
+BUG_PAGING = "bug-paging"
+BUG_DOC = "bug-doc"
+BUG_DOC_CLOSE = "bug-doc-close"  # pattern-matching type (it comes and goes)
 
 # Repairs
 REPAIRS_PROJECT = "repairs-project"

@@ -2,8 +2,8 @@
 
 Redis is a gate and a buffer; the store is the truth. Ids come from blocks reserved in the store
 (`Store.reserve_bug_ids`), so an id is never handed out twice even when Redis loses every key;
-after such a loss the gate reloads fingerprint -> id and statuses from the store before it admits
-another report.
+after such a loss the gate reloads fingerprint -> id, statuses and fixed versions from the store
+before it admits another report.
 """
 
 from __future__ import annotations
@@ -19,14 +19,21 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from ingest import stream
+from store.version import version_keys
 from store.vocabulary import REGRESSION_STATUSES, Status
 
 if TYPE_CHECKING:
+    from redis.client import Pipeline
+    from redis.typing import EncodableT, FieldT
+
     from store.base import Store
 
 ID_BLOCK = 1000
 REBUILD_LOCK_SECONDS = 120
 STATUS_FIELD = "status"
+#: The bug hash's sort keys (store/version.py) of the version a fixed bug was fixed in.
+FIXED_SEMVER_FIELD = "fixed_semver"
+FIXED_PEP440_FIELD = "fixed_pep440"
 
 
 def _lua_string(value: str) -> str:
@@ -43,8 +50,9 @@ def _lua_set(values: Iterable[str]) -> str:
 
 def _script_source() -> str:
     """gate.lua behind the constants it shares with Python, formatted in once at load time
-    (nothing per call): the stream entry's field names, the bug hash's status field, the
-    status a bug starts in and the statuses a new occurrence reopens it from."""
+    (nothing per call): the stream entry's field names, the bug hash's status and fixed
+    version fields, the status a bug starts in and the statuses a new occurrence reopens it
+    from."""
     names = {
         "FIELD_BUG_ID": stream.BUG_ID,
         "FIELD_FINGERPRINT": stream.FINGERPRINT,
@@ -52,6 +60,8 @@ def _script_source() -> str:
         "FIELD_REOPENED": stream.REOPENED,
         "FIELD_PAYLOAD": stream.PAYLOAD,
         "STATUS_FIELD": STATUS_FIELD,
+        "FIXED_SEMVER_FIELD": FIXED_SEMVER_FIELD,
+        "FIXED_PEP440_FIELD": FIXED_PEP440_FIELD,
         "NEW": Status.NEW.value,
     }
     prelude = [f"local {name} = {_lua_string(value)}" for name, value in names.items()]
@@ -145,8 +155,8 @@ class Keys:
         return "indexers"
 
 
-#: project, fingerprint, timestamp, payload, ingest key given (None: not asked for)
-Pending = tuple[str, str, str, bytes, str | None]
+#: project, fingerprint, timestamp, payload, ingest key given (None: not asked for), version
+Pending = tuple[str, str, str, bytes, str | None, str | None]
 
 
 class Gate:
@@ -194,13 +204,16 @@ class Gate:
         timestamp: str,
         payload: bytes,
         ingest_key: str | None = "",
+        version: str | None = None,
     ) -> Admission:
         """Admit one report. `ingest_key` is the key the client sent ("" for none), checked
         against the project's; None when the report was authenticated otherwise (a Sentry
-        DSN's key), so the project's ingest key is not asked for."""
+        DSN's key), so the project's ingest key is not asked for. A report from a `version`
+        older than the one its fixed bug was fixed in does not reopen it."""
+        report = (project_id, fingerprint, timestamp, payload, ingest_key, version)
         for _ in range(5):
             seen = self._repairs
-            result = await self._submit((project_id, fingerprint, timestamp, payload, ingest_key))
+            result = await self._submit(report)
             code = int(result[0])  # type: ignore[call-overload]
             if code > 0:
                 status = result[2].decode() if isinstance(result[2], bytes) else str(result[2])
@@ -264,13 +277,15 @@ class Gate:
             self.rate,
             self.burst,
         ]
-        for (project_id, fingerprint, timestamp, payload, ingest_key), _ in batch:
+        for (project_id, fingerprint, timestamp, payload, ingest_key, version), _ in batch:
             script_keys += (
                 keys.fingerprint(fingerprint),
                 keys.no_ingest_key if ingest_key is None else keys.ingest_key(project_id),
                 keys.bucket(project_id),
             )
+            order = version_keys(version)
             args += (fingerprint, timestamp, payload, ingest_key or "")
+            args += (order.semver or "", order.pep440 or "")
         try:
             replies = await self._script(keys=script_keys, args=args)
         except asyncio.CancelledError:
@@ -313,9 +328,9 @@ def rebuild(redis: Redis, store: Store, prefix: str, *, wait: float = 60.0) -> N
         return
     try:
         pipe = redis.pipeline(transaction=False)
-        for n, (fp, bug_id, status) in enumerate(store.iter_bug_keys(), 1):
+        for n, (fp, bug_id, status, fixed_version) in enumerate(store.iter_bug_keys(), 1):
             pipe.set(keys.fingerprint(fp), bug_id)
-            pipe.hset(keys.bug(bug_id), STATUS_FIELD, status)
+            publish_status(pipe, keys, bug_id, status, fixed_version)
             if n % 2000 == 0:
                 pipe.execute()
         pipe.execute()
@@ -330,6 +345,20 @@ def rebuild(redis: Redis, store: Store, prefix: str, *, wait: float = 60.0) -> N
         redis.set(keys.loaded, "1")
     finally:
         redis.delete(keys.rebuild_lock)
+
+
+def publish_status(
+    pipe: Pipeline, keys: Keys, bug_id: int, status: str, fixed_version: str | None
+) -> None:
+    """Queue on `pipe` what the gate knows of a bug: its status and the sort keys of the
+    version it was fixed in (none: every occurrence reopens it, as without versions)."""
+    order = version_keys(fixed_version)
+    fixed = {FIXED_SEMVER_FIELD: order.semver, FIXED_PEP440_FIELD: order.pep440}
+    present: dict[FieldT, EncodableT] = {STATUS_FIELD: status}
+    present.update((name, key) for name, key in fixed.items() if key is not None)
+    pipe.hset(keys.bug(bug_id), mapping=present)
+    if absent := [name for name, key in fixed.items() if key is None]:
+        pipe.hdel(keys.bug(bug_id), *absent)
 
 
 def _wait_loaded(redis: Redis, keys: Keys, wait: float) -> None:

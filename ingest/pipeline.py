@@ -49,5 +49,5 @@ async def accept(
     fp = fingerprint(report, grouping)
     payload = encode_payload(report)
     return await gate.admit(
-        report.project_id, fp, report.timestamp.isoformat(), payload, ingest_key
+        report.project_id, fp, report.timestamp.isoformat(), payload, ingest_key, report.version
     )

@@ -10,11 +10,11 @@ from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from fastapi import HTTPException
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ingest.validation import check_repo_url, no_option
 from store.models import RepairRound, ToolchainReport
-from store.vocabulary import Status
+from store.vocabulary import REGRESSION_STATUSES, Status
 
 _REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[\w./-]{1,200}(?<![./])$")
 
@@ -86,6 +86,20 @@ class StatusChangeIn(BaseModel):
     by: str | None = Field(default=None, max_length=100, examples=["agent"])
     #: Refuse the move (409) unless the bug is currently in this status.
     expected_status: Status | None = None
+    fixed_version: str | None = Field(
+        default=None,
+        max_length=200,
+        examples=["1.3.0"],
+        description="With a move to FIXED, VERIFIED or DEPLOYED: the release the fix ships in. "
+        "Without it a move to FIXED records the newest version seen on the bug. An occurrence "
+        "from an older release (PEP 440 or SemVer order) does not reopen the bug.",
+    )
+
+    @model_validator(mode="after")
+    def _fixed_version_with_a_fix(self) -> StatusChangeIn:
+        if self.fixed_version and self.status not in REGRESSION_STATUSES:
+            raise ValueError("fixed_version goes with a move to FIXED, VERIFIED or DEPLOYED")
+        return self
 
 
 class RepairReportBody(RepairRound):
@@ -99,9 +113,24 @@ class EventSearchIn(BaseModel):
     from_: datetime | None = Field(default=None, alias="from", examples=["2026-01-30T00:00:00Z"])
     to: datetime | None = Field(default=None, examples=["2026-01-31T00:00:00Z"])
     #: "none": no histogram (a page of documents alone).
-    interval: Literal["none", "auto", "1m", "5m", "15m", "30m", "1h", "3h", "12h", "1d", "7d"] = (
-        "auto"
-    )
+    #: "auto": the smallest interval giving at most ~60 buckets; a fixed interval giving more
+    #: than store.search.MAX_BUCKETS is widened (the answer's `interval` says to what).
+    interval: Literal[
+        "none",
+        "auto",
+        "1m",
+        "5m",
+        "15m",
+        "30m",
+        "1h",
+        "3h",
+        "12h",
+        "1d",
+        "7d",
+        "30d",
+        "90d",
+        "365d",
+    ] = "auto"
     facets: list[str] = Field(default_factory=list, examples=[["project_id", "level"]])
     filters: dict[str, list[str]] = Field(default_factory=dict)
     size: int = Field(default=50, ge=0, le=500)

@@ -78,15 +78,18 @@ class Store(Protocol):
         """
 
     def apply_occurrences(self, occurrences: Iterable[BugOccurrences]) -> None:
-        """Add counts and widen first_seen/last_seen of bugs from newly stored events.
+        """Add counts, widen first_seen/last_seen and move newest_version of bugs from newly
+        stored events.
 
         A `reopen` occurrence moves a FIXED/VERIFIED/DEPLOYED bug back to NEW, adds 1 to
-        regression_count and appends a status_history entry saying why (only if the bug is
-        still in one of those statuses when applied).
+        regression_count, clears fixed_version and appends a status_history entry saying why
+        (only if the bug is still in one of those statuses when applied and one of the
+        occurrence's versions is not older than its fixed_version: store.models.regresses).
         """
 
-    def iter_bug_keys(self) -> Iterator[tuple[str, int, str]]:
-        """Every bug's (fingerprint, id, status): used to rebuild the Redis gate."""
+    def iter_bug_keys(self) -> Iterator[tuple[str, int, str, str | None]]:
+        """Every bug's (fingerprint, id, status, fixed_version): used to rebuild the Redis
+        gate."""
 
     def max_bug_id(self) -> int:
         """The highest bug id stored or reserved (0 when none)."""

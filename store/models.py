@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from store.timestamp import Timestamp
-from store.vocabulary import PROJECT_EDITABLE, Status
+from store.version import is_older, newest
+from store.vocabulary import PROJECT_EDITABLE, REGRESSION_STATUSES, Status
 
 
 def utcnow() -> datetime:
@@ -30,6 +31,8 @@ class StatusChange(BaseModel):
     at: Timestamp
     reason: str | None = None
     by: str | None = None
+    #: On a move to FIXED, VERIFIED or DEPLOYED: the version the bug counts as fixed in.
+    fixed_version: str | None = None
 
     model_config = {"populate_by_name": True}
 
@@ -63,6 +66,17 @@ class Bug(BugCreate):
     count: int = 0
     last_seen: Timestamp
     regression_count: int = 0
+    newest_version: str | None = Field(
+        default=None,
+        description="The latest release its occurrences came from (SemVer or PEP 440 order; "
+        "one that compares with nothing only until one that does arrives).",
+    )
+    fixed_version: str | None = Field(
+        default=None,
+        description="While FIXED, VERIFIED or DEPLOYED: the release it was fixed in (the one "
+        "given with the move, else its newest_version when it moved to FIXED). An occurrence "
+        "from an older release does not reopen it.",
+    )
     status_history: list[StatusChange] = Field(default_factory=list)
     created_at: Timestamp
     updated_at: Timestamp
@@ -84,12 +98,31 @@ def regression_change(status: Status, now: datetime) -> StatusChange:
 
 
 def reopen_changes(bug: Bug, now: datetime) -> dict[str, Any]:
-    """What a regression changes on a bug: back to NEW, one more regression, its entry."""
+    """What a regression changes on a bug: back to NEW (fixed in no version), one more
+    regression, its entry."""
     return {
         "status": Status.NEW,
+        "fixed_version": None,
         "regression_count": bug.regression_count + 1,
         "status_history": [*bug.status_history, regression_change(bug.status, now)],
     }
+
+
+def regresses(status: Status, fixed_version: str | None, versions: Iterable[str | None]) -> bool:
+    """A bug in `status`, fixed in `fixed_version`, reopens on new occurrences from `versions`:
+    it is FIXED/VERIFIED/DEPLOYED and one of them is not from an older release (an empty
+    `versions`, unknown, reopens)."""
+    if status not in REGRESSION_STATUSES:
+        return False
+    found = list(versions)
+    return not found or any(not is_older(v, fixed_version) for v in found)
+
+
+def newest_of(current: str | None, versions: Iterable[str | None]) -> str | None:
+    """A bug's newest version after occurrences from `versions` (store.version.newest)."""
+    for version in versions:
+        current = newest(current, version)
+    return current
 
 
 #: Bug fields no update may change: they identify the bug or guard concurrent writes.
@@ -162,14 +195,19 @@ class BugOccurrences(BaseModel):
     last_seen: datetime
     #: True when a new occurrence arrived while the bug was FIXED/VERIFIED/DEPLOYED.
     reopen: bool = False
+    #: The versions the occurrences came from, in arrival order, once each (None: a version
+    #: not given). Empty: not known (a reopen then ignores the bug's fixed version).
+    versions: list[str | None] = Field(default_factory=list)
 
 
 def occurrences_of(events: Iterable[Event], reopen: AbstractSet[int]) -> list[BugOccurrences]:
     """Counter changes per bug (by bug id) for newly stored events; `reopen` names the bugs
     whose new occurrences may reopen them."""
     by_bug: dict[int, list[datetime]] = defaultdict(list)
+    versions: dict[int, dict[str | None, None]] = defaultdict(dict)
     for event in events:
         by_bug[event.bug_id].append(event.timestamp)
+        versions[event.bug_id][event.version] = None
     return [
         BugOccurrences(
             bug_id=bug_id,
@@ -177,6 +215,7 @@ def occurrences_of(events: Iterable[Event], reopen: AbstractSet[int]) -> list[Bu
             first_seen=min(times),
             last_seen=max(times),
             reopen=bug_id in reopen,
+            versions=list(versions[bug_id]),
         )
         for bug_id, times in sorted(by_bug.items())
     ]

@@ -79,10 +79,13 @@ def _history(store: Store) -> None:
     for bug_id, status in ((5, "FIXING"), (5, "FIXED"), (9, "FIX_FAILED")):
         bug = store.get_bug(bug_id)
         assert bug is not None
+        fixed = "2.0.0" if status == "FIXED" else None
         change = StatusChange.model_validate(
             {"from": bug.status.value, "to": status, "at": utcnow(), "by": "test"}
+            | {"fixed_version": fixed}
         )
         extra = {"failure_reason": "tests still fail"} if status == "FIX_FAILED" else {}
+        extra |= {"fixed_version": fixed} if fixed else {}
         store.update_bug(bug_id, {"status": status, **extra}, history=change)
     bug = store.get_bug(5)
     assert bug is not None

@@ -1,5 +1,10 @@
 """Bug detail: everything the bug has, the legal status moves, Repair, and the repair timeline
-(polled while a repair runs)."""
+(polled while a repair runs).
+
+The page itself holds the bug; what grows with its occurrences comes after, each from a small
+search of its own: the chart (buckets over the bug's life), the environments and versions seen,
+and the occurrences in Discover's table (documents.py), a block at a time, a row opened whole
+when clicked. The most frequent bug of a million events has ~90,000 of them."""
 
 from __future__ import annotations
 
@@ -10,17 +15,15 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
-from dashboards import api, ids, logic
+from dashboards import api, documents, ids, logic
 from dashboards.components import (
     DIALOG_OPEN,
     acted,
     attempt,
-    bar_figure,
+    bar_strip,
     chips,
     diff_view,
     error_box,
-    event_rows,
-    graph,
     kv_table,
     repair_state,
     status_badge,
@@ -31,7 +34,8 @@ from dashboards.i18n import lang_of, t
 dash.register_page(__name__, path_template="/bugs/<bug_id>", title="Log Center · Bug", order=1)
 
 POLL_MS = 3_000
-RECENT = 20
+#: The occurrences table's columns (project and type are the bug's own).
+COLUMNS = ("timestamp", "level", "environment", "version", "message")
 
 
 def _now() -> datetime:
@@ -63,7 +67,8 @@ def layout(
             dcc.Store(id=ids.BUG_REPAIR_PENDING),
             dcc.Interval(id=ids.BUG_POLL, interval=POLL_MS, disabled=not running),
             back,
-            html.Div(main(bug, lang, token), id=ids.BUG_MAIN),
+            html.Div(main(bug, lang), id=ids.BUG_MAIN),
+            occurrence_table(logic.bug_window(bug, _now()), lang),
             html.Section(
                 [
                     html.H3(t(lang, "actions")),
@@ -119,8 +124,8 @@ def _reports(bug_id: int, token: str | None) -> list[dict[str, Any]]:
     return list((data or {}).get("reports", []))
 
 
-def main(bug: dict[str, Any], lang: str, token: str | None) -> list[Any]:
-    """Header, facts, message, stack, context, occurrences and history of one bug."""
+def main(bug: dict[str, Any], lang: str) -> list[Any]:
+    """Header, facts, message, stack, context, occurrences chart and history of one bug."""
     location = f"{bug.get('file_path') or '?'}:{bug.get('line_number') or '?'}"
     head: list[Any] = [
         html.H2([f"#{bug['id']} ", html.Span(bug.get("error_type"), className="mono")]),
@@ -143,6 +148,8 @@ def main(bug: dict[str, Any], lang: str, token: str | None) -> list[Any]:
         (t(lang, "first_seen"), logic.short_time(bug.get("first_seen"))),
         (t(lang, "last_seen"), logic.short_time(bug.get("last_seen"))),
         (t(lang, "version"), bug.get("version") or ""),
+        (t(lang, "newest_version"), bug.get("newest_version") or ""),
+        (t(lang, "fixed_version"), bug.get("fixed_version") or ""),
         (t(lang, "commit"), html.Span(bug.get("commit_hash") or "", className="mono")),
         (t(lang, "regressions"), bug.get("regression_count", 0)),
     ]
@@ -158,7 +165,7 @@ def main(bug: dict[str, Any], lang: str, token: str | None) -> list[Any]:
             )
         )
     parts += [
-        html.Div([kv_table(facts, "kv facts"), occurrences(bug, lang, token)], className="two-col"),
+        html.Div([kv_table(facts, "kv facts"), occurrences(bug, lang)], className="two-col"),
         html.Details(
             [
                 html.Summary(t(lang, "stack_trace")),
@@ -177,51 +184,101 @@ def main(bug: dict[str, Any], lang: str, token: str | None) -> list[Any]:
             [html.H3(t(lang, "status_history")), history(bug.get("status_history"), lang)],
             className="card",
         ),
-        html.Section(
-            [html.H3(t(lang, "recent_occurrences")), recent(bug["id"], lang, token)],
-            className="card recent",
-        ),
     ]
     return parts
 
 
-def recent(bug_id: int, lang: str, token: str | None) -> Any:
-    """The latest occurrences, each expandable to its full event (context, stack, version)."""
-    data, error = attempt(lambda: api.current().bug_events(bug_id, 1, RECENT, token))
-    if error is not None or data is None:
-        return error_box(lang, error) if error else ""
-    return html.Div(event_rows(data.get("items", []), lang))
-
-
-def occurrences(bug: dict[str, Any], lang: str, token: str | None) -> html.Div:
-    """Occurrences-over-time chart plus the environments and versions seen (events search)."""
-    body = logic.bug_occurrence_body(bug, _now())
-    data, error = attempt(lambda: api.current().search_events(body, token))
-    if error is not None or data is None:
-        return html.Div(error_box(lang, error) if error else "", className="occurrences")
-    facets = data.get("facets", {})
-    seen = [
-        (
-            t(lang, "environments_seen"),
-            chips(f"{f['value'] or '—'} ({f['count']})" for f in facets.get("environment", [])),
-        ),
-        (
-            t(lang, "versions_seen"),
-            chips(f"{f['value'] or '—'} ({f['count']})" for f in facets.get("version", [])),
-        ),
-    ]
+def occurrences(bug: dict[str, Any], lang: str) -> html.Div:
+    """Occurrences-over-time chart plus the environments and versions seen, both filled by
+    their own search once the page shows (`chart`, `seen`)."""
     return html.Div(
         [
+            dcc.Store(id=ids.BUG_WINDOW, data=logic.bug_window(bug, _now())),
             html.H4(t(lang, "occurrences")),
-            graph(ids.BUG_CHART, bar_figure(data.get("histogram", []), 180)),
-            kv_table(seen, "kv seen"),
+            html.Div(bar_strip([], None), id=ids.BUG_CHART, className="chart"),
+            html.Div(id=ids.BUG_SEEN),
         ],
         className="occurrences",
     )
 
 
+def occurrence_table(window: dict[str, Any], lang: str) -> html.Section:
+    """Every occurrence, newest first, in Discover's table; outside BUG_MAIN, so a status
+    move does not scroll it back to the top."""
+    return html.Section(
+        [
+            dcc.Store(id=ids.BUG_DOCS_STATE, data=logic.bug_docs_state(window)),
+            dcc.Store(id=ids.BUG_PAGING, data={}),
+            html.Div(
+                [html.H3(t(lang, "recent_occurrences")), html.Span(t(lang, "open_doc_hint"))],
+                className="hits-row muted",
+            ),
+            documents.grid(ids.BUG_GRID, COLUMNS, height=360),
+            html.Div(id=ids.BUG_DOC),
+        ],
+        className="card recent",
+    )
+
+
+@callback(
+    Output(ids.BUG_CHART, "children"),
+    Input(ids.BUG_WINDOW, "data"),
+    State(ids.TOKEN, "data"),
+)
+def chart(window: dict[str, Any] | None, token: str | None) -> html.Div:
+    """The bug's occurrences over its life, as plain bars: the page loads no chart library."""
+    if not window:
+        return bar_strip([], None)
+    data, _ = attempt(lambda: api.current().search_events(logic.bug_chart_body(window), token))
+    return bar_strip((data or {}).get("histogram", []), (data or {}).get("interval"))
+
+
+@callback(
+    Output(ids.BUG_SEEN, "children"),
+    Input(ids.BUG_WINDOW, "data"),
+    State(ids.LANG, "data"),
+    State(ids.TOKEN, "data"),
+)
+def seen(window: dict[str, Any] | None, lang: Any, token: str | None) -> Any:
+    lang = lang_of(lang)
+    if not window:
+        return ""
+    data, error = attempt(lambda: api.current().search_events(logic.bug_seen_body(window), token))
+    if error is not None or data is None:
+        return error_box(lang, error) if error else ""
+    facets = data.get("facets", {})
+    rows = [
+        (t(lang, f"{name}s_seen"), chips(f"{f['value'] or '—'} ({f['count']})" for f in values))
+        for name, values in (("environment", facets.get("environment", [])),
+                             ("version", facets.get("version", [])))
+    ]  # fmt: skip
+    return kv_table(rows, "kv seen")
+
+
+@callback(
+    Output(ids.BUG_GRID, "getRowsResponse"),
+    Output(ids.BUG_PAGING, "data"),
+    Input(ids.BUG_GRID, "getRowsRequest"),
+    State(ids.BUG_DOCS_STATE, "data"),
+    State(ids.BUG_PAGING, "data"),
+    State(ids.TOKEN, "data"),
+    prevent_initial_call=True,
+)
+def rows(request: dict[str, Any] | None, state: Any, paging: Any, token: str | None) -> Any:
+    """One block of the bug's occurrences, as small rows (no stack traces)."""
+    if not request:
+        return dash.no_update, dash.no_update
+    response, paging, _ = documents.block(request, state or {}, paging or {}, token)
+    return response, paging
+
+
+# A clicked row opens the whole occurrence below the table, fetched then.
+documents.open_rows(ids.BUG_GRID, ids.BUG_DOC, ids.BUG_DOC_CLOSE)
+
+
 def history(changes: list[dict[str, Any]] | None, lang: str) -> Any:
-    headers = [t(lang, k) for k in ("hist_at", "hist_from", "hist_to", "hist_reason", "hist_by")]
+    keys = ("hist_at", "hist_from", "hist_to", "hist_reason", "hist_by", "fixed_version")
+    headers = [t(lang, k) for k in keys]
     rows = []
     for change in changes or []:
         mark = (
@@ -237,6 +294,7 @@ def history(changes: list[dict[str, Any]] | None, lang: str) -> Any:
                     html.Td([status_badge(change.get("to")), *mark]),
                     html.Td(change.get("reason") or ""),
                     html.Td(change.get("by") or ""),
+                    html.Td(change.get("fixed_version") or "", className="mono"),
                 ]
             )
         )
@@ -436,7 +494,7 @@ def reload(
     running = logic.repair_in_progress(bug.get("status"), pending, len(reports), _now())
     changed = ctx.triggered_id == ids.BUG_RELOAD or bug.get("status") != shown
     return (
-        main(bug, lang, token) if changed else dash.no_update,
+        main(bug, lang) if changed else dash.no_update,
         actions(bug_id, lang, token) if changed else dash.no_update,
         repair_timeline(reports, lang),
         not running,

@@ -17,7 +17,7 @@ import dash_ag_grid as dag
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html
 
 from dashboards import api, documents, ids, logic, saved_searches, sidebar, view
-from dashboards.components import acted, attempt, bar_figure, error_box, graph, kv_table
+from dashboards.components import acted, attempt, bar_figure, error_box, graph
 from dashboards.i18n import lang_of, t
 
 dash.register_page(__name__, path="/discover", title="Log Center · Discover", order=4)
@@ -294,27 +294,8 @@ def search(state: dict[str, Any], _tick: Any, lang: Any, token: str | None) -> t
 
 
 def document_grid(chosen: list[str]) -> dag.AgGrid:
-    """The virtualised document table: ag-grid's infinite row model asks `rows` for each
-    block it is about to show."""
-    return dag.AgGrid(
-        id=ids.DISCOVER_GRID,
-        rowModelType="infinite",
-        columnDefs=documents.column_defs(chosen),
-        defaultColDef={"resizable": True, "sortable": False},
-        getRowId="params.data.id",
-        dashGridOptions={
-            "cacheBlockSize": documents.BLOCK,
-            "maxBlocksInCache": 20,
-            "infiniteInitialRowCount": 1,
-            # Blocks in order, so each request finds the cursor the previous block left.
-            "maxConcurrentDatasourceRequests": 1,
-            # `context.user.id` is a column name here, not a path into the row.
-            "suppressFieldDotNotation": True,
-            "suppressCellFocus": True,
-        },
-        className="ag-theme-quartz docs-grid",
-        style={"height": "560px"},
-    )
+    """The virtualised document table; `rows` answers each block it asks for."""
+    return documents.grid(ids.DISCOVER_GRID, chosen)
 
 
 @callback(
@@ -334,21 +315,12 @@ def rows(
     """One block of documents for the grid, as small rows (no stack traces)."""
     if not request:
         return dash.no_update, dash.no_update, dash.no_update
-    paging = paging or {}
     state = view.applied(state or {})
-    body = documents.rows_body(state, datetime.now(UTC), request, paging)
-    data, _ = attempt(lambda: api.current().search_events(body, token))
-    items = (data or {}).get("items", [])
-    next_cursor = (data or {}).get("next_cursor")
-    response = {
-        "rowData": [documents.row(e) for e in items],
-        "rowCount": documents.row_count(request, len(items), next_cursor),
-    }
+    response, paging, items = documents.block(request, state, paging or {}, token)
     options: Any = dash.no_update
     if not request.get("startRow"):
         chosen = documents.columns(chosen)
         options = documents.column_options(chosen, documents.context_keys(items))
-    paging = documents.next_paging(paging, state, body, request, len(items), next_cursor)
     return response, paging, options
 
 
@@ -376,54 +348,5 @@ clientside_callback(
 )
 
 
-@callback(
-    Output(ids.DISCOVER_DOC, "children"),
-    Input(ids.DISCOVER_GRID, "cellClicked"),
-    Input({"type": ids.DISCOVER_DOC_CLOSE, "index": ALL}, "n_clicks"),
-    State(ids.LANG, "data"),
-    State(ids.TOKEN, "data"),
-    prevent_initial_call=True,
-)
-def open_document(clicked: Any, _close: Any, lang: Any, token: str | None) -> Any:
-    """The clicked row's whole occurrence, fetched now (the grid holds only its cells)."""
-    lang = lang_of(lang)
-    closing = isinstance(ctx.triggered_id, dict)
-    if closing or not clicked or not clicked.get("rowId"):
-        return []
-    event, error = attempt(lambda: api.current().event(str(clicked["rowId"]), token))
-    if error is not None or event is None:
-        return error_box(lang, error) if error else []
-    return document(event, lang)
-
-
-def document(event: dict[str, Any], lang: str) -> html.Div:
-    """One occurrence: its fields, context, stack trace and JSON."""
-    fields_shown = [(k, _text(event.get(k))) for k in ("id", *logic.EVENT_FIELDS)]
-    parts: list[Any] = [
-        html.Div(
-            [
-                html.H4(t(lang, "document", id=event.get("id"))),
-                html.Button(
-                    t(lang, "close"),
-                    id={"type": ids.DISCOVER_DOC_CLOSE, "index": 0},
-                    className="btn",
-                ),
-            ],
-            className="doc-head",
-        ),
-        kv_table(fields_shown),
-    ]
-    context = logic.context_rows(event.get("context"))
-    if context:
-        parts += [html.H5(t(lang, "context")), kv_table(context, "kv context")]
-    if event.get("stack_trace"):
-        parts.append(html.Pre("\n".join(event["stack_trace"]), className="stack"))
-    parts += [
-        html.H5(t(lang, "json")),
-        html.Pre(json.dumps(event, ensure_ascii=False, indent=2), className="json"),
-    ]
-    return html.Div(parts, className="card doc-open", **{"data-event-id": event.get("id")})
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+# A clicked row opens the whole occurrence below the table, fetched then.
+documents.open_rows(ids.DISCOVER_GRID, ids.DISCOVER_DOC, ids.DISCOVER_DOC_CLOSE)

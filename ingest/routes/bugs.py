@@ -19,7 +19,7 @@ from ingest import status as workflow
 from ingest.alerts import fact as alert_fact
 from ingest.autorepair import on_status_changed
 from ingest.deps import GUARDED_RESPONSES, MAX_ID, Admin, Reader, ServicesDep, StoreDep
-from ingest.gate import STATUS_FIELD
+from ingest.gate import publish_status
 from ingest.schemas import RepairReportBody, StatusChangeIn, invalid
 from store.errors import NotFound
 from store.models import Bug, RepairReport, RepairReportIn
@@ -127,7 +127,10 @@ def transitions(bug_id: BugId, store: StoreDep) -> Transitions:
     responses={
         404: {"description": "No such bug"},
         409: {"description": "Illegal move; the message lists the allowed targets"},
-        422: {"description": "FIX_FAILED without failure_reason"},
+        422: {
+            "description": "FIX_FAILED without failure_reason, or fixed_version with a move "
+            "other than to FIXED, VERIFIED or DEPLOYED"
+        },
     },
 )
 async def put_status(bug_id: BugId, body: StatusChangeIn, services: ServicesDep) -> Bug:
@@ -141,6 +144,7 @@ async def put_status(bug_id: BugId, body: StatusChangeIn, services: ServicesDep)
             note=body.note,
             by=body.by or "api",
             expected_status=body.expected_status,
+            fixed_version=body.fixed_version,
         )
     except NotFound:
         raise HTTPException(404, f"bug {bug_id} not found") from None
@@ -148,8 +152,11 @@ async def put_status(bug_id: BugId, body: StatusChangeIn, services: ServicesDep)
         raise HTTPException(409, str(exc)) from None
     except workflow.MissingFailureReason as exc:
         raise invalid("body", "failure_reason", str(exc)) from None
-    # Keep the gate's status cache in step, so deduplicated replies show the new status.
-    await services.redis.hset(services.gate.keys.bug(bug_id), STATUS_FIELD, bug.status)
+    # Keep the gate in step: deduplicated replies show the new status, and an occurrence from
+    # a release before the fixed version leaves a fixed bug fixed.
+    pipe = services.sync_redis.pipeline()
+    publish_status(pipe, services.gate.keys, bug_id, bug.status, bug.fixed_version)
+    await run_in_threadpool(pipe.execute)
     await run_in_threadpool(
         on_status_changed, services.sync_redis, services.settings, bug, body.by or "api"
     )

@@ -32,8 +32,8 @@ from store.elasticsearch.client import OCC_RETRIES, bulk_conflicts
 from store.elasticsearch.mapping import IndexNames
 from store.elasticsearch.query import es_date
 from store.errors import Conflict
-from store.models import Event, regression_change, utcnow
-from store.vocabulary import REGRESSION_STATUSES, Status
+from store.models import Event, newest_of, regresses, regression_change, utcnow
+from store.vocabulary import Status
 
 
 @dataclass
@@ -206,13 +206,19 @@ class Batch:
     new: list[Event]
     reopen_ids: AbstractSet[int]
     new_stamps: dict[int, list[datetime]] = field(default_factory=dict)
+    #: The versions of each bug's events, once each, in arrival order: of its new events, or
+    #: of all when none is new (a redelivery, where a recount may still add some).
+    versions: dict[int, dict[str | None, None]] = field(default_factory=dict)
     seen: dict[int, tuple[datetime, datetime]] = field(default_factory=dict)
     reopened: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for e in self.new:
             self.new_stamps.setdefault(e.bug_id, []).append(e.timestamp)
+            self.versions.setdefault(e.bug_id, {})[e.version] = None
         for e in self.events:
+            if e.bug_id not in self.new_stamps:
+                self.versions.setdefault(e.bug_id, {})[e.version] = None
             low, high = self.seen.get(e.bug_id, (e.timestamp, e.timestamp))
             self.seen[e.bug_id] = (min(low, e.timestamp), max(high, e.timestamp))
 
@@ -238,9 +244,15 @@ class Batch:
             update["first_seen"] = es_date(first)
         if last > doc.last_seen:
             update["last_seen"] = es_date(last)
+        versions = list(self.versions.get(doc.bug_id, ()))
+        newest = newest_of(doc.source.get("newest_version"), versions)
+        if newest != doc.source.get("newest_version"):
+            update["newest_version"] = newest
         grew = bool(stamps) or count > doc.count
-        if doc.bug_id in self.reopen_ids and grew and doc.status in REGRESSION_STATUSES:
+        fixed = doc.source.get("fixed_version")
+        if doc.bug_id in self.reopen_ids and grew and regresses(doc.status, fixed, versions):
             update["status"] = Status.NEW.value
+            update["fixed_version"] = None
             update["regression_count"] = doc.regression_count + 1
             entry = regression_change(doc.status, now).dump()
             update["status_history"] = [*doc.status_history, entry]

@@ -26,7 +26,8 @@ from store.text import index_text
 #: 7: projects gain `public_key`, their Sentry DSN's key (see upgrade.py), and `grouping`.
 #: 8: projects gain `language` (alert messages); alert channels, rules and deliveries.
 #: 9: projects gain `retention_days` (store.retention).
-TEMPLATE_VERSION = 9
+#: 10: bugs gain `newest_version` and `fixed_version` (release-aware regressions).
+TEMPLATE_VERSION = 10
 
 #: The template version that last changed the bugs / events layout in a way put_mapping cannot
 #: apply to an existing index (a stored-only text made searchable): indices made before it are
@@ -102,6 +103,8 @@ BUG_MAPPING: dict[str, Any] = {
                 "version",
                 "commit_hash",
                 "status",
+                "newest_version",
+                "fixed_version",
             )
         },
         "message": _TEXT,

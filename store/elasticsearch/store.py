@@ -69,8 +69,10 @@ from store.models import (
     ToolchainInfo,
     check_bug_changes,
     new_public_key,
+    newest_of,
     occurrences_of,
     project_edit,
+    regresses,
     reopen_changes,
     reported_repo_url,
     saved_search,
@@ -78,7 +80,6 @@ from store.models import (
 )
 from store.retention import Cutoffs
 from store.search import BugPage, BugQuery, EventPage, EventQuery
-from store.vocabulary import REGRESSION_STATUSES
 
 _BULK_CHUNK = 1000
 #: The index block a node sets on every index with a shard on a disk past flood stage.
@@ -311,9 +312,10 @@ class ElasticsearchStore(ElasticsearchAlerts, ElasticsearchTransfer):
                         "count": doc.bug.count + occ.count,
                         "first_seen": min(doc.bug.first_seen, occ.first_seen),
                         "last_seen": max(doc.bug.last_seen, occ.last_seen),
+                        "newest_version": newest_of(doc.bug.newest_version, occ.versions),
                     }
                 )
-                if occ.reopen and bug.status in REGRESSION_STATUSES:
+                if occ.reopen and regresses(bug.status, bug.fixed_version, occ.versions):
                     now = utcnow()
                     changes = reopen_changes(bug, now)
                     bug = bug.model_copy(
@@ -324,19 +326,20 @@ class ElasticsearchStore(ElasticsearchAlerts, ElasticsearchTransfer):
             with_occ(f"bug {occ.bug_id}", attempt)
 
     @translated
-    def iter_bug_keys(self) -> Iterator[tuple[str, int, str]]:
+    def iter_bug_keys(self) -> Iterator[tuple[str, int, str, str | None]]:
         after: list[Any] | None = None
         while True:
             resp = self.es.search(
                 index=self.names.bugs,
                 size=1000,
                 sort=[{"id": "asc"}],
-                source_includes=["id", "status"],
+                source_includes=["id", "status", "fixed_version"],
                 search_after=after,
             )
             hits = resp["hits"]["hits"]
             for h in hits:
-                yield h["_id"], int(h["_source"]["id"]), str(h["_source"]["status"])
+                found = h["_source"]
+                yield h["_id"], int(found["id"]), str(found["status"]), found.get("fixed_version")
             if len(hits) < 1000:
                 return
             after = hits[-1]["sort"]

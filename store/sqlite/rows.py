@@ -23,7 +23,7 @@ BUG_COLUMNS = (
     "id", "fingerprint", "project_id", "source", "environment", "level", "error_type", "message",
     "file_path", "line_number", "stack_trace", "context", "version", "commit_hash", "status",
     "failure_reason", "count", "first_seen", "last_seen", "regression_count", "status_history",
-    "created_at", "updated_at", "revision",
+    "created_at", "updated_at", "revision", "newest_version", "fixed_version",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "id", "bug_id", "fingerprint", "timestamp", "project_id", "environment", "level", "source",

@@ -29,8 +29,10 @@ from store.models import (
     ToolchainInfo,
     check_bug_changes,
     new_public_key,
+    newest_of,
     occurrences_of,
     project_edit,
+    regresses,
     reopen_changes,
     reported_repo_url,
     saved_search,
@@ -69,7 +71,6 @@ from store.sqlite.writes import (
     set_reserved,
     write_bug,
 )
-from store.vocabulary import REGRESSION_STATUSES
 
 _CHUNK = 500
 _INSERT_BUG = insert_sql("bugs", BUG_COLUMNS) + " ON CONFLICT(fingerprint) DO NOTHING"
@@ -203,16 +204,17 @@ class SQLiteStore(SQLiteAlerts, SQLiteTransfer):
         with self._write() as conn:
             _apply_occurrences(conn, occurrences)
 
-    def iter_bug_keys(self) -> Iterator[tuple[str, int, str]]:
+    def iter_bug_keys(self) -> Iterator[tuple[str, int, str, str | None]]:
         last_id = -1
         while True:
             with self._read() as conn:
                 rows = conn.execute(
-                    "SELECT fingerprint, id, status FROM bugs WHERE id > ? ORDER BY id LIMIT ?",
+                    "SELECT fingerprint, id, status, fixed_version FROM bugs "
+                    "WHERE id > ? ORDER BY id LIMIT ?",
                     (last_id, _CHUNK),
                 ).fetchall()
             for row in rows:
-                yield row["fingerprint"], row["id"], row["status"]
+                yield row["fingerprint"], row["id"], row["status"], row["fixed_version"]
             if len(rows) < _CHUNK:
                 return
             last_id = rows[-1]["id"]
@@ -425,14 +427,17 @@ def _ids_by_fingerprint(conn: sqlite3.Connection, fingerprints: list[str]) -> di
 
 _ADD_OCCURRENCES = (
     "UPDATE bugs SET count = count + ?, first_seen = min(first_seen, ?), "
-    "last_seen = max(last_seen, ?), updated_at = ?, revision = revision + 1 WHERE id = ?"
+    "last_seen = max(last_seen, ?), newest_version = coalesce(?, newest_version), updated_at = ?, "
+    "revision = revision + 1 "
+    "WHERE id = ?"
 )
 
 
 def _apply_occurrences(
     conn: sqlite3.Connection, occurrences: Iterable[BugOccurrences]
 ) -> list[BugOccurrences]:
-    """Apply counters (and reopen) per bug; return them with `reopen` as actually applied.
+    """Apply counters, the newest version (and reopen) per bug; return them with `reopen` as
+    actually applied.
 
     Counters are one UPDATE of the columns that change: rewriting the whole row touched every
     index of `bugs` and was a fifth of the indexer's time."""
@@ -440,11 +445,12 @@ def _apply_occurrences(
     applied: list[BugOccurrences] = []
     for occ in occurrences:
         bug = _get_bug(conn, occ.bug_id) if occ.reopen else None
-        if bug is not None and bug.status in REGRESSION_STATUSES:
+        if bug is not None and regresses(bug.status, bug.fixed_version, occ.versions):
             changes: dict[str, Any] = {
                 "count": bug.count + occ.count,
                 "first_seen": min(bug.first_seen, occ.first_seen),
                 "last_seen": max(bug.last_seen, occ.last_seen),
+                "newest_version": newest_of(bug.newest_version, occ.versions),
                 "updated_at": now,
                 "revision": bug.revision + 1,
                 **reopen_changes(bug, now),
@@ -452,18 +458,29 @@ def _apply_occurrences(
             write_bug(conn, bug.model_copy(update=changes), text=False)
             applied.append(occ)
             continue
+        current = bug.newest_version if bug else _newest_version(conn, occ)
         conn.execute(
             _ADD_OCCURRENCES,
             (
                 occ.count,
                 to_micros(occ.first_seen),
                 to_micros(occ.last_seen),
+                newest_of(current, occ.versions),
                 to_micros(now),
                 occ.bug_id,
             ),
         )
         applied.append(occ.model_copy(update={"reopen": False}) if occ.reopen else occ)
     return applied
+
+
+def _newest_version(conn: sqlite3.Connection, occ: BugOccurrences) -> str | None:
+    """The bug's stored newest version; not read when the occurrences give no version (the
+    UPDATE then keeps it)."""
+    if all(v is None for v in occ.versions):
+        return None
+    row = conn.execute("SELECT newest_version FROM bugs WHERE id = ?", (occ.bug_id,)).fetchone()
+    return row[0] if row else None
 
 
 def _get_project(conn: sqlite3.Connection, project_id: str) -> Project | None:

@@ -86,6 +86,28 @@ def test_sdk_exceptions_group_by_line(stack: RunningStack, algo: str) -> None:
     assert 'raise OrderLocked(f"order {order} is locked")' in "\n".join(locked["stack_trace"])
 
 
+def test_an_older_release_leaves_a_fixed_bug_fixed(stack: RunningStack) -> None:
+    """The SDK's `release` is the version the regression rule compares: fixed in shop@1.5.0, the
+    same error sent again by shop@1.4.2 (an old client still running) counts and stays fixed."""
+    project = project_dsn(stack, "sentry_release")
+    run_app("capture", project["dsn"], "gzip")
+    locked = the_bug(stack, project["project_id"], "OrderLocked")
+    assert locked["newest_version"] == "shop@1.4.2"
+    for status in ("VERIFYING", "PENDING_FIX", "FIXING"):
+        moved = stack.client.put(f"/api/v1/bugs/{locked['id']}/status", json={"status": status})
+        assert moved.status_code == 200, moved.text
+    fixed = stack.client.put(
+        f"/api/v1/bugs/{locked['id']}/status",
+        json={"status": "FIXED", "fixed_version": "shop@1.5.0"},
+    )
+    assert fixed.status_code == 200, fixed.text
+    run_app("capture", project["dsn"], "gzip")
+    indexed(stack)
+    after = stack.client.get(f"/api/v1/bugs/{locked['id']}").json()
+    assert (after["count"], after["status"], after["regression_count"]) == (4, "FIXED", 0)
+    assert after["fixed_version"] == "shop@1.5.0"
+
+
 def test_django_view_error_reaches_a_bug_with_its_request(stack: RunningStack) -> None:
     project = project_dsn(stack, "sentry_django")
     run_app("django", project["dsn"])

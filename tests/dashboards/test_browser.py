@@ -21,7 +21,7 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from bench.stack import RunningStack
 from dashboards import documents
-from tests.browser import click, css, settled, sign_in, until
+from tests.browser import click, css, grid_row, settled, sign_in, until
 from tests.dashboards.conftest import ADMIN_TOKEN
 from tests.dashboards.seed import Seeded
 
@@ -125,8 +125,9 @@ def test_bug_detail_shows_stack_history_and_repair_timeline(
     assert css(browser, ".timeline .diff .diff-add") and css(browser, ".timeline .diff .diff-del")
     assert "test_get_user_rejects_text still fails" in rounds[0].text
     assert "tests still fail after 2 rounds" in css(browser, ".alert.failure-reason")[0].text
-    until(browser, lambda: css(browser, "#bug-chart .bars path"), "occurrences chart")
-    assert len(css(browser, ".recent details.doc")) == 5  # every occurrence, expandable
+    until(browser, lambda: css(browser, "#bug-chart .strip-bars .bar"), "occurrences chart")
+    rows = "#bug-grid .ag-row:not(.ag-row-loading)"
+    until(browser, lambda: len(css(browser, rows)) == 5, "every occurrence in the table")
     assert "FIX_FAILED" in css(browser, ".history")[0].text
     # No repair worker runs in this stack: the page says so next to Repair.
     off = css(browser, "#bug-repair-off .repair-state.off")[0].text
@@ -152,6 +153,9 @@ def test_regressions_are_marked(signed_in: WebDriver, dashboard: str, seeded: Se
     until(browser, lambda: "×1" in css(browser, ".bug-head .regression-mark")[0].text, "head mark")
     marks = css(browser, ".history .regression-mark")
     assert len(marks) == 1 and "regression" in marks[0].text
+    # The move to FIXED recorded the newest release seen then as the one it was fixed in.
+    assert "1.2.3" in css(browser, ".history")[0].text
+    assert "Newest version" in css(browser, ".facts")[0].text
 
 
 def _move(browser: WebDriver, status: str) -> None:
@@ -429,15 +433,6 @@ def discover_body() -> dict[str, Any]:
     return documents.rows_body({}, datetime.now(UTC), {"startRow": 0, "endRow": 100}, {})
 
 
-def row_data(browser: WebDriver, index: int) -> dict[str, Any]:
-    """What the grid holds for a row (as the browser received it)."""
-    data: dict[str, Any] = browser.execute_script(
-        "return dash_ag_grid.getApi('discover-grid').getDisplayedRowAtIndex(arguments[0]).data",
-        index,
-    )
-    return data
-
-
 def test_discover_columns_follow_the_chooser_and_a_row_opens_its_occurrence(
     signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
 ) -> None:
@@ -467,7 +462,7 @@ def test_discover_columns_follow_the_chooser_and_a_row_opens_its_occurrence(
     until(browser, lambda: grid_rows(browser), "documents again")
     assert grid_headers(browser) == chosen
 
-    listed = row_data(browser, 0)
+    listed = grid_row(browser, "discover-grid", 0) or {}
     assert listed["id"] and "stack_trace" not in listed  # the grid holds cells only
     click(browser, f'{LOADED_ROW}[row-index="0"] .ag-cell[col-id="message"]')
     opened = until(browser, lambda: css(browser, "#discover-doc .doc-open"), "the occurrence")[0]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bench.stack import guide_payload
+from store.search import MAX_BUCKETS
 from store.vocabulary import TRANSITIONS, Status
 from tests.stack import ApiHarness
 
@@ -277,6 +278,10 @@ def test_events_search_histogram_sums_to_total(api: ApiHarness) -> None:
     auto = api.client.post("/api/v1/events/search", json={**body, "interval": "auto"}).json()
     assert auto["interval"] == "12h"
     assert sum(b["count"] for b in auto["histogram"]) == result["total"]
+    # By the minute, 20 days would be 28,800 buckets: widened to what a chart can draw.
+    fine = api.client.post("/api/v1/events/search", json={**body, "interval": "1m"}).json()
+    assert fine["interval"] == "3h" and len(fine["histogram"]) <= MAX_BUCKETS
+    assert sum(b["count"] for b in fine["histogram"]) == result["total"]
     bad = api.client.post("/api/v1/events/search", json={**body, "q": "nosuchfield:1"})
     assert bad.status_code == 400
 

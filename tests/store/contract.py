@@ -36,7 +36,7 @@ from store.models import (
     ToolchainInfo,
 )
 from store.retention import Cutoffs
-from store.search import BugQuery, EventQuery
+from store.search import MAX_BUCKETS, BugQuery, EventQuery
 
 Opener = Callable[[], Store]
 
@@ -188,11 +188,11 @@ class BugCreationContract:
 
     def test_iter_bug_keys(self, store: Store) -> None:
         store.create_bugs([new_bug(i, f"f{i}") for i in (3, 1, 2)])
-        store.update_bug(2, {"status": "FIXED"})
+        store.update_bug(2, {"status": "FIXED", "fixed_version": "1.3.0"})
         assert sorted(store.iter_bug_keys()) == [
-            ("f1", 1, "NEW"),
-            ("f2", 2, "FIXED"),
-            ("f3", 3, "NEW"),
+            ("f1", 1, "NEW", None),
+            ("f2", 2, "FIXED", "1.3.0"),
+            ("f3", 3, "NEW", None),
         ]
 
     def test_processes_racing_on_one_fingerprint_get_one_bug(
@@ -267,7 +267,9 @@ class EventContract:
         assert [(o.bug_id, o.count) for o in first] == [(1, 3), (2, 2)]
         assert store.add_events(batch) == []
         assert store.add_events(batch[:2] + [new_event("e9", 1, minutes(9))]) == [
-            BugOccurrences(bug_id=1, count=1, first_seen=minutes(9), last_seen=minutes(9))
+            BugOccurrences(
+                bug_id=1, count=1, first_seen=minutes(9), last_seen=minutes(9), versions=[None]
+            )
         ]
         bug = store.get_bug(1)
         assert bug is not None
@@ -448,6 +450,95 @@ class RegressionContract:
         assert bug is not None
         assert (bug.status, bug.regression_count, bug.count) == ("NEW", 1, 4)
         assert (bug.first_seen, bug.last_seen) == (minutes(-1), minutes(8))
+
+
+class ReleaseRegressionContract:
+    """Release-aware regressions: the newest version seen on a bug, and an occurrence from a
+    release older than its fixed version leaving it fixed."""
+
+    def _fixed_in(
+        self, store: Store, bug_id: int, version: str | None, status: str = "FIXED"
+    ) -> None:
+        seed_bug(store, bug_id)
+        store.add_events([new_event(f"first-{bug_id}", bug_id, T0, version="1.0.0")])
+        change = StatusChange.model_validate(
+            {"from": "FIXING", "to": status, "at": minutes(1), "fixed_version": version}
+        )
+        store.update_bug(bug_id, {"status": status, "fixed_version": version}, history=change)
+
+    def test_newest_version_is_the_latest_release_seen(self, store: Store) -> None:
+        seed_bug(store, 1)
+        seed_bug(store, 2)
+        assert store.get_bug(1).newest_version is None  # type: ignore[union-attr]
+        store.add_events(
+            [
+                new_event("a", 1, minutes(1), version="1.9.0"),
+                new_event("b", 1, minutes(2), version="1.10.0"),
+                new_event("c", 1, minutes(3), version="1.2.0"),
+                new_event("d", 2, minutes(1), version="2.0.0-rc.1"),
+            ]
+        )
+        assert store.get_bug(1).newest_version == "1.10.0"  # type: ignore[union-attr]
+        assert store.get_bug(2).newest_version == "2.0.0-rc.1"  # type: ignore[union-attr]
+        # Later batches: an older release, no version, one that parses in no scheme.
+        store.add_events([new_event("e", 1, minutes(4), version="1.9.9")])
+        store.add_events([new_event("f", 1, minutes(5))])
+        store.add_events([new_event("g", 1, minutes(6), version="nightly")])
+        store.add_events([new_event("h", 2, minutes(6), version="2.0.0")])
+        assert store.get_bug(1).newest_version == "1.10.0"  # type: ignore[union-attr]
+        assert store.get_bug(2).newest_version == "2.0.0"  # type: ignore[union-attr]
+        assert store.get_bug(1).count == 6  # type: ignore[union-attr]
+
+        # Occurrences counted elsewhere (apply_occurrences) weigh their versions too.
+        self._fixed_in(store, 3, "1.3.0", "VERIFIED")
+        older = {"count": 2, "first_seen": minutes(2), "last_seen": minutes(3), "reopen": True}
+        store.apply_occurrences([BugOccurrences(bug_id=3, versions=["1.1.0", "1.2.9"], **older)])
+        bug = store.get_bug(3)
+        assert bug is not None
+        assert (bug.status, bug.count, bug.newest_version) == ("VERIFIED", 3, "1.2.9")
+        store.apply_occurrences([BugOccurrences(bug_id=3, versions=["1.4.0"], **older)])
+        bug = store.get_bug(3)
+        assert bug is not None
+        assert (bug.status, bug.count, bug.newest_version) == ("NEW", 5, "1.4.0")
+
+    def test_only_an_older_release_leaves_a_fixed_bug_fixed(self, store: Store) -> None:
+        # Bug id -> its fixed status and version, the versions of its new occurrences (one
+        # batch for all), and whether they reopen it.
+        cases: dict[int, tuple[str, str | None, tuple[str | None, ...], bool]] = {
+            1: ("FIXED", "1.3.0", ("1.2.0", "1.3.0-rc.1"), False),
+            2: ("DEPLOYED", "1.3.0", ("1.2.0",), False),
+            3: ("FIXED", "1.3.0", ("1.3.0",), True),  # the fixed release itself
+            4: ("FIXED", "1.3.0", ("1.3.1",), True),
+            5: ("FIXED", "1.3.0", ("nightly",), True),  # compares with nothing
+            6: ("FIXED", "1.3.0", (None,), True),
+            7: ("VERIFIED", "1.3.0", ("1.2.0", None), True),  # one of them is enough
+            8: ("FIXED", None, ("0.1.0",), True),  # fixed in no known version
+        }
+        for bug_id, (status, fixed, _, _) in cases.items():
+            self._fixed_in(store, bug_id, fixed, status)
+        bug = store.get_bug(1)
+        assert bug is not None
+        assert (bug.fixed_version, bug.newest_version) == ("1.3.0", "1.0.0")
+        assert bug.status_history[-1].fixed_version == "1.3.0"
+        batch = [
+            new_event(f"again-{bug_id}-{n}", bug_id, minutes(5 + n), version=version)
+            for bug_id, (_, _, versions, _) in cases.items()
+            for n, version in enumerate(versions)
+        ]
+        result = store.add_events(batch, reopen_bug_ids=set(cases))
+        assert [(o.bug_id, o.reopen) for o in result] == [
+            (bug_id, reopens) for bug_id, (_, _, _, reopens) in cases.items()
+        ]
+        for bug_id, (status, fixed, versions, reopens) in cases.items():
+            bug = store.get_bug(bug_id)
+            assert bug is not None
+            assert bug.count == 1 + len(versions)
+            if reopens:
+                assert (bug.status, bug.regression_count, bug.fixed_version) == ("NEW", 1, None)
+                assert bug.status_history[-1].by == "ingest"
+            else:
+                assert (bug.status, bug.regression_count, bug.fixed_version) == (status, 0, fixed)
+        assert store.get_bug(1).newest_version == "1.3.0-rc.1"  # type: ignore[union-attr]
 
 
 class BugIdReservationContract:
@@ -907,6 +998,24 @@ class EventSearchContract:
         assert page.total == 15 and sum(b.count for b in page.histogram) == 15
         assert all(int(b.key.timestamp()) % 420 == 0 for b in page.histogram)
         assert [b.key for b in page.histogram] == sorted(b.key for b in page.histogram)
+
+    def test_histogram_of_a_long_lived_bug_is_capped(self, store: Store) -> None:
+        """A bug seen every 50 minutes for ten days (more minutes with events than
+        MAX_BUCKETS), counted by the minute: at most MAX_BUCKETS buckets of a whole multiple
+        of a minute, all its events counted, with or without a window."""
+        n = MAX_BUCKETS + 100
+        at = [T0 + timedelta(minutes=50 * i) for i in range(n)]
+        store.add_events([new_event(f"l{i:03}", 7, t) for i, t in enumerate(at)])
+        for start, end in [(T0, at[-1] + timedelta(seconds=1)), (None, None)]:
+            query = EventQuery(q="bug_id:7", start=start, end=end, interval_seconds=60)
+            page = store.search_events(query)
+            width = page.interval_seconds or 0
+            assert page.total == n == sum(b.count for b in page.histogram)
+            assert width > 60 and width % 60 == 0, width
+            assert 0 < len(page.histogram) <= MAX_BUCKETS
+            assert all(int(b.key.timestamp()) % width == 0 for b in page.histogram)
+        short = store.search_events(EventQuery(q="bug_id:7", end=at[2], interval_seconds=60))
+        assert short.interval_seconds == 60  # a window it fits in keeps the interval asked
 
     def test_query_filters_and_facets(self, events: Store) -> None:
         page = events.search_events(

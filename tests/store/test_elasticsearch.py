@@ -49,6 +49,9 @@ class TestEvents(contract.EventContract):
 class TestRegression(contract.RegressionContract):
     pass
 
+class TestReleaseRegression(contract.ReleaseRegressionContract):
+    pass
+
 class TestBugIdReservation(contract.BugIdReservationContract):
     pass
 

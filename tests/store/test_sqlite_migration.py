@@ -37,9 +37,12 @@ def _answers(store: SQLiteStore) -> list[dict[str, Any]]:
 
 
 def _undo_later_steps(conn: sqlite3.Connection) -> None:
-    """Undo the steps after v4 that add tables of their own (saved searches, alerts)."""
+    """Undo the steps after v4 that add tables of their own (saved searches, alerts) or
+    columns to bugs (v10: release-aware regressions)."""
     for table in ("saved_searches", "alert_channels", "alert_rules", "alert_deliveries"):
         conn.execute(f"DROP TABLE {table}")
+    for column in ("newest_version", "fixed_version"):
+        conn.execute(f"ALTER TABLE bugs DROP COLUMN {column}")
 
 
 def _undo_v3(path: Path) -> None:

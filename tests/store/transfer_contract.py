@@ -19,12 +19,12 @@ from tests.store.contract import T0, minutes, new_bug, new_event, seed_bug
 def bug_record(bug_id: int, count: int, **fields: object) -> Record:
     """A bug as another store would hand it over: FIXED after a fix, with its history."""
     change = StatusChange.model_validate(
-        {"from": "FIXING", "to": "FIXED", "at": minutes(30), "by": "agent"}
+        {"from": "FIXING", "to": "FIXED", "at": minutes(30), "by": "agent", "fixed_version": "1.3"}
     )
     bug = Bug(
         **{**new_bug(bug_id).model_dump(), **fields}, status="FIXED", count=count,
         last_seen=minutes(20), regression_count=1, status_history=[change], created_at=T0,
-        updated_at=minutes(30), revision=9,
+        updated_at=minutes(30), revision=9, newest_version="1.2.0", fixed_version="1.3",
     )  # fmt: skip
     return to_record(bug)
 
