@@ -8,8 +8,8 @@ only way in. Two families of calls share one connection, one token rule and one 
   and how the API answered;
 - JSON calls, for the dashboard: `bugs`, `bug`, `bug_events`, `transitions`, `change_status`,
   `start_repair`, `bug_reports`, `repair_status`, `repair_reports`, `search_events`,
-  `projects`, `update_project` return the decoded body; their errors carry the API's own
-  `detail`, for a person to read.
+  `projects`, `update_project` and the saved searches' calls return the decoded body; their
+  errors carry the API's own `detail`, for a person to read (`export` streams instead).
 
 A call sends its own `token` if it has one (the dashboard passes the browser's), else the admin
 token the client was made with. Transport errors are retried (`attempts` tries in all).
@@ -181,6 +181,37 @@ class ApiClient:
 
     def search_events(self, body: Mapping[str, Any], token: str | None = None) -> Any:
         return self._call("POST", "/api/v1/events/search", token, json=dict(body))
+
+    def export(
+        self, kind: str, params: Sequence[tuple[str, str]], token: str | None = None
+    ) -> httpx.Response:
+        """The answer of `GET /api/v1/{kind}/export` (`bugs` or `events`), streamed: the caller
+        reads it (`iter_bytes`) and closes it; an error answer is returned as it is."""
+        headers = _bearer(token or self._admin_token)
+        request = self._http.build_request(
+            "GET", f"/api/v1/{kind}/export", params=list(params), headers=headers
+        )
+        try:
+            return self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+
+    def searches(self, token: str | None = None) -> Any:
+        return self._call("GET", "/api/v1/searches", token)
+
+    def search(self, search_id: int, token: str | None = None) -> Any:
+        return self._call("GET", f"/api/v1/searches/{int(search_id)}", token)
+
+    def save_search(
+        self, body: Mapping[str, Any], search_id: int | None = None, token: str | None = None
+    ) -> Any:
+        """Keep a Discover view: a new saved search, or `search_id` replaced."""
+        if search_id is None:
+            return self._call("POST", "/api/v1/searches", token, json=dict(body))
+        return self._call("PUT", f"/api/v1/searches/{int(search_id)}", token, json=dict(body))
+
+    def delete_search(self, search_id: int, token: str | None = None) -> Any:
+        return self._call("DELETE", f"/api/v1/searches/{int(search_id)}", token)
 
     def projects(self, token: str | None = None) -> Any:
         return self._call("GET", "/api/v1/projects", token)

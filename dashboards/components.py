@@ -81,6 +81,21 @@ def facet_button(
     )
 
 
+def downloads(kind: str, hrefs: dict[str, str], lang: str) -> list[html.A]:
+    """A download link per export format (`hrefs`: format -> the dashboard's /download URL);
+    each has the id `{"type": kind, "format": fmt}`."""
+    return [
+        html.A(
+            t(lang, f"download_{fmt}"),
+            id={"type": kind, "format": fmt},
+            href=href,
+            download="",
+            className="btn download",
+        )
+        for fmt, href in hrefs.items()
+    ]
+
+
 def chips(values: Iterable[Any], class_name: str = "chip") -> list[html.Span]:
     return [html.Span(str(v), className=class_name) for v in values]
 

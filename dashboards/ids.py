@@ -17,6 +17,8 @@ TOKEN_SAVE = "token-save"
 TOKEN_CLEAR = "token-clear"
 TOKEN_CLOSE = "token-close"
 TOKEN_STATE = "token-state"
+#: Output of the callback that keeps the download cookie in step with the token (no data).
+TOKEN_COOKIE = "token-cookie"
 NAV = "nav"
 NAV_LINK = "nav-link"  # pattern-matching type; index = page key
 
@@ -36,6 +38,9 @@ BUGS_NEXT = "bugs-next"
 BUGS_ERROR = "bugs-error"
 BUGS_REFRESH = "bugs-refresh"
 BUGS_RESULTS = "bugs-results"
+
+#: The page's download links (CSV, NDJSON) of its whole search.
+BUGS_DOWNLOAD = "bugs-download"  # pattern-matching type; format
 
 # Bug detail
 BUG_ID = "bug-id"
@@ -106,3 +111,23 @@ DISCOVER_DOC = "discover-doc"
 DISCOVER_DOC_CLOSE = "discover-doc-close"  # pattern-matching type (it comes and goes)
 DISCOVER_TOTAL = "discover-total"
 DISCOVER_ERROR = "discover-error"
+#: The field sidebar's name filter and each field's panel (hidden when its name does not match).
+DISCOVER_FIELD_FILTER = "discover-field-filter"
+DISCOVER_FIELD_PANEL = "discover-field-panel"  # pattern-matching type; field
+#: The filter pills (from the state) and each pill's buttons.
+DISCOVER_PILLS = "discover-pills"
+DISCOVER_PILL = "discover-pill"  # pattern-matching type; action, index
+#: Auto-refresh: the choice (off, 10s, 1m; in the URL) and its timer.
+DISCOVER_REFRESH = "discover-refresh"
+DISCOVER_TICK = "discover-tick"
+#: Download links of the current search (CSV, NDJSON).
+DISCOVER_DOWNLOAD = "discover-download"  # pattern-matching type; format
+#: Saved searches: name, save, the list (choosing one loads it), delete, message.
+SAVED_NAME = "saved-name"
+SAVED_SAVE = "saved-save"
+SAVED_LIST = "saved-list"
+SAVED_DELETE = "saved-delete"
+SAVED_MESSAGE = "saved-message"
+#: The share link (the page's whole URL) and its copy button.
+SHARE_LINK = "share-link"
+SHARE_COPY = "share-copy"

@@ -11,7 +11,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
-from dashboards import api, ids, logic
+from dashboards import api, components, ids, logic, view
 from dashboards.components import acted, attempt, error_box, facet_button, status_badge, table
 from dashboards.i18n import lang_of, t
 from store import vocabulary
@@ -92,6 +92,12 @@ def _toolbar(f: logic.BugFilters, lang: str) -> html.Div:
                         className="sort",
                     ),
                     html.Button(t(lang, "clear_filters"), id=ids.BUGS_CLEAR, className="btn"),
+                    # The whole search (every page), through the dashboard's /download route.
+                    *components.downloads(
+                        ids.BUGS_DOWNLOAD,
+                        {fmt: view.bugs_export_href(f, fmt) for fmt in view.FORMATS},
+                        lang,
+                    ),
                 ],
                 className="toolbar",
             ),

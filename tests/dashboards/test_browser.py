@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
+import httpx
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -24,6 +28,9 @@ from tests.dashboards.seed import Seeded
 pytestmark = pytest.mark.browser
 
 Shot = Callable[[str], Path]
+
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def bug_rows(browser: WebDriver) -> list[int]:
@@ -77,6 +84,9 @@ def test_search_and_facets_change_the_table_and_the_url(
     until(browser, lambda: sorted(bug_rows(browser)) == sorted(expected_new), "status facet")
     assert "status=NEW" in browser.current_url
     assert css(browser, '.facet-status button.selected[title="NEW"]')
+    # The download follows the search: every bug it finds, whatever the page shows.
+    reply = httpx.get(download_href(browser, "ndjson"), headers=ADMIN, timeout=30)
+    assert [json.loads(line)["id"] for line in reply.text.splitlines()] == expected_new
 
     click(browser, '.facet-level button[title="ERROR"]')
     both = api_bug_ids(stack, status="NEW", level="ERROR")
@@ -333,7 +343,7 @@ def test_projects_show_the_reported_toolchain_and_mark_what_is_missing(
 
 
 def test_discover_query_histogram_fields_and_zoom(
-    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded, screenshot: Shot
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
 ) -> None:
     browser = signed_in
     browser.get(dashboard + "/discover")
@@ -342,27 +352,25 @@ def test_discover_query_histogram_fields_and_zoom(
     bars = until(browser, lambda: css(browser, "#discover-histogram .bars path"), "histogram")
     assert len(bars) >= 2
     assert_healthy_page(browser, dashboard)
-    screenshot("discover")
 
+    settled(browser)  # the page may render again once its language is known
     query = css(browser, "#discover-query")[0]
     query.send_keys("level:CRITICAL", Keys.ENTER)
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "query applied")
     until(browser, lambda: "q=level%3ACRITICAL" in browser.current_url, "the URL holds the query")
     click(browser, '#discover-fields button[title="project_id:\\"airhub_app\\""]')
-    until(
-        browser,
-        lambda: (
-            css(browser, "#discover-query")[0].get_attribute("value")
-            == 'level:CRITICAL AND project_id:"airhub_app"'
-        ),
-        "field value added to the query",
-    )
+    until(browser, lambda: css(browser, '.pill[data-pill="project_id:airhub_app"]'), "a pill")
+    assert css(browser, "#discover-query")[0].get_attribute("value") == "level:CRITICAL"
+    until(browser, lambda: "filter=project_id%3Aairhub_app" in browser.current_url, "pill URL")
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "still one hit")
 
     until(browser, lambda: len(grid_rows(browser)) == 1, "one document in the table")
+    settled(browser)  # the table reloaded for the pill: its row stays put now
     click(browser, f"{LOADED_ROW} .ag-cell")
     until(browser, lambda: "airhub_app" in css(browser, "#discover-doc .doc-open")[0].text, "open")
 
+    click(browser, '.pill[data-pill="project_id:airhub_app"] .pill-remove')
+    until(browser, lambda: not css(browser, ".pill"), "the pill removed")
     query = css(browser, "#discover-query")[0]
     query.send_keys(Keys.CONTROL, "a")
     query.send_keys(Keys.BACKSPACE, Keys.ENTER)
@@ -472,6 +480,150 @@ def test_discover_columns_follow_the_chooser_and_a_row_opens_its_occurrence(
     assert json.loads(css(browser, "#discover-doc pre.json")[0].text) == whole
     click(browser, "#discover-doc .doc-head button")
     until(browser, lambda: not css(browser, "#discover-doc .doc-open"), "closed")
+
+
+def hits(browser: WebDriver) -> int:
+    return int(css(browser, "#discover-total")[0].text.split()[0] or -1)
+
+
+def events(stack: RunningStack, q: str) -> dict[str, Any]:
+    """The API's answer to a Discover search of the last 7 days, newest first."""
+    body = {**documents.rows_body({"q": q, "quick": "7d"}, datetime.now(UTC), {}, {})}
+    body.update(size=500, facets=["level"])
+    reply = stack.client.post("/api/v1/events/search", json=body)
+    assert reply.status_code == 200, reply.text
+    found: dict[str, Any] = reply.json()
+    return found
+
+
+def download_href(browser: WebDriver, fmt: str) -> str:
+    link = css(browser, f'a.download[id*=\'"format":"{fmt}"\']')[0]
+    return link.get_attribute("href") or ""
+
+
+def shown_fields(browser: WebDriver) -> list[str]:
+    panels = css(browser, "#discover-fields .facet")
+    return [json.loads(p.get_attribute("id") or "{}")["field"] for p in panels if p.is_displayed()]
+
+
+def choose(browser: WebDriver, dropdown: str, label: str) -> None:
+    """Pick `label` in a single-choice dropdown."""
+    click(browser, dropdown)
+
+    def pick() -> bool:
+        options = css(browser, ".dash-dropdown-option")
+        next(o for o in options if o.text.strip() == label).click()
+        return True
+
+    until(browser, pick, f"option {label}")
+
+
+def test_discover_pills_sidebar_saved_search_and_download(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded, screenshot: Shot
+) -> None:
+    browser = signed_in
+    columns = ["timestamp", "message", "level"]
+    browser.get(f"{dashboard}/discover?range=7d&columns={','.join(columns)}")
+    everything = events(stack, "")
+    total = everything["total"]
+    errors = next(v["count"] for v in everything["facets"]["level"] if v["value"] == "ERROR")
+    assert 0 < errors < total
+    until(browser, lambda: hits(browser) == total, "every hit of 7 days")
+    value = '#discover-fields button[title="level:\\"ERROR\\""]'
+    share = until(browser, lambda: css(browser, f"{value} .facet-share")[0].text, "top values")
+    assert share == f"{errors} of {total} ({100 * errors / total:.1f}%)"
+
+    css(browser, "#discover-field-filter")[0].send_keys("lev")
+    until(browser, lambda: shown_fields(browser) == ["level"], "only the matching field")
+    css(browser, "#discover-field-filter")[0].send_keys(Keys.BACKSPACE * 3)
+    until(browser, lambda: len(shown_fields(browser)) == len(documents.FIELDS), "every field")
+
+    click(browser, value)
+    until(browser, lambda: hits(browser) == errors, "the pill keeps the value's hits")
+    click(browser, '.pill[data-pill="level:ERROR"] .pill-negate')
+    until(browser, lambda: hits(browser) == total - errors, "negated: the value's hits go")
+    assert "filter=-level%3AERROR" in browser.current_url
+    click(browser, '.pill[data-pill="-level:ERROR"] .pill-disable')
+    until(browser, lambda: hits(browser) == total, "disabled: every hit again")
+    assert (
+        css(browser, ".pill.disabled .pill-text")[0].value_of_css_property("text-decoration-line")
+        == "line-through"
+    )
+    click(browser, '.pill[data-pill="!-level:ERROR"] .pill-disable')
+    until(browser, lambda: hits(browser) == total - errors, "enabled again")
+
+    settled(browser)
+    css(browser, "#discover-query")[0].send_keys("environment:staging", Keys.ENTER)
+    found = events(stack, 'environment:staging AND NOT level:"ERROR"')
+    assert 0 < found["total"] < total - errors
+    until(browser, lambda: hits(browser) == found["total"], "the query and the pill (AND)")
+    until(
+        browser,
+        lambda: css(browser, "#share-link")[0].get_attribute("value") == browser.current_url,
+        "the share link is the page's URL",
+    )
+
+    # The download is the search: same rows, same order, in both formats.
+    cookies = browser.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]
+    token = next(c for c in cookies if c["name"] == "logcenter_token")
+    assert unquote(token["value"]) == ADMIN_TOKEN and token["path"] == "/download"
+    jar = {"logcenter_token": token["value"]}
+    reply = httpx.get(download_href(browser, "csv"), cookies=jar, timeout=30)
+    assert reply.status_code == 200, reply.text
+    rows = list(csv.DictReader(io.StringIO(reply.text)))
+    assert [r["id"] for r in rows] == [e["id"] for e in found["items"]]
+    assert [r["message"] for r in rows] == [e["message"] for e in found["items"]]
+    reply = httpx.get(download_href(browser, "ndjson"), cookies=jar, timeout=30)
+    lines = [json.loads(line) for line in reply.text.splitlines()]
+    assert [e["id"] for e in lines] == [e["id"] for e in found["items"]]
+
+    name = "staging, not errors"
+    css(browser, "#saved-name")[0].send_keys(name)
+    click(browser, "#saved-save")
+    until(browser, lambda: name in css(browser, "#saved-message")[0].text, "saved")
+    until(browser, lambda: grid_rows(browser), "documents")
+    assert_healthy_page(browser, dashboard)
+    screenshot("discover")
+    saved = stack.client.get("/api/v1/searches").json()["searches"]
+    kept = next(s for s in saved if s["name"] == name)
+    assert (kept["q"], kept["columns"], kept["range"]) == ("environment:staging", columns, "7d")
+    assert kept["filters"] == [
+        {"field": "level", "value": "ERROR", "negated": True, "disabled": False}
+    ]
+
+    # Another view, then the saved search opens as it was kept.
+    click(browser, '.pill[data-pill="-level:ERROR"] .pill-remove')
+    choose(browser, "#discover-quick", "Last 24 hours")
+    settled(browser)
+    query = css(browser, "#discover-query")[0]
+    query.send_keys(Keys.CONTROL, "a")
+    query.send_keys(Keys.BACKSPACE, Keys.ENTER)
+    until(browser, lambda: not css(browser, ".pill") and "q=" not in browser.current_url, "reset")
+    until(browser, lambda: hits(browser) > found["total"], "the hits of the other view")
+    settled(browser)
+    choose(browser, "#saved-list", name)
+    until(
+        browser,
+        lambda: css(browser, "#discover-query")[0].get_attribute("value") == "environment:staging",
+        "the saved query",
+    )
+    until(browser, lambda: hits(browser) == found["total"], "the saved search's hits")
+    assert [p.get_attribute("data-pill") for p in css(browser, ".pill")] == ["-level:ERROR"]
+    until(browser, lambda: grid_headers(browser) == columns, "the saved columns")
+    assert "range=7d" in browser.current_url
+    assert "Last 7 days" in css(browser, "#discover-quick")[0].text
+    click(browser, "#saved-delete")
+    until(browser, lambda: css(browser, "#saved-message")[0].text == "Deleted.", "deleted")
+    names = [s["name"] for s in stack.client.get("/api/v1/searches").json()["searches"]]
+    assert name not in names
+
+    # Auto-refresh: a new occurrence shows up unasked.
+    choose(browser, "#discover-refresh", "Refresh every 10 s")
+    until(browser, lambda: "refresh=10s" in browser.current_url, "the URL holds the refresh")
+    settled(browser)
+    new = {"environment": "staging", "level": "WARNING", "timestamp": None}
+    assert stack.report(**new).status_code == 200
+    until(browser, lambda: hits(browser) == found["total"] + 1, "refreshed", timeout=30)
 
 
 def test_repairs_page_filters_by_result(

@@ -316,3 +316,42 @@ def test_a_standalone_api_without_a_token_refuses_writes_and_says_how_to_set_one
         assert stack.client.put(path, json=edit).status_code == 401
         good = {"Authorization": f"Bearer {token}"}
         assert stack.client.put(path, json=edit, headers=good).status_code == 200
+
+
+#: The dashboard's own routes (Dash's are its pages, layout, callbacks and assets): each reads
+#: API data with the browser's token, never with a token of its own.
+DASHBOARD_ROUTES = {
+    "/download/<kind>.<fmt>": ["/download/events.csv?range=7d", "/download/bugs.ndjson?status=NEW"]
+}
+DASH_OWN = ("/_dash-", "/_favicon", "/_reload", "/assets/", "/static/", "/<path:path>")
+
+
+def test_dashboard_downloads_pass_on_the_browsers_token_and_nothing_else(
+    reader_api: ApiHarness,
+) -> None:
+    from dashboards.api import CONFIG_KEY
+    from dashboards.app import create_app
+    from dashboards.download import TOKEN_COOKIE
+
+    assert reader_api.report(line_number=12, timestamp=None).status_code == 200
+    reader_api.drain()
+    app = create_app(reader_api.settings)
+    own = {r.rule for r in app.server.url_map.iter_rules()} - {"/"}
+    assert {r for r in own if not r.startswith(DASH_OWN)} == set(DASHBOARD_ROUTES)
+    # The dashboard's client as create_app made it (no token of its own), answered in-process.
+    client = app.server.config[CONFIG_KEY]
+    client._http = reader_api.client  # noqa: SLF001
+    browser = app.server.test_client()
+    for path in (p for paths in DASHBOARD_ROUTES.values() for p in paths):
+        for case in REFUSED:
+            headers, status = case.values
+            denied = browser.get(path, headers=headers)
+            assert denied.status_code == status, (path, case.id, denied.text)
+            assert "ValueError" not in denied.text
+        assert browser.get(path, headers=GOOD).status_code == 200, path
+        browser.set_cookie(TOKEN_COOKIE, "wrong-token", path="/download")
+        assert browser.get(path).status_code == 403, path
+        browser.set_cookie(TOKEN_COOKIE, ADMIN_TOKEN, path="/download")
+        allowed = browser.get(path)
+        assert allowed.status_code == 200 and "ValueError" in allowed.text, (path, allowed.text)
+        browser.delete_cookie(TOKEN_COOKIE, path="/download")
