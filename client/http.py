@@ -151,12 +151,9 @@ class ApiClient:
     ) -> Any:
         """Move the bug as a person (no `by`); empty texts are sent as null. `fixed_version`
         goes with a move to FIXED, VERIFIED or DEPLOYED (else the newest release seen)."""
-        body = {
-            "status": status,
-            "failure_reason": failure_reason or None,
-            "note": note or None,
-            "fixed_version": fixed_version or None,
-        }
+        body = {"status": status, "failure_reason": failure_reason or None, "note": note or None}
+        if fixed_version:
+            body["fixed_version"] = fixed_version
         return self._call("PUT", f"/api/v1/bugs/{bug_id}/status", token, json=body)
 
     def start_repair(self, bug_id: int, token: str | None = None) -> Any:
