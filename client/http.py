@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import httpx
 
-from client.shapes import ProjectOut
+from client.shapes import MERGED_INTO_HEADER, ProjectOut
 from store.models import Bug, RepairReportIn
 from store.vocabulary import AGENT
 
@@ -39,10 +39,14 @@ class ApiError(Exception):
     "<status>: <detail>".
     """
 
-    def __init__(self, status: int, detail: str, message: str | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str, message: str | None = None, merged_into: int | None = None
+    ) -> None:
         super().__init__(message or (f"{status}: {detail}" if status else detail))
         self.status = status
         self.detail = detail
+        #: The bug a merged bug now lives in (its 404 names it).
+        self.merged_into = merged_into
 
     @property
     def needs_token(self) -> bool:
@@ -159,6 +163,11 @@ class ApiClient:
     def start_repair(self, bug_id: int, token: str | None = None) -> Any:
         return self._call("POST", f"/api/v1/bugs/{bug_id}/repairs", token)
 
+    def merge_bugs(self, target_id: int, bug_ids: Sequence[int], token: str | None = None) -> Any:
+        """Merge `bug_ids` into `target_id`, as the dashboard; the target as it is now."""
+        body = {"bug_ids": list(bug_ids), "by": "dashboard"}
+        return self._call("POST", f"/api/v1/bugs/{target_id}/merge", token, json=body)
+
     def bug_reports(self, bug_id: int, token: str | None = None) -> Any:
         return self._call("GET", f"/api/v1/bugs/{bug_id}/repair-reports", token)
 
@@ -243,7 +252,9 @@ class ApiClient:
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from exc
         if response.is_error:
-            raise ApiError(response.status_code, _detail(response))
+            merged = response.headers.get(MERGED_INTO_HEADER, "")
+            target = int(merged) if merged.isdigit() else None
+            raise ApiError(response.status_code, _detail(response), merged_into=target)
         return response.json() if response.content else {}
 
     def _send(self, method: str, path: str, token: str | None, **kwargs: Any) -> httpx.Response:

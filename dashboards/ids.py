@@ -38,6 +38,11 @@ BUGS_NEXT = "bugs-next"
 BUGS_ERROR = "bugs-error"
 BUGS_REFRESH = "bugs-refresh"
 BUGS_RESULTS = "bugs-results"
+BUG_MERGED_INTO = "bug-merged-into"
+BUGS_PICK = "bugs-pick"  # pattern-matching type; bug
+BUGS_MERGE_TARGET = "bugs-merge-target"
+BUGS_MERGE = "bugs-merge"
+BUGS_MERGE_RESULT = "bugs-merge-result"
 
 #: The page's download links (CSV, NDJSON) of its whole search.
 BUGS_DOWNLOAD = "bugs-download"  # pattern-matching type; format

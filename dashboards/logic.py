@@ -220,6 +220,19 @@ def facet_entries(
     return rows
 
 
+def picked_bugs(values: Iterable[Iterable[int] | None]) -> list[int]:
+    """The bug ids ticked on the bugs page (each row's checklist holds its id or nothing)."""
+    return sorted({int(bug_id) for value in values for bug_id in (value or ())})
+
+
+def merge_choice(picked: list[int], target: int | None) -> tuple[int | None, list[int]]:
+    """(the target, the bugs to merge into it) of a selection; (None, []) when it is no merge:
+    fewer than two bugs, or a target that is not among them."""
+    if len(picked) < 2 or target not in picked:
+        return None, []
+    return target, [bug_id for bug_id in picked if bug_id != target]
+
+
 def page_count(total: int, size: int = PAGE_SIZE) -> int:
     return max(1, -(-total // size))
 

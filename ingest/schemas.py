@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from ingest.deps import MAX_ID
+from ingest.merge import MAX_MERGED
 from ingest.validation import check_repo_url, no_option
 from store.models import RepairRound, ToolchainReport
 from store.vocabulary import REGRESSION_STATUSES, Status
@@ -100,6 +102,15 @@ class StatusChangeIn(BaseModel):
         if self.fixed_version and self.status not in REGRESSION_STATUSES:
             raise ValueError("fixed_version goes with a move to FIXED, VERIFIED or DEPLOYED")
         return self
+
+
+class MergeIn(BaseModel):
+    """Bugs to merge into the one the path names (all of its project)."""
+
+    bug_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=MAX_MERGED, examples=[[12, 31]]
+    )
+    by: str | None = Field(default=None, max_length=100, examples=["alice"])
 
 
 class RepairReportBody(RepairRound):

@@ -15,6 +15,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
+from client.http import ApiError
 from dashboards import api, documents, ids, logic
 from dashboards.components import (
     DIALOG_OPEN,
@@ -38,6 +39,15 @@ POLL_MS = 3_000
 COLUMNS = ("timestamp", "level", "environment", "version", "message")
 
 
+def _missing(bug_id: str | None, error: ApiError | None, lang: str) -> html.Div:
+    """No such bug; one merged into another leads there."""
+    target = error.merged_into if error is not None else None
+    if target is None:
+        return html.Div(t(lang, "bug_not_found", id=bug_id), className="alert error")
+    link = dcc.Link(f"#{target}", href=f"/bugs/{target}", id=ids.BUG_MERGED_INTO)
+    return html.Div([t(lang, "bug_merged", id=bug_id), " ", link], className="alert merged")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -55,8 +65,7 @@ def layout(
     if error is not None and error.status != 404:
         return html.Div([back, error_box(lang, error)], className="page")
     if bug is None:
-        missing = html.Div(t(lang, "bug_not_found", id=bug_id), className="alert error")
-        return html.Div([back, missing], className="page")
+        return html.Div([back, _missing(bug_id, error, lang)], className="page")
     reports = _reports(number, token)
     running = logic.repair_in_progress(bug.get("status"), None, len(reports), _now())
     return html.Div(

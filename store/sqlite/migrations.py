@@ -241,9 +241,22 @@ _V11: tuple[Step, ...] = (
     "version)",
     "DROP INDEX IF EXISTS events_bug",
 )
+#: Merged bugs: each merged fingerprint answers the bug it was merged into (`bug_id`);
+#: `merged_id` is the id it had, so its occurrences still in flight land on the target.
+_V12: tuple[Step, ...] = (
+    """
+    CREATE TABLE bug_aliases (
+        fingerprint TEXT PRIMARY KEY,
+        bug_id INTEGER NOT NULL,
+        merged_id INTEGER NOT NULL UNIQUE,
+        merged_at INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX bug_aliases_bug ON bug_aliases (bug_id)",
+)
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
 MIGRATIONS: tuple[tuple[Step, ...], ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12,
 )  # fmt: skip
 
 SCHEMA_VERSION = len(MIGRATIONS)

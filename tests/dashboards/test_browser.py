@@ -701,3 +701,27 @@ def test_admin_token_is_asked_once_kept_and_sent_on_writes(
     browser.refresh()
     until(browser, lambda: css(browser, "#token-state")[0].text == "token set", "kept")
     assert not css(browser, "#token-dialog.open")
+
+
+def test_ticked_bugs_merge_into_the_chosen_one_and_the_merged_page_leads_there(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack
+) -> None:
+    keep, merged = (
+        stack.report(project_id="merge_demo", line_number=n).json()["id"] for n in (7, 8)
+    )
+    until(browser := signed_in, lambda: len(api_bug_ids(stack, project_id="merge_demo")) == 2,
+          "both bugs indexed")  # fmt: skip
+    browser.get(dashboard + "/?project_id=merge_demo")
+    until(browser, lambda: sorted(bug_rows(browser)) == [keep, merged], "the project's bugs")
+    assert css(browser, "#bugs-merge")[0].get_attribute("disabled")
+    for bug_id in (keep, merged):
+        click(browser, f'tr[data-bug-id="{bug_id}"] .pick input')
+    until(browser, lambda: css(browser, "#bugs-merge")[0].is_enabled(), "merge offered")
+    assert f"#{keep}" in css(browser, "#bugs-merge-target")[0].text  # the first ticked
+    click(browser, "#bugs-merge")
+    until(browser, lambda: browser.current_url == f"{dashboard}/bugs/{keep}", "the kept bug opens")
+    until(browser, lambda: f"merged bug {merged}" in css(browser, ".history")[0].text, "history")
+
+    browser.get(f"{dashboard}/bugs/{merged}")
+    click(browser, "#bug-merged-into")
+    until(browser, lambda: browser.current_url.endswith(f"/bugs/{keep}"), "led to the target")

@@ -405,3 +405,11 @@ def test_t_formats_and_falls_back() -> None:
     assert t("fr", "nav_bugs") == "Bugs"
     assert t("en", "no-such-key") == "no-such-key"
     assert lang_of(None) == "en" and lang_of("zh") == "zh"
+
+
+def test_a_merge_needs_two_ticked_bugs_and_a_target_among_them() -> None:
+    picked = logic.picked_bugs([[3], [], None, [1], [3]])
+    assert picked == [1, 3]
+    assert logic.merge_choice(picked, 3) == (3, [1])
+    assert logic.merge_choice(picked, 7) == (None, [])
+    assert logic.merge_choice([1], 1) == (None, [])

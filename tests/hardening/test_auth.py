@@ -36,6 +36,11 @@ WRITES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = {
         200,
     ),
     ("POST", "/api/v1/bugs/{bug_id}/repairs"): ("/api/v1/bugs/{bug}/repairs", None, 202),
+    ("POST", "/api/v1/bugs/{bug_id}/merge"): (
+        "/api/v1/bugs/{bug}/merge",
+        {"bug_ids": "{other}"},
+        200,
+    ),
     ("POST", "/api/v1/bugs/{bug_id}/repair-reports"): (
         "/api/v1/bugs/{bug}/repair-reports",
         {"round": 1, "analysis": "off by one", "passed": False},
@@ -121,9 +126,9 @@ def test_every_write_operation_is_covered(admin_api: ApiHarness) -> None:
 
 
 def own_records(api: ApiHarness, line: int) -> dict[str, int]:
-    """A bug, a saved search, an alert channel and a rule of the test's own (made with the
+    """Two bugs, a saved search, an alert channel and a rule of the test's own (made with the
     token), by placeholder name."""
-    ids = {"bug": new_bug(api, line)}
+    ids = {"bug": new_bug(api, line), "other": new_bug(api, line + 1000)}
     made = {
         "search": ("/api/v1/searches", {"name": f"search {line}"}),
         "channel": ("/api/v1/alerts/channels", {**HOOK, "name": f"hook {line}"}),
@@ -141,6 +146,8 @@ def own_records(api: ApiHarness, line: int) -> dict[str, int]:
 def filled(body: dict[str, Any] | None, ids: dict[str, int]) -> dict[str, Any] | None:
     if body is not None and body.get("channel_ids") == "{channel}":
         return {**body, "channel_ids": [ids["channel"]]}
+    if body is not None and body.get("bug_ids") == "{other}":
+        return {**body, "bug_ids": [ids["other"]]}
     return body
 
 
@@ -159,6 +166,7 @@ def _state(api: ApiHarness, bug_id: int) -> tuple[Any, ...]:
     ]
     return (
         bug["status"],
+        bug["count"],
         len(bug["history"]) if "history" in bug else None,
         project["description"],
         project["local_path"],
@@ -278,7 +286,7 @@ def test_without_a_token_writes_are_refused_unless_anonymous_writes_opens_them(
     bug_id = new_bug(closed, 11)
     before = _state(closed, bug_id)
     # Nothing can be made without a token: the other records' ids are never reached.
-    ids = {"bug": bug_id, "search": 1, "channel": 1, "rule": 1}
+    ids = {"bug": bug_id, "other": 1, "search": 1, "channel": 1, "rule": 1}
     for (method, _), (path, body, _) in WRITES.items():
         reply = closed.client.request(method, path.format(**ids), json=filled(body, ids))
         assert reply.status_code == 401, (path, reply.text)
