@@ -56,6 +56,13 @@ _DOCS = (
     "(!!document.querySelector('#discover-docs details.doc, #discover-docs .empty') || "
     "[...document.querySelectorAll('#discover-docs .ag-cell')].some(c => c.textContent.trim()))"
 )
+# The bug's chart as Plotly drew it before, or its plain bars.
+_BUG_CHART = "#bug-chart .bars path, #bug-chart .strip-bars .bar"
+# The bug's occurrences as the page showed them before the grid, or grid cells with text.
+_BUG_DOCS = (
+    "(!!document.querySelector('.recent details.doc') || "
+    "[...document.querySelectorAll('.recent .ag-cell')].some(c => c.textContent.trim()))"
+)
 _DISCOVER_READY = (
     "(document.querySelector('#discover-total') || {}).textContent && "
     + _DOCS
@@ -80,11 +87,7 @@ def pages(spec: seed.Spec) -> list[Page]:
         Page(
             f"bug detail (#{hottest}, most frequent)",
             f"/bugs/{hottest}",
-            _all(
-                "#bug-stack pre.stack",
-                "#bug-chart .bars path",
-                ".recent details.doc, .recent .ag-row",
-            ),
+            _all("#bug-stack pre.stack", _BUG_CHART) + " && " + _BUG_DOCS,
         ),
         Page("Discover 24 h", discover(24), _DISCOVER_READY),
         Page(f"Discover 24 h, q={QUERY}", discover(24, QUERY), _DISCOVER_READY),

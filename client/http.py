@@ -8,8 +8,8 @@ only way in. Two families of calls share one connection, one token rule and one 
   and how the API answered;
 - JSON calls, for the dashboard: `bugs`, `bug`, `bug_events`, `transitions`, `change_status`,
   `start_repair`, `bug_reports`, `repair_status`, `repair_reports`, `search_events`,
-  `projects`, `update_project` return the decoded body; their errors carry the API's own
-  `detail`, for a person to read.
+  `projects`, `update_project` and the saved searches' calls return the decoded body; their
+  errors carry the API's own `detail`, for a person to read (`export` streams instead).
 
 A call sends its own `token` if it has one (the dashboard passes the browser's), else the admin
 token the client was made with. Transport errors are retried (`attempts` tries in all).
@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import httpx
 
-from client.shapes import ProjectOut
+from client.shapes import MERGED_INTO_HEADER, ProjectOut
 from store.models import Bug, RepairReportIn
 from store.vocabulary import AGENT
 
@@ -39,10 +39,14 @@ class ApiError(Exception):
     "<status>: <detail>".
     """
 
-    def __init__(self, status: int, detail: str, message: str | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str, message: str | None = None, merged_into: int | None = None
+    ) -> None:
         super().__init__(message or (f"{status}: {detail}" if status else detail))
         self.status = status
         self.detail = detail
+        #: The bug a merged bug now lives in (its 404 names it).
+        self.merged_into = merged_into
 
     @property
     def needs_token(self) -> bool:
@@ -147,13 +151,22 @@ class ApiClient:
         failure_reason: str | None = None,
         note: str | None = None,
         token: str | None = None,
+        fixed_version: str | None = None,
     ) -> Any:
-        """Move the bug as a person (no `by`); empty texts are sent as null."""
+        """Move the bug as a person (no `by`); empty texts are sent as null. `fixed_version`
+        goes with a move to FIXED, VERIFIED or DEPLOYED (else the newest release seen)."""
         body = {"status": status, "failure_reason": failure_reason or None, "note": note or None}
+        if fixed_version:
+            body["fixed_version"] = fixed_version
         return self._call("PUT", f"/api/v1/bugs/{bug_id}/status", token, json=body)
 
     def start_repair(self, bug_id: int, token: str | None = None) -> Any:
         return self._call("POST", f"/api/v1/bugs/{bug_id}/repairs", token)
+
+    def merge_bugs(self, target_id: int, bug_ids: Sequence[int], token: str | None = None) -> Any:
+        """Merge `bug_ids` into `target_id`, as the dashboard; the target as it is now."""
+        body = {"bug_ids": list(bug_ids), "by": "dashboard"}
+        return self._call("POST", f"/api/v1/bugs/{target_id}/merge", token, json=body)
 
     def bug_reports(self, bug_id: int, token: str | None = None) -> Any:
         return self._call("GET", f"/api/v1/bugs/{bug_id}/repair-reports", token)
@@ -174,6 +187,37 @@ class ApiClient:
 
     def search_events(self, body: Mapping[str, Any], token: str | None = None) -> Any:
         return self._call("POST", "/api/v1/events/search", token, json=dict(body))
+
+    def export(
+        self, kind: str, params: Sequence[tuple[str, str]], token: str | None = None
+    ) -> httpx.Response:
+        """The answer of `GET /api/v1/{kind}/export` (`bugs` or `events`), streamed: the caller
+        reads it (`iter_bytes`) and closes it; an error answer is returned as it is."""
+        headers = _bearer(token or self._admin_token)
+        request = self._http.build_request(
+            "GET", f"/api/v1/{kind}/export", params=list(params), headers=headers
+        )
+        try:
+            return self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+
+    def searches(self, token: str | None = None) -> Any:
+        return self._call("GET", "/api/v1/searches", token)
+
+    def search(self, search_id: int, token: str | None = None) -> Any:
+        return self._call("GET", f"/api/v1/searches/{int(search_id)}", token)
+
+    def save_search(
+        self, body: Mapping[str, Any], search_id: int | None = None, token: str | None = None
+    ) -> Any:
+        """Keep a Discover view: a new saved search, or `search_id` replaced."""
+        if search_id is None:
+            return self._call("POST", "/api/v1/searches", token, json=dict(body))
+        return self._call("PUT", f"/api/v1/searches/{int(search_id)}", token, json=dict(body))
+
+    def delete_search(self, search_id: int, token: str | None = None) -> Any:
+        return self._call("DELETE", f"/api/v1/searches/{int(search_id)}", token)
 
     def projects(self, token: str | None = None) -> Any:
         return self._call("GET", "/api/v1/projects", token)
@@ -208,7 +252,9 @@ class ApiClient:
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from exc
         if response.is_error:
-            raise ApiError(response.status_code, _detail(response))
+            merged = response.headers.get(MERGED_INTO_HEADER, "")
+            target = int(merged) if merged.isdigit() else None
+            raise ApiError(response.status_code, _detail(response), merged_into=target)
         return response.json() if response.content else {}
 
     def _send(self, method: str, path: str, token: str | None, **kwargs: Any) -> httpx.Response:

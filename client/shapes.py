@@ -21,6 +21,10 @@ from store.vocabulary import Status
 # No class docstrings below: a docstring would become the schema's description in the OpenAPI.
 
 
+#: The header of a merged bug's 404 naming the bug it now lives in.
+MERGED_INTO_HEADER = "X-LogCenter-Merged-Into"
+
+
 class ProjectOut(BaseModel):
     id: int
     project_id: str

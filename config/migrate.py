@@ -30,7 +30,10 @@ from store.search import BugQuery, EventQuery
 
 Progress = Callable[[str], None]
 #: The field naming each kind's records (the reservation is a single record).
-_KEYS = {kind: "id" for kind in KINDS} | {"bug_id_reservation": "max_bug_id"}
+_KEYS = {kind: "id" for kind in KINDS} | {
+    "bug_id_reservation": "max_bug_id",
+    "bug_aliases": "merged_id",
+}
 #: Kinds compared one record in `sample_every` (the rest are compared whole).
 _SAMPLED = frozenset({"bugs", "events"})
 _SHOWN = 5

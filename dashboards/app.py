@@ -14,7 +14,7 @@ import flask
 from dash import ALL, Input, Output, State, ctx, dcc, html
 
 from client.http import ApiClient
-from dashboards import ids
+from dashboards import download, ids
 from dashboards.api import CONFIG_KEY
 from dashboards.components import acted
 from dashboards.i18n import default_lang, lang_of, t
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         return _shell(token_required, default_lang(configured, _accept_language()))
 
     app.layout = layout
+    download.register(app.server)
     _shell_callbacks(app)
     return app
 
@@ -85,6 +86,7 @@ def _shell(token_required: bool, lang: str) -> html.Div:
             dcc.Store(id=ids.LANG_DEFAULT, data=lang),
             dcc.Store(id=ids.LANG, data=lang),
             dcc.Store(id=ids.TOKEN, storage_type="local"),
+            dcc.Store(id=ids.TOKEN_COOKIE),
             dcc.Store(id="token-required", data=token_required),
             html.Header(
                 [
@@ -133,6 +135,21 @@ def _shell_callbacks(app: dash.Dash) -> None:
         Output(ids.LANG, "data"),
         Input(ids.LANG_CHOICE, "data"),
         State(ids.LANG_DEFAULT, "data"),
+    )
+
+    # Download links cannot send a header: the token goes to the dashboard's /download route
+    # in a same-site cookie instead (dashboards/download.py).
+    app.clientside_callback(
+        f"""function (token) {{
+            const base = "{download.TOKEN_COOKIE}=";
+            const rest = "; path=/download; SameSite=Strict";
+            document.cookie = token
+                ? base + encodeURIComponent(token) + rest
+                : base + rest + "; max-age=0";
+            return window.dash_clientside.no_update;
+        }}""",
+        Output(ids.TOKEN_COOKIE, "data"),
+        Input(ids.TOKEN, "data"),
     )
 
     @app.callback(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -82,6 +81,21 @@ def facet_button(
     )
 
 
+def downloads(kind: str, hrefs: dict[str, str], lang: str) -> list[html.A]:
+    """A download link per export format (`hrefs`: format -> the dashboard's /download URL);
+    each has the id `{"type": kind, "format": fmt}`."""
+    return [
+        html.A(
+            t(lang, f"download_{fmt}"),
+            id={"type": kind, "format": fmt},
+            href=href,
+            download="",
+            className="btn download",
+        )
+        for fmt, href in hrefs.items()
+    ]
+
+
 def chips(values: Iterable[Any], class_name: str = "chip") -> list[html.Span]:
     return [html.Span(str(v), className=class_name) for v in values]
 
@@ -112,6 +126,25 @@ def bar_figure(histogram: Iterable[dict[str, Any]], height: int = 220) -> dict[s
     }
 
 
+def bar_strip(
+    histogram: Iterable[dict[str, Any]], interval: str | None, height: int = 140
+) -> html.Div:
+    """A histogram as plain bars, without a charting library to load and run: for a small
+    chart that is only looked at (a bug's occurrences over its life, ~60 bars at most)."""
+    xs, ys = logic.filled_points(histogram, interval)
+    top = max(ys, default=0) or 1
+    bars = [
+        html.Div(className="bar", title=f"{x}  {y}", style={"height": f"{100 * y / top:.1f}%"})
+        for x, y in zip(xs, ys, strict=True)
+    ]
+    axis = [html.Span(xs[0]), html.Span(f"max {top}"), html.Span(xs[-1])] if xs else []
+    return html.Div(
+        [html.Div(bars, className="strip-bars", style={"height": f"{height}px"}),
+         html.Div(axis, className="strip-axis muted")],
+        className="strip",
+    )  # fmt: skip
+
+
 def graph(component_id: str, figure: dict[str, Any]) -> dcc.Graph:
     return dcc.Graph(
         id=component_id,
@@ -127,41 +160,6 @@ def diff_view(diff: str | None) -> html.Pre:
         [html.Span(line + "\n", className=kind) for kind, line in logic.diff_lines(diff)],
         className="diff",
     )
-
-
-def event_rows(items: list[dict[str, Any]], lang: str) -> list[Any]:
-    """One expandable row per occurrence: a summary line, the full document when opened."""
-    if not items:
-        return [html.P(t(lang, "no_results"), className="muted empty")]
-    rows = []
-    for event in items:
-        summary = html.Summary(
-            [
-                html.Span(logic.short_time(event.get("timestamp")), className="nowrap"),
-                html.Span(
-                    event.get("level"),
-                    className=f"level level-{(event.get('level') or '').lower()}",
-                ),
-                html.Span(event.get("project_id"), className="doc-project"),
-                html.Span(event.get("error_type"), className="mono"),
-                html.Span(logic.truncate(event.get("message"), 140), className="doc-message"),
-            ]
-        )
-        details: list[tuple[str, Any]] = [(k, _cell(k, event.get(k))) for k in logic.EVENT_FIELDS]
-        details += [(f"context.{k}", v) for k, v in logic.context_rows(event.get("context"))]
-        body: list[Any] = [kv_table(details)]
-        if event.get("stack_trace"):
-            body.append(html.Pre("\n".join(event["stack_trace"]), className="stack"))
-        rows.append(html.Details([summary, *body], className="doc"))
-    return rows
-
-
-def _cell(name: str, value: Any) -> Any:
-    if name == "bug_id" and value is not None:
-        return dcc.Link(f"#{value}", href=f"/bugs/{value}")
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else str(value)
 
 
 #: Why repairs are not automatic (GET /api/v1/repairs/status `reason_code`), translated.

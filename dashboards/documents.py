@@ -1,16 +1,24 @@
-"""Discover's document table as plain functions: which columns it shows (and how the URL holds
-them), the small rows the grid receives, the API requests that fill it block by block, and the
-cursors that carry it from one block to the next."""
+"""The document table of Discover and of a bug's page: which columns it shows (and how the URL
+holds them), the small rows the grid receives, the API requests that fill it block by block,
+the cursors that carry it from one block to the next, and the whole occurrence a row opens.
+
+Plain functions first; then the grid component, the body of the callback that answers its
+blocks, and the callback that opens a clicked row, so the pages share one table."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from dashboards import logic
+import dash_ag_grid as dag
+from dash import ALL, Input, Output, State, callback, ctx, html
+
+from dashboards import api, ids, logic
+from dashboards.components import attempt, error_box, kv_table
+from dashboards.i18n import lang_of, t
 
 #: The columns shown until someone chooses others.
 DEFAULT_COLUMNS = ("timestamp", "level", "project_id", "error_type", "message")
@@ -166,3 +174,103 @@ def next_paging(
 def row_count(request: Mapping[str, Any], found: int, next_cursor: str | None) -> int:
     """The grid's row count once the last block is in, -1 while more may follow."""
     return int(request.get("startRow") or 0) + found if next_cursor is None else -1
+
+
+# --- the grid and its callbacks' bodies ------------------------------------------------------
+
+
+def grid(grid_id: str, chosen: Sequence[str], height: int = 560) -> dag.AgGrid:
+    """The virtualised document table: ag-grid's infinite row model asks for each block it is
+    about to show (the page's callback answers with `block`)."""
+    return dag.AgGrid(
+        id=grid_id,
+        rowModelType="infinite",
+        columnDefs=column_defs(chosen),
+        defaultColDef={"resizable": True, "sortable": False},
+        getRowId="params.data.id",
+        dashGridOptions={
+            "cacheBlockSize": BLOCK,
+            "maxBlocksInCache": 20,
+            "infiniteInitialRowCount": 1,
+            # Blocks in order, so each request finds the cursor the previous block left.
+            "maxConcurrentDatasourceRequests": 1,
+            # `context.user.id` is a column name here, not a path into the row.
+            "suppressFieldDotNotation": True,
+            "suppressCellFocus": True,
+        },
+        className="ag-theme-quartz docs-grid",
+        style={"height": f"{height}px"},
+    )
+
+
+def block(
+    request: Mapping[str, Any], state: Mapping[str, Any], paging: Mapping[str, Any], token: Any
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """One block of the search `state` for the grid's `request`: the grid's answer (small rows,
+    no stack traces), the paging that leads to the next block, and the occurrences listed."""
+    body = rows_body(state, datetime.now(UTC), request, paging)
+    data, _ = attempt(lambda: api.current().search_events(body, token))
+    items: list[dict[str, Any]] = (data or {}).get("items", [])
+    next_cursor = (data or {}).get("next_cursor")
+    response = {
+        "rowData": [row(e) for e in items],
+        "rowCount": row_count(request, len(items), next_cursor),
+    }
+    return response, next_paging(paging, state, body, request, len(items), next_cursor), items
+
+
+def open_rows(grid_id: str, doc_id: str, close_type: str) -> None:
+    """Register the callback that shows a clicked row of `grid_id` whole in `doc_id` (fetched
+    then) and empties it when its close button (pattern-matching type `close_type`) is used."""
+
+    @callback(
+        Output(doc_id, "children"),
+        Input(grid_id, "cellClicked"),
+        Input({"type": close_type, "index": ALL}, "n_clicks"),
+        State(ids.LANG, "data"),
+        State(ids.TOKEN, "data"),
+        prevent_initial_call=True,
+    )
+    def open_row(clicked: Any, _close: Any, lang: Any, token: str | None) -> Any:
+        closing = isinstance(ctx.triggered_id, dict)
+        return opened(clicked, closing, close_type, lang_of(lang), token)
+
+
+def opened(clicked: Any, closing: bool, close_type: str, lang: str, token: Any) -> Any:
+    """The clicked row's whole occurrence, fetched now (the grid holds only its cells); nothing
+    once closed. `close_type`: the pattern-matching id type of the page's close button."""
+    if closing or not clicked or not clicked.get("rowId"):
+        return []
+    event, error = attempt(lambda: api.current().event(str(clicked["rowId"]), token))
+    if error is not None or event is None:
+        return error_box(lang, error) if error else []
+    return document(event, lang, close_type)
+
+
+def document(event: dict[str, Any], lang: str, close_type: str) -> html.Div:
+    """One occurrence: its fields, context, stack trace and JSON."""
+    fields_shown = [(k, _text(event.get(k))) for k in ("id", *logic.EVENT_FIELDS)]
+    parts: list[Any] = [
+        html.Div(
+            [
+                html.H4(t(lang, "document", id=event.get("id"))),
+                html.Button(t(lang, "close"), id={"type": close_type, "index": 0}, className="btn"),
+            ],
+            className="doc-head",
+        ),
+        kv_table(fields_shown),
+    ]
+    context = logic.context_rows(event.get("context"))
+    if context:
+        parts += [html.H5(t(lang, "context")), kv_table(context, "kv context")]
+    if event.get("stack_trace"):
+        parts.append(html.Pre("\n".join(event["stack_trace"]), className="stack"))
+    parts += [
+        html.H5(t(lang, "json")),
+        html.Pre(json.dumps(event, ensure_ascii=False, indent=2), className="json"),
+    ]
+    return html.Div(parts, className="card doc-open", **{"data-event-id": event.get("id")})
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

@@ -17,6 +17,8 @@ TOKEN_SAVE = "token-save"
 TOKEN_CLEAR = "token-clear"
 TOKEN_CLOSE = "token-close"
 TOKEN_STATE = "token-state"
+#: Output of the callback that keeps the download cookie in step with the token (no data).
+TOKEN_COOKIE = "token-cookie"
 NAV = "nav"
 NAV_LINK = "nav-link"  # pattern-matching type; index = page key
 
@@ -36,6 +38,14 @@ BUGS_NEXT = "bugs-next"
 BUGS_ERROR = "bugs-error"
 BUGS_REFRESH = "bugs-refresh"
 BUGS_RESULTS = "bugs-results"
+BUG_MERGED_INTO = "bug-merged-into"
+BUGS_PICK = "bugs-pick"  # pattern-matching type; bug
+BUGS_MERGE_TARGET = "bugs-merge-target"
+BUGS_MERGE = "bugs-merge"
+BUGS_MERGE_RESULT = "bugs-merge-result"
+
+#: The page's download links (CSV, NDJSON) of its whole search.
+BUGS_DOWNLOAD = "bugs-download"  # pattern-matching type; format
 
 # Bug detail
 BUG_ID = "bug-id"
@@ -46,6 +56,7 @@ BUG_ACTIONS = "bug-actions"
 BUG_MOVE = "bug-move"  # pattern-matching type; status
 BUG_REASON = "bug-reason"
 BUG_NOTE = "bug-note"
+BUG_FIXED_VERSION = "bug-fixed-version"
 BUG_MESSAGE = "bug-message"
 BUG_REPAIR = "bug-repair"
 BUG_REPAIR_PENDING = "bug-repair-pending"
@@ -54,6 +65,16 @@ BUG_TIMELINE = "bug-timeline"
 BUG_POLL = "bug-poll"
 BUG_STACK = "bug-stack"
 BUG_CHART = "bug-chart"
+#: The bug's life as its occurrences are searched (id, from, to); rendered with the bug, so
+#: the chart and the environments/versions seen are asked for again when the bug is.
+BUG_WINDOW = "bug-window"
+BUG_SEEN = "bug-seen"
+#: The occurrences table (documents.grid), the search it lists, its cursors, the opened row.
+BUG_GRID = "bug-grid"
+BUG_DOCS_STATE = "bug-docs-state"
+BUG_PAGING = "bug-paging"
+BUG_DOC = "bug-doc"
+BUG_DOC_CLOSE = "bug-doc-close"  # pattern-matching type (it comes and goes)
 
 # Repairs
 REPAIRS_PROJECT = "repairs-project"
@@ -95,3 +116,23 @@ DISCOVER_DOC = "discover-doc"
 DISCOVER_DOC_CLOSE = "discover-doc-close"  # pattern-matching type (it comes and goes)
 DISCOVER_TOTAL = "discover-total"
 DISCOVER_ERROR = "discover-error"
+#: The field sidebar's name filter and each field's panel (hidden when its name does not match).
+DISCOVER_FIELD_FILTER = "discover-field-filter"
+DISCOVER_FIELD_PANEL = "discover-field-panel"  # pattern-matching type; field
+#: The filter pills (from the state) and each pill's buttons.
+DISCOVER_PILLS = "discover-pills"
+DISCOVER_PILL = "discover-pill"  # pattern-matching type; action, index
+#: Auto-refresh: the choice (off, 10s, 1m; in the URL) and its timer.
+DISCOVER_REFRESH = "discover-refresh"
+DISCOVER_TICK = "discover-tick"
+#: Download links of the current search (CSV, NDJSON).
+DISCOVER_DOWNLOAD = "discover-download"  # pattern-matching type; format
+#: Saved searches: name, save, the list (choosing one loads it), delete, message.
+SAVED_NAME = "saved-name"
+SAVED_SAVE = "saved-save"
+SAVED_LIST = "saved-list"
+SAVED_DELETE = "saved-delete"
+SAVED_MESSAGE = "saved-message"
+#: The share link (the page's whole URL) and its copy button.
+SHARE_LINK = "share-link"
+SHARE_COPY = "share-copy"

@@ -83,6 +83,14 @@ def validate_move(target: str, reason: str | None) -> str | None:
     return None
 
 
+def fixed_version_of(target: str, typed: str | None) -> str | None:
+    """The fixed version a move sends: what was typed, on a move that marks the bug fixed (the
+    API refuses it on any other); None lets the API record the newest release seen."""
+    if target not in REGRESSION_STATUSES:
+        return None
+    return (typed or "").strip() or None
+
+
 def is_regression(change: Mapping[str, Any]) -> bool:
     """A status-history entry that reopened a fixed bug because it occurred again (written by
     ingestion, not by a person reopening it)."""
@@ -210,6 +218,19 @@ def facet_entries(
     seen = {r[0] for r in rows}
     rows += [(v, 0, True) for v in chosen if v not in seen]
     return rows
+
+
+def picked_bugs(values: Iterable[Iterable[int] | None]) -> list[int]:
+    """The bug ids ticked on the bugs page (each row's checklist holds its id or nothing)."""
+    return sorted({int(bug_id) for value in values for bug_id in (value or ())})
+
+
+def merge_choice(picked: list[int], target: int | None) -> tuple[int | None, list[int]]:
+    """(the target, the bugs to merge into it) of a selection; (None, []) when it is no merge:
+    fewer than two bugs, or a target that is not among them."""
+    if len(picked) < 2 or target not in picked:
+        return None, []
+    return target, [bug_id for bug_id in picked if bug_id != target]
 
 
 def page_count(total: int, size: int = PAGE_SIZE) -> int:
@@ -376,6 +397,34 @@ def histogram_points(histogram: Iterable[Mapping[str, Any]]) -> tuple[list[str],
     return xs, ys
 
 
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def interval_seconds(label: str | None) -> int | None:
+    """The width of an API histogram interval ("15m", "3h", "30d", "8700s"); None if unknown."""
+    text = str(label or "")
+    if len(text) < 2 or text[-1] not in _UNIT_SECONDS or not text[:-1].isdigit():
+        return None
+    return int(text[:-1]) * _UNIT_SECONDS[text[-1]]
+
+
+def filled_points(
+    histogram: Iterable[Mapping[str, Any]], interval: str | None
+) -> tuple[list[str], list[int]]:
+    """histogram_points with the empty buckets between the first and the last put back (the
+    API leaves them out), so bars drawn side by side keep time to scale."""
+    xs, ys = histogram_points(histogram)
+    width = interval_seconds(interval)
+    if not xs or width is None:
+        return xs, ys
+    counts = dict(zip(xs, ys, strict=True))
+    first, last = (datetime.fromisoformat(x) for x in (xs[0], xs[-1]))
+    steps = min(int((last - first).total_seconds()) // width, 10_000)
+    moments = (first + timedelta(seconds=width * i) for i in range(steps + 1))
+    keys = [m.strftime("%Y-%m-%d %H:%M:%S") for m in moments]
+    return keys, [counts.get(k, 0) for k in keys]
+
+
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -407,18 +456,43 @@ def discover_body(state: Mapping[str, Any], now: datetime, size: int = 100) -> d
     }
 
 
-def bug_occurrence_body(bug: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Events search for one bug's occurrences chart, environments and versions seen."""
+def bug_window(bug: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A bug's life as its page searches it: from a minute before its first occurrence to a
+    minute after its last (ISO), whatever the time now."""
     start = parse_time(bug.get("first_seen")) or now - QUICK_RANGES["30d"]
-    end = max(parse_time(bug.get("last_seen")) or now, now)
+    end = max(parse_time(bug.get("last_seen")) or now, start)
     return {
-        "q": f"bug_id:{int(bug['id'])}",
+        "id": int(bug["id"]),
         "from": iso(start - timedelta(minutes=1)),
-        "to": iso(end),
+        "to": iso(end + timedelta(minutes=1)),
+    }
+
+
+def bug_chart_body(window: Mapping[str, Any]) -> dict[str, Any]:
+    """Events search for a bug's occurrences chart: buckets alone, over the bug's life, so the
+    interval ("auto") follows its first and last seen and the chart gets at most ~60 bars."""
+    return {
+        "q": f"bug_id:{int(window['id'])}",
+        "from": window["from"],
+        "to": window["to"],
         "interval": "auto",
-        "facets": ["environment", "version"],
-        "size": 1,
-        "sort": "-timestamp",
+        "facets": [],
+        "size": 0,
+    }
+
+
+def bug_seen_body(window: Mapping[str, Any]) -> dict[str, Any]:
+    """Events search for the environments and versions a bug was seen in."""
+    return {**bug_chart_body(window), "interval": "none", "facets": ["environment", "version"]}
+
+
+def bug_docs_state(window: Mapping[str, Any]) -> dict[str, Any]:
+    """The search the bug's occurrences table lists (a Discover state: its query and range)."""
+    return {
+        "q": f"bug_id:{int(window['id'])}",
+        "quick": "custom",
+        "from": window["from"],
+        "to": window["to"],
     }
 
 

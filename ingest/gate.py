@@ -151,6 +151,11 @@ class Keys:
         return f"{self.prefix}metrics:purged"
 
     @property
+    def merges(self) -> str:
+        """Bumped by every merge of bugs: indexers drop the fingerprint -> id they cached."""
+        return f"{self.prefix}merges"
+
+    @property
     def group(self) -> str:
         return "indexers"
 
@@ -377,3 +382,23 @@ def publish_ingest_key(redis: Redis, prefix: str, project_id: str, key: str | No
         redis.set(name, key)
     else:
         redis.delete(name)
+
+
+def publish_merge(
+    redis: Redis,
+    prefix: str,
+    target_id: int,
+    fingerprints: Iterable[str],
+    merged_ids: Iterable[int],
+) -> None:
+    """Admit the merged bugs' fingerprints as the target from now on, forget the merged bugs,
+    and tell every indexer that ids it cached may be gone. After a loss of Redis keys the
+    rebuild finds the same mapping in the store (Store.iter_bug_keys lists the aliases)."""
+    keys = Keys(prefix)
+    pipe = redis.pipeline(transaction=True)
+    for fp in fingerprints:
+        pipe.set(keys.fingerprint(fp), target_id)
+    for bug_id in merged_ids:
+        pipe.delete(keys.bug(bug_id))
+    pipe.incr(keys.merges)
+    pipe.execute()

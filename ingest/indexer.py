@@ -81,9 +81,11 @@ class Indexer:
     def __post_init__(self) -> None:
         self.keys = Keys(self.prefix)
         self._projects_seen: set[tuple[str, bool, str | None]] = set()
-        #: Fingerprint -> id of bugs this process has seen stored (bugs are never deleted), so
-        #: a batch asks the store to create only the fingerprints it has not seen yet.
+        #: Fingerprint -> id of bugs this process has seen stored, so a batch asks the store to
+        #: create only the fingerprints it has not seen yet. A merge removes bugs: it bumps
+        #: the gate's merge counter, and a batch that sees it changed starts this over.
         self._stored: dict[str, int] = {}
+        self._merges: bytes | None = None
         self._next_claim = 0.0
         self._next_purge = 0.0
         self._next_block_check = 0.0
@@ -270,6 +272,10 @@ class Indexer:
     def _store_bugs(self, first: dict[str, BugCreate]) -> dict[str, int]:
         """{fingerprint: stored bug id}; only fingerprints not known stored go to the store
         (re-creating known ones rewrote nothing but cost ~10% of the indexer's time)."""
+        merges = self.redis.get(self.keys.merges)
+        if merges != self._merges:  # bugs were merged: cached ids may name merged bugs
+            self._stored.clear()
+            self._merges = merges  # type: ignore[assignment]
         known = {fp: self._stored[fp] for fp in first if fp in self._stored}
         missing = [bug for fp, bug in first.items() if fp not in known]
         created = self.store.create_bugs(missing) if missing else {}

@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from ingest.deps import MAX_ID
+from ingest.merge import MAX_MERGED
 from ingest.validation import check_repo_url, no_option
 from store.models import RepairRound, ToolchainReport
 from store.vocabulary import REGRESSION_STATUSES, Status
@@ -102,6 +104,15 @@ class StatusChangeIn(BaseModel):
         return self
 
 
+class MergeIn(BaseModel):
+    """Bugs to merge into the one the path names (all of its project)."""
+
+    bug_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=MAX_MERGED, examples=[[12, 31]]
+    )
+    by: str | None = Field(default=None, max_length=100, examples=["alice"])
+
+
 class RepairReportBody(RepairRound):
     """One repair round (the bug id comes from the path)."""
 
@@ -113,9 +124,24 @@ class EventSearchIn(BaseModel):
     from_: datetime | None = Field(default=None, alias="from", examples=["2026-01-30T00:00:00Z"])
     to: datetime | None = Field(default=None, examples=["2026-01-31T00:00:00Z"])
     #: "none": no histogram (a page of documents alone).
-    interval: Literal["none", "auto", "1m", "5m", "15m", "30m", "1h", "3h", "12h", "1d", "7d"] = (
-        "auto"
-    )
+    #: "auto": the smallest interval giving at most ~60 buckets; a fixed interval giving more
+    #: than store.search.MAX_BUCKETS is widened (the answer's `interval` says to what).
+    interval: Literal[
+        "none",
+        "auto",
+        "1m",
+        "5m",
+        "15m",
+        "30m",
+        "1h",
+        "3h",
+        "12h",
+        "1d",
+        "7d",
+        "30d",
+        "90d",
+        "365d",
+    ] = "auto"
     facets: list[str] = Field(default_factory=list, examples=[["project_id", "level"]])
     filters: dict[str, list[str]] = Field(default_factory=dict)
     size: int = Field(default=50, ge=0, le=500)

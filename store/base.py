@@ -61,7 +61,28 @@ class Store(Protocol):
 
     def get_bug(self, bug_id: int) -> Bug | None: ...
 
-    def bug_ids_by_fingerprint(self, fingerprints: Iterable[str]) -> dict[str, int]: ...
+    def bug_ids_by_fingerprint(self, fingerprints: Iterable[str]) -> dict[str, int]:
+        """{fingerprint: bug id} of those known; a merged bug's fingerprint answers the bug it
+        was merged into."""
+
+    def merge_bugs(self, target_id: int, bug_ids: Iterable[int], *, by: str | None = None) -> Bug:
+        """Merge bugs into `target_id` and return the target as it is afterwards.
+
+        Counts, first/last seen, regressions, occurrences and repair reports move to the
+        target; its history gets one entry per merged bug (id, occurrences moved, fingerprint);
+        the merged bugs are gone (get_bug None, merged_into answers the target) and their
+        fingerprints, and those merged into them before, answer the target from now on
+        (create_bugs, bug_ids_by_fingerprint, iter_bug_keys, add_events). Idempotent: a bug
+        already merged into the target is skipped, and a merge cut short is finished by running
+        it again. Raises NotFound for an unknown bug, Conflict for a bug of another project,
+        ValueError for the target among `bug_ids`.
+        """
+
+    def merged_into(self, bug_id: int) -> int | None:
+        """The bug a merged bug now lives in (None: `bug_id` was never merged)."""
+
+    def merged_fingerprints(self, bug_id: int) -> list[str]:
+        """The fingerprints merged into `bug_id` (directly or through a bug merged into it)."""
 
     def update_bug(
         self,
@@ -88,8 +109,9 @@ class Store(Protocol):
         """
 
     def iter_bug_keys(self) -> Iterator[tuple[str, int, str, str | None]]:
-        """Every bug's (fingerprint, id, status, fixed_version): used to rebuild the Redis
-        gate."""
+        """Every bug's (fingerprint, id, status, fixed_version), then every merged
+        fingerprint's with its target's id, status and fixed_version: used to rebuild the
+        Redis gate."""
 
     def max_bug_id(self) -> int:
         """The highest bug id stored or reserved (0 when none)."""
@@ -108,6 +130,7 @@ class Store(Protocol):
         """Store occurrences in bulk, idempotent on event id, and update their bugs' counters.
 
         Only events not stored before count; the returned occurrences describe what was added.
+        An event whose fingerprint was merged into another bug is stored on that bug.
         Re-adding the same events (a redelivered stream batch) changes nothing. Events whose
         bug id is unknown are stored anyway. `reopen_bug_ids` names bugs whose occurrence the
         ingest gate flagged as a regression: each one that got at least one new event here is

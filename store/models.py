@@ -221,6 +221,71 @@ def occurrences_of(events: Iterable[Event], reopen: AbstractSet[int]) -> list[Bu
     ]
 
 
+class BugAlias(BaseModel):
+    """A merged bug's fingerprint, answering for the bug it was merged into (`bug_id`).
+
+    `merged_id` is the id the merged bug had: occurrences still carrying it (admitted before
+    the merge, indexed after) land on `bug_id`."""
+
+    fingerprint: str
+    bug_id: int
+    merged_id: int
+    merged_at: Timestamp
+
+
+#: The start of a merge's history entry on the target; the merged id follows.
+MERGE_REASON = "merged bug "
+
+
+def merge_change(status: Status, merged: Bug, now: datetime, by: str | None) -> StatusChange:
+    """The target's history entry for one merged bug: which one, and what it brought."""
+    return StatusChange.model_validate(
+        {
+            "from": status.value,
+            "to": status.value,
+            "at": now,
+            "by": by,
+            "reason": f"{MERGE_REASON}{merged.id} ({merged.count} occurrences, "
+            f"fingerprint {merged.fingerprint})",
+        }
+    )
+
+
+def has_merged(history: Iterable[StatusChange | Mapping[str, Any]], merged_id: int) -> bool:
+    """Whether a history already records merging `merged_id` (a merge re-run adds nothing)."""
+    start = f"{MERGE_REASON}{merged_id} ("
+    for entry in history:
+        reason = entry.reason if isinstance(entry, StatusChange) else entry.get("reason")
+        if reason and reason.startswith(start):
+            return True
+    return False
+
+
+def merged_totals(target: Bug, merged: Bug) -> dict[str, Any]:
+    """What merging `merged` changes on `target`'s counters."""
+    return {
+        "count": target.count + merged.count,
+        "first_seen": min(target.first_seen, merged.first_seen),
+        "last_seen": max(target.last_seen, merged.last_seen),
+        "regression_count": target.regression_count + merged.regression_count,
+    }
+
+
+def remap_merged(
+    events: list[Event], aliases: Mapping[str, int], reopen: AbstractSet[int]
+) -> tuple[list[Event], frozenset[int]]:
+    """Events (and the reopen set) with merged fingerprints moved to the bug they now answer
+    for: an occurrence admitted under a merged bug's id before the merge lands on the target."""
+    moved = {e.bug_id: aliases[e.fingerprint] for e in events if e.fingerprint in aliases}
+    if not moved:
+        return events, frozenset(reopen)
+    out = [
+        e.model_copy(update={"bug_id": aliases[e.fingerprint]}) if e.fingerprint in aliases else e
+        for e in events
+    ]
+    return out, frozenset(moved.get(b, b) for b in reopen)
+
+
 class ToolchainReport(BaseModel):
     """What a repair worker found out about a project's toolchain at its last repair: the
     toolchain and language it detected (None when it recognised none), the test command it

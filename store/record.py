@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from store.alert import AlertChannel, AlertDelivery, AlertRule
-from store.models import Bug, Event, Project, RepairReport, SavedSearch
+from store.models import Bug, BugAlias, Event, Project, RepairReport, SavedSearch
 
 
 class BugIdReservation(BaseModel):
@@ -34,6 +34,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "alert_rules": AlertRule,
     "alert_deliveries": AlertDelivery,
     "bug_id_reservation": BugIdReservation,
+    "bug_aliases": BugAlias,
 }
 KINDS: tuple[str, ...] = tuple(MODELS)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -15,6 +16,11 @@ from store.vocabulary import BUG_SORTS, FACET_FIELDS
 
 DEFAULT_FACET_SIZE = 20
 MAX_PAGE_SIZE = 500
+#: The most buckets a histogram holds: a window wider than this many intervals is counted in
+#: wider buckets (a whole multiple of the interval asked for), so a chart never receives more
+#: bars than it can draw, nor a backend more buckets than it allows (a bug seen for a year,
+#: counted by the minute, would be half a million).
+MAX_BUCKETS = 200
 
 
 class FacetValue(BaseModel):
@@ -75,8 +81,45 @@ class EventPage(BaseModel):
     total: int
     items: list[Event]
     histogram: list[HistogramBucket] = Field(default_factory=list)
+    #: The width the histogram was counted in (EventQuery.interval_seconds, or a multiple of it
+    #: when that would give more than MAX_BUCKETS buckets); None without a histogram.
+    interval_seconds: int | None = None
     facets: dict[str, list[FacetValue]] = Field(default_factory=dict)
     next_cursor: str | None = None
+
+
+def bucket_width(interval_seconds: int, start: datetime | None, end: datetime | None) -> int:
+    """The width a histogram over [start, end) is counted in: `interval_seconds`, or its
+    smallest multiple for which the window touches at most MAX_BUCKETS epoch-aligned buckets."""
+    if start is None or end is None or end <= start:
+        return interval_seconds
+    span = (end - start).total_seconds()
+    return interval_seconds * max(1, math.ceil(span / (interval_seconds * (MAX_BUCKETS - 1))))
+
+
+def merge_buckets(
+    buckets: Sequence[HistogramBucket], width: int
+) -> tuple[list[HistogramBucket], int]:
+    """Epoch-aligned buckets of `width` seconds, merged into wider ones (a multiple of `width`)
+    when they spread over more than MAX_BUCKETS: for a window without bounds, which
+    bucket_width cannot size in advance. Returns the buckets and their width."""
+    if not buckets:
+        return list(buckets), width
+    first, last = (int(b.key.timestamp()) // width for b in (buckets[0], buckets[-1]))
+    factor = 1
+    while last // factor - first // factor + 1 > MAX_BUCKETS:
+        factor = max(factor + 1, math.ceil((last - first + 1) / (MAX_BUCKETS - 1)))
+    if factor == 1:
+        return list(buckets), width
+    wide = width * factor
+    counts: dict[int, int] = {}
+    for b in buckets:
+        key = int(b.key.timestamp()) // wide * wide
+        counts[key] = counts.get(key, 0) + b.count
+    keys = sorted(counts)
+    return [
+        HistogramBucket(key=datetime.fromtimestamp(k, UTC), count=counts[k]) for k in keys
+    ], wide
 
 
 def encode_cursor(values: list[Any]) -> str:

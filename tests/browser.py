@@ -101,3 +101,15 @@ def click(browser: WebDriver, selector: str) -> None:
 
 def css(browser: WebDriver, selector: str) -> list[WebElement]:
     return browser.find_elements(By.CSS_SELECTOR, selector)
+
+
+def grid_row(browser: WebDriver, grid_id: str, index: int) -> dict[str, Any] | None:
+    """What a dash-ag-grid table holds for its displayed row `index`, as the browser received
+    it (None while the row's block is not loaded)."""
+    data: dict[str, Any] | None = browser.execute_script(
+        "const row = dash_ag_grid.getApi(arguments[0]).getDisplayedRowAtIndex(arguments[1]);"
+        "return row && row.data ? row.data : null;",
+        grid_id,
+        index,
+    )
+    return data

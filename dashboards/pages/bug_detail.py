@@ -1,5 +1,10 @@
 """Bug detail: everything the bug has, the legal status moves, Repair, and the repair timeline
-(polled while a repair runs)."""
+(polled while a repair runs).
+
+The page itself holds the bug; what grows with its occurrences comes after, each from a small
+search of its own: the chart (buckets over the bug's life), the environments and versions seen,
+and the occurrences in Discover's table (documents.py), a block at a time, a row opened whole
+when clicked. The most frequent bug of a million events has ~90,000 of them."""
 
 from __future__ import annotations
 
@@ -10,17 +15,16 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
-from dashboards import api, ids, logic
+from client.http import ApiError
+from dashboards import api, documents, ids, logic
 from dashboards.components import (
     DIALOG_OPEN,
     acted,
     attempt,
-    bar_figure,
+    bar_strip,
     chips,
     diff_view,
     error_box,
-    event_rows,
-    graph,
     kv_table,
     repair_state,
     status_badge,
@@ -31,7 +35,17 @@ from dashboards.i18n import lang_of, t
 dash.register_page(__name__, path_template="/bugs/<bug_id>", title="Log Center · Bug", order=1)
 
 POLL_MS = 3_000
-RECENT = 20
+#: The occurrences table's columns (project and type are the bug's own).
+COLUMNS = ("timestamp", "level", "environment", "version", "message")
+
+
+def _missing(bug_id: str | None, error: ApiError | None, lang: str) -> html.Div:
+    """No such bug; one merged into another leads there."""
+    target = error.merged_into if error is not None else None
+    if target is None:
+        return html.Div(t(lang, "bug_not_found", id=bug_id), className="alert error")
+    link = dcc.Link(f"#{target}", href=f"/bugs/{target}", id=ids.BUG_MERGED_INTO)
+    return html.Div([t(lang, "bug_merged", id=bug_id), " ", link], className="alert merged")
 
 
 def _now() -> datetime:
@@ -51,8 +65,7 @@ def layout(
     if error is not None and error.status != 404:
         return html.Div([back, error_box(lang, error)], className="page")
     if bug is None:
-        missing = html.Div(t(lang, "bug_not_found", id=bug_id), className="alert error")
-        return html.Div([back, missing], className="page")
+        return html.Div([back, _missing(bug_id, error, lang)], className="page")
     reports = _reports(number, token)
     running = logic.repair_in_progress(bug.get("status"), None, len(reports), _now())
     return html.Div(
@@ -63,7 +76,8 @@ def layout(
             dcc.Store(id=ids.BUG_REPAIR_PENDING),
             dcc.Interval(id=ids.BUG_POLL, interval=POLL_MS, disabled=not running),
             back,
-            html.Div(main(bug, lang, token), id=ids.BUG_MAIN),
+            html.Div(main(bug, lang), id=ids.BUG_MAIN),
+            occurrence_table(logic.bug_window(bug, _now()), lang),
             html.Section(
                 [
                     html.H3(t(lang, "actions")),
@@ -78,6 +92,11 @@ def layout(
                             dcc.Input(
                                 id=ids.BUG_NOTE,
                                 placeholder=t(lang, "note_label"),
+                                className="input note",
+                            ),
+                            dcc.Input(
+                                id=ids.BUG_FIXED_VERSION,
+                                placeholder=t(lang, "fixed_version_label"),
                                 className="input note",
                             ),
                         ],
@@ -119,8 +138,8 @@ def _reports(bug_id: int, token: str | None) -> list[dict[str, Any]]:
     return list((data or {}).get("reports", []))
 
 
-def main(bug: dict[str, Any], lang: str, token: str | None) -> list[Any]:
-    """Header, facts, message, stack, context, occurrences and history of one bug."""
+def main(bug: dict[str, Any], lang: str) -> list[Any]:
+    """Header, facts, message, stack, context, occurrences chart and history of one bug."""
     location = f"{bug.get('file_path') or '?'}:{bug.get('line_number') or '?'}"
     head: list[Any] = [
         html.H2([f"#{bug['id']} ", html.Span(bug.get("error_type"), className="mono")]),
@@ -160,7 +179,7 @@ def main(bug: dict[str, Any], lang: str, token: str | None) -> list[Any]:
             )
         )
     parts += [
-        html.Div([kv_table(facts, "kv facts"), occurrences(bug, lang, token)], className="two-col"),
+        html.Div([kv_table(facts, "kv facts"), occurrences(bug, lang)], className="two-col"),
         html.Details(
             [
                 html.Summary(t(lang, "stack_trace")),
@@ -179,47 +198,96 @@ def main(bug: dict[str, Any], lang: str, token: str | None) -> list[Any]:
             [html.H3(t(lang, "status_history")), history(bug.get("status_history"), lang)],
             className="card",
         ),
-        html.Section(
-            [html.H3(t(lang, "recent_occurrences")), recent(bug["id"], lang, token)],
-            className="card recent",
-        ),
     ]
     return parts
 
 
-def recent(bug_id: int, lang: str, token: str | None) -> Any:
-    """The latest occurrences, each expandable to its full event (context, stack, version)."""
-    data, error = attempt(lambda: api.current().bug_events(bug_id, 1, RECENT, token))
-    if error is not None or data is None:
-        return error_box(lang, error) if error else ""
-    return html.Div(event_rows(data.get("items", []), lang))
-
-
-def occurrences(bug: dict[str, Any], lang: str, token: str | None) -> html.Div:
-    """Occurrences-over-time chart plus the environments and versions seen (events search)."""
-    body = logic.bug_occurrence_body(bug, _now())
-    data, error = attempt(lambda: api.current().search_events(body, token))
-    if error is not None or data is None:
-        return html.Div(error_box(lang, error) if error else "", className="occurrences")
-    facets = data.get("facets", {})
-    seen = [
-        (
-            t(lang, "environments_seen"),
-            chips(f"{f['value'] or '—'} ({f['count']})" for f in facets.get("environment", [])),
-        ),
-        (
-            t(lang, "versions_seen"),
-            chips(f"{f['value'] or '—'} ({f['count']})" for f in facets.get("version", [])),
-        ),
-    ]
+def occurrences(bug: dict[str, Any], lang: str) -> html.Div:
+    """Occurrences-over-time chart plus the environments and versions seen, both filled by
+    their own search once the page shows (`chart`, `seen`)."""
     return html.Div(
         [
+            dcc.Store(id=ids.BUG_WINDOW, data=logic.bug_window(bug, _now())),
             html.H4(t(lang, "occurrences")),
-            graph(ids.BUG_CHART, bar_figure(data.get("histogram", []), 180)),
-            kv_table(seen, "kv seen"),
+            html.Div(bar_strip([], None), id=ids.BUG_CHART, className="chart"),
+            html.Div(id=ids.BUG_SEEN),
         ],
         className="occurrences",
     )
+
+
+def occurrence_table(window: dict[str, Any], lang: str) -> html.Section:
+    """Every occurrence, newest first, in Discover's table; outside BUG_MAIN, so a status
+    move does not scroll it back to the top."""
+    return html.Section(
+        [
+            dcc.Store(id=ids.BUG_DOCS_STATE, data=logic.bug_docs_state(window)),
+            dcc.Store(id=ids.BUG_PAGING, data={}),
+            html.Div(
+                [html.H3(t(lang, "recent_occurrences")), html.Span(t(lang, "open_doc_hint"))],
+                className="hits-row muted",
+            ),
+            documents.grid(ids.BUG_GRID, COLUMNS, height=360),
+            html.Div(id=ids.BUG_DOC),
+        ],
+        className="card recent",
+    )
+
+
+@callback(
+    Output(ids.BUG_CHART, "children"),
+    Input(ids.BUG_WINDOW, "data"),
+    State(ids.TOKEN, "data"),
+)
+def chart(window: dict[str, Any] | None, token: str | None) -> html.Div:
+    """The bug's occurrences over its life, as plain bars: the page loads no chart library."""
+    if not window:
+        return bar_strip([], None)
+    data, _ = attempt(lambda: api.current().search_events(logic.bug_chart_body(window), token))
+    return bar_strip((data or {}).get("histogram", []), (data or {}).get("interval"))
+
+
+@callback(
+    Output(ids.BUG_SEEN, "children"),
+    Input(ids.BUG_WINDOW, "data"),
+    State(ids.LANG, "data"),
+    State(ids.TOKEN, "data"),
+)
+def seen(window: dict[str, Any] | None, lang: Any, token: str | None) -> Any:
+    lang = lang_of(lang)
+    if not window:
+        return ""
+    data, error = attempt(lambda: api.current().search_events(logic.bug_seen_body(window), token))
+    if error is not None or data is None:
+        return error_box(lang, error) if error else ""
+    facets = data.get("facets", {})
+    rows = [
+        (t(lang, f"{name}s_seen"), chips(f"{f['value'] or '—'} ({f['count']})" for f in values))
+        for name, values in (("environment", facets.get("environment", [])),
+                             ("version", facets.get("version", [])))
+    ]  # fmt: skip
+    return kv_table(rows, "kv seen")
+
+
+@callback(
+    Output(ids.BUG_GRID, "getRowsResponse"),
+    Output(ids.BUG_PAGING, "data"),
+    Input(ids.BUG_GRID, "getRowsRequest"),
+    State(ids.BUG_DOCS_STATE, "data"),
+    State(ids.BUG_PAGING, "data"),
+    State(ids.TOKEN, "data"),
+    prevent_initial_call=True,
+)
+def rows(request: dict[str, Any] | None, state: Any, paging: Any, token: str | None) -> Any:
+    """One block of the bug's occurrences, as small rows (no stack traces)."""
+    if not request:
+        return dash.no_update, dash.no_update
+    response, paging, _ = documents.block(request, state or {}, paging or {}, token)
+    return response, paging
+
+
+# A clicked row opens the whole occurrence below the table, fetched then.
+documents.open_rows(ids.BUG_GRID, ids.BUG_DOC, ids.BUG_DOC_CLOSE)
 
 
 def history(changes: list[dict[str, Any]] | None, lang: str) -> Any:
@@ -344,6 +412,7 @@ def _round(report: Mapping[str, Any], lang: str) -> html.Li:
     State(ids.BUG_ID, "data"),
     State(ids.BUG_REASON, "value"),
     State(ids.BUG_NOTE, "value"),
+    State(ids.BUG_FIXED_VERSION, "value"),
     State(ids.BUG_RELOAD, "data"),
     State(ids.LANG, "data"),
     State(ids.TOKEN, "data"),
@@ -354,6 +423,7 @@ def move(
     bug_id: int,
     reason: str | None,
     note: str | None,
+    fixed_version: str | None,
     reload: int,
     lang: Any,
     token: str | None,
@@ -365,7 +435,10 @@ def move(
     problem = logic.validate_move(target, reason)
     if problem:
         return html.Div(t(lang, problem), className="alert error"), dash.no_update, dash.no_update
-    _, error = attempt(lambda: api.current().change_status(bug_id, target, reason, note, token))
+    version = logic.fixed_version_of(target, fixed_version)
+    _, error = attempt(
+        lambda: api.current().change_status(bug_id, target, reason, note, token, version)
+    )
     if error is not None:
         return (
             error_box(lang, error),
@@ -440,7 +513,7 @@ def reload(
     running = logic.repair_in_progress(bug.get("status"), pending, len(reports), _now())
     changed = ctx.triggered_id == ids.BUG_RELOAD or bug.get("status") != shown
     return (
-        main(bug, lang, token) if changed else dash.no_update,
+        main(bug, lang) if changed else dash.no_update,
         actions(bug_id, lang, token) if changed else dash.no_update,
         repair_timeline(reports, lang),
         not running,

@@ -6,12 +6,13 @@ the layout again from it, so links are shareable and the back button steps throu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
-from dashboards import api, ids, logic
+from dashboards import api, components, ids, logic, view
 from dashboards.components import acted, attempt, error_box, facet_button, status_badge, table
 from dashboards.i18n import lang_of, t
 from store import vocabulary
@@ -31,6 +32,7 @@ def layout(lang: str | None = None, token: str | None = None, **params: Any) -> 
             dcc.Store(id=ids.BUGS_STATE, data=f.to_store()),
             dcc.Interval(id=ids.BUGS_REFRESH, interval=REFRESH_MS),
             _toolbar(f, lang),
+            _merge_bar(lang),
             html.Div(
                 [
                     html.Aside(facets, id=ids.BUGS_FACETS, className="facets"),
@@ -92,6 +94,12 @@ def _toolbar(f: logic.BugFilters, lang: str) -> html.Div:
                         className="sort",
                     ),
                     html.Button(t(lang, "clear_filters"), id=ids.BUGS_CLEAR, className="btn"),
+                    # The whole search (every page), through the dashboard's /download route.
+                    *components.downloads(
+                        ids.BUGS_DOWNLOAD,
+                        {fmt: view.bugs_export_href(f, fmt) for fmt in view.FORMATS},
+                        lang,
+                    ),
                 ],
                 className="toolbar",
             ),
@@ -103,8 +111,29 @@ def _toolbar(f: logic.BugFilters, lang: str) -> html.Div:
     )
 
 
-def render(f: logic.BugFilters, lang: str, token: str | None) -> tuple[Any, Any, dict[str, Any]]:
-    """(facet panels, result table, pager info) for one search."""
+def _merge_bar(lang: str) -> html.Div:
+    """Merge the ticked bugs into the one chosen here (offered once two are ticked)."""
+    return html.Div(
+        [
+            dcc.Dropdown(
+                id=ids.BUGS_MERGE_TARGET,
+                options=[],
+                placeholder=t(lang, "merge_target"),
+                clearable=False,
+                searchable=False,
+                className="merge-target",
+            ),
+            html.Button(t(lang, "merge_into"), id=ids.BUGS_MERGE, className="btn", disabled=True),
+            html.Span(t(lang, "merge_pick"), id=ids.BUGS_MERGE_RESULT, className="muted"),
+        ],
+        className="toolbar merge-bar",
+    )
+
+
+def render(
+    f: logic.BugFilters, lang: str, token: str | None, picked: Sequence[int] = ()
+) -> tuple[Any, Any, dict[str, Any]]:
+    """(facet panels, result table, pager info) for one search; `picked` rows stay ticked."""
     data, error = attempt(lambda: api.current().bugs(logic.bug_api_params(f), token))
     if error is not None:
         return [], error_box(lang, error), {"text": "", "first": True, "last": True}
@@ -116,7 +145,8 @@ def render(f: logic.BugFilters, lang: str, token: str | None) -> tuple[Any, Any,
         "first": f.page <= 1,
         "last": f.page >= pages,
     }
-    return _facets(data.get("facets", {}), f, lang), _table(data["items"], lang), pager
+    table = _table(data["items"], lang, set(picked))
+    return _facets(data.get("facets", {}), f, lang), table, pager
 
 
 def _facets(facets: dict[str, list[dict[str, Any]]], f: logic.BugFilters, lang: str) -> list[Any]:
@@ -140,10 +170,10 @@ def _facets(facets: dict[str, list[dict[str, Any]]], f: logic.BugFilters, lang: 
     return panels
 
 
-def _table(items: list[dict[str, Any]], lang: str) -> Any:
+def _table(items: list[dict[str, Any]], lang: str, picked: set[int]) -> Any:
     if not items:
         return html.P(t(lang, "no_results"), className="muted empty")
-    headers = [
+    headers = [""] + [
         t(lang, k)
         for k in (
             "col_id",
@@ -156,11 +186,14 @@ def _table(items: list[dict[str, Any]], lang: str) -> Any:
         )
     ]
     return table(
-        headers, [_row(bug, lang) for bug in items], class_name="grid bugs", id=ids.BUGS_TABLE
+        headers,
+        [_row(bug, lang, bug["id"] in picked) for bug in items],
+        class_name="grid bugs",
+        id=ids.BUGS_TABLE,
     )
 
 
-def _row(bug: dict[str, Any], lang: str) -> html.Tr:
+def _row(bug: dict[str, Any], lang: str, picked: bool = False) -> html.Tr:
     href = f"/bugs/{bug['id']}"
     message: list[Any] = [dcc.Link(logic.truncate(bug.get("message")), href=href)]
     if bug.get("status") == "FIX_FAILED" and bug.get("failure_reason"):
@@ -176,8 +209,15 @@ def _row(bug: dict[str, Any], lang: str) -> html.Tr:
     status: list[Any] = [status_badge(bug.get("status"))]
     if bug.get("regression_count"):
         status.append(html.Span("↻", className="regression-mark", title=t(lang, "regression")))
+    pick = dcc.Checklist(
+        id={"type": ids.BUGS_PICK, "bug": bug["id"]},
+        options=[{"label": "", "value": bug["id"]}],
+        value=[bug["id"]] if picked else [],
+        className="pick",
+    )
     return html.Tr(
         [
+            html.Td(pick),
             html.Td(dcc.Link(f"#{bug['id']}", href=href)),
             html.Td(status),
             html.Td(bug.get("project_id")),
@@ -239,9 +279,54 @@ def on_control(*args: Any) -> Any:
     State(ids.BUGS_STATE, "data"),
     State(ids.LANG, "data"),
     State(ids.TOKEN, "data"),
+    State({"type": ids.BUGS_PICK, "bug": ALL}, "value"),
     prevent_initial_call=True,
 )
-def refresh(_n: Any, state: dict[str, Any], lang: Any, token: str | None) -> tuple[Any, ...]:
-    """Periodic reload: counts and rows follow new reports without a reload."""
-    facets, results, pager = render(logic.BugFilters.from_store(state), lang_of(lang), token)
+def refresh(
+    _n: Any, state: dict[str, Any], lang: Any, token: str | None, picks: list[Any]
+) -> tuple[Any, ...]:
+    """Periodic reload: counts and rows follow new reports without a reload (ticks kept)."""
+    f, picked = logic.BugFilters.from_store(state), logic.picked_bugs(picks)
+    facets, results, pager = render(f, lang_of(lang), token, picked)
     return facets, results, pager["text"], pager["first"], pager["last"]
+
+
+@callback(
+    Output(ids.BUGS_MERGE_TARGET, "options"),
+    Output(ids.BUGS_MERGE_TARGET, "value"),
+    Output(ids.BUGS_MERGE, "disabled"),
+    Input({"type": ids.BUGS_PICK, "bug": ALL}, "value"),
+    State(ids.BUGS_MERGE_TARGET, "value"),
+)
+def on_pick(picks: list[Any], target: int | None) -> tuple[Any, ...]:
+    """The ticked bugs are the targets on offer; merging needs two."""
+    picked = logic.picked_bugs(picks)
+    options = [{"label": f"#{bug_id}", "value": bug_id} for bug_id in picked]
+    chosen = target if target in picked else (picked[0] if picked else None)
+    return options, chosen, len(picked) < 2
+
+
+@callback(
+    Output(ids.BUGS_MERGE_RESULT, "children"),
+    Output(ids.BUGS_URL, "href"),
+    Input(ids.BUGS_MERGE, "n_clicks"),
+    State(ids.BUGS_MERGE_TARGET, "value"),
+    State({"type": ids.BUGS_PICK, "bug": ALL}, "value"),
+    State(ids.LANG, "data"),
+    State(ids.TOKEN, "data"),
+    prevent_initial_call=True,
+)
+def on_merge(
+    _n: Any, target: int | None, picks: list[Any], lang: Any, token: str | None
+) -> tuple[Any, Any]:
+    """Merge the ticked bugs into the chosen one, then open it (its history shows the merge)."""
+    if not acted():
+        return dash.no_update, dash.no_update
+    lang = lang_of(lang)
+    into, merged = logic.merge_choice(logic.picked_bugs(picks), target)
+    if into is None:
+        return t(lang, "merge_pick"), dash.no_update
+    _, error = attempt(lambda: api.current().merge_bugs(into, merged, token))
+    if error is not None:
+        return error_box(lang, error), dash.no_update
+    return "", f"/bugs/{into}"

@@ -1,29 +1,23 @@
-"""Discover: ad hoc queries over occurrences, Kibana style: query bar, time range, histogram with
-drag-to-zoom, a field sidebar whose values add filters, and a virtualised document table whose
-columns are chosen (kept in the URL), whose rows load block by block as it scrolls, and whose
-rows open the whole occurrence, fetched only then."""
+"""Discover: ad hoc queries over occurrences, Kibana style: query bar, relative or absolute time
+range with auto-refresh, histogram with drag-to-zoom, a field sidebar (filtered by name) whose top
+values add filter pills (negated, disabled, removed), and a virtualised document table whose
+columns are chosen, whose rows load block by block as it scrolls, and whose rows open the whole
+occurrence, fetched only then. The URL holds the whole view (dashboards/view.py): saved searches,
+the share link and the download links are made from it (dashboards/saved_searches.py)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 import dash
 import dash_ag_grid as dag
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html
 
-from dashboards import api, documents, ids, logic
-from dashboards.components import (
-    acted,
-    attempt,
-    bar_figure,
-    error_box,
-    facet_button,
-    graph,
-    kv_table,
-)
+from dashboards import api, documents, ids, logic, saved_searches, sidebar, view
+from dashboards.components import acted, attempt, bar_figure, error_box, graph
 from dashboards.i18n import lang_of, t
 
 dash.register_page(__name__, path="/discover", title="Log Center · Discover", order=4)
@@ -33,64 +27,27 @@ CUSTOM = "custom"
 
 def layout(lang: str | None = None, **params: Any) -> html.Div:
     lang = lang_of(lang)
-    quick = [{"label": t(lang, f"range_{k}"), "value": k} for k in logic.QUICK_RANGES]
-    quick.append({"label": t(lang, "range_custom"), "value": CUSTOM})
-    # The URL holds the query and the range (`?q=...&range=7d`, or `from`/`to` after a zoom),
-    # so a Discover view can be shared, bookmarked and gone back to.
-    state = logic.discover_state(params)
+    # The URL holds the whole view (query, pills, range, refresh, columns), so a Discover view
+    # can be shared, bookmarked, saved and gone back to.
+    state = view.state(params)
     chosen = documents.columns(_first(params.get("columns")))
     return html.Div(
         [
             dcc.Location(id=ids.DISCOVER_URL, refresh=False),
             dcc.Store(id=ids.DISCOVER_STATE, data=state),
             dcc.Store(id=ids.DISCOVER_PAGING, data={}),
-            html.Div(
-                [
-                    dcc.Input(
-                        id=ids.DISCOVER_QUERY,
-                        type="search",
-                        value=state["q"],
-                        debounce=True,
-                        placeholder=t(lang, "discover_placeholder"),
-                        className="input search",
-                    ),
-                    dcc.Dropdown(
-                        id=ids.DISCOVER_QUICK,
-                        options=quick,
-                        value=state["quick"],
-                        clearable=False,
-                        searchable=False,
-                        className="quick",
-                    ),
-                    dcc.Input(
-                        id=ids.DISCOVER_FROM,
-                        value=state.get("from"),
-                        placeholder=t(lang, "from"),
-                        debounce=True,
-                        className="input time",
-                    ),
-                    dcc.Input(
-                        id=ids.DISCOVER_TO,
-                        value=state.get("to"),
-                        placeholder=t(lang, "to"),
-                        debounce=True,
-                        className="input time",
-                    ),
-                    html.Button(t(lang, "search"), id=ids.DISCOVER_GO, className="btn primary"),
-                ],
-                className="toolbar",
+            dcc.Interval(
+                id=ids.DISCOVER_TICK,
+                interval=view.refresh_ms(state) or 60_000,
+                disabled=not view.refresh_ms(state),
             ),
+            _toolbar(state, lang),
+            html.Div(pills(state, lang), id=ids.DISCOVER_PILLS, className="pills"),
+            saved_searches.panel(state, lang),
             html.Div(id=ids.DISCOVER_ERROR),
             html.Div(
                 [
-                    html.Aside(
-                        [
-                            html.H4(t(lang, "fields")),
-                            html.P(t(lang, "add_filter"), className="muted"),
-                            html.Div(id=ids.DISCOVER_FIELDS),
-                        ],
-                        className="facets",
-                    ),
+                    sidebar.panel(lang),
                     html.Section(
                         [
                             html.Div(
@@ -129,12 +86,98 @@ def layout(lang: str | None = None, **params: Any) -> html.Div:
     )
 
 
+def _toolbar(state: dict[str, Any], lang: str) -> html.Div:
+    quick = [{"label": t(lang, f"range_{k}"), "value": k} for k in logic.QUICK_RANGES]
+    quick.append({"label": t(lang, "range_custom"), "value": CUSTOM})
+    refresh = [{"label": t(lang, f"refresh_{k}"), "value": k} for k in view.REFRESH]
+    return html.Div(
+        [
+            dcc.Input(
+                id=ids.DISCOVER_QUERY,
+                type="search",
+                value=state["q"],
+                debounce=True,
+                placeholder=t(lang, "discover_placeholder"),
+                className="input search",
+            ),
+            _choice(ids.DISCOVER_QUICK, quick, state["quick"], "quick"),
+            _time(ids.DISCOVER_FROM, state.get("from"), t(lang, "from")),
+            _time(ids.DISCOVER_TO, state.get("to"), t(lang, "to")),
+            _choice(ids.DISCOVER_REFRESH, refresh, state["refresh"], "refresh"),
+            html.Button(t(lang, "search"), id=ids.DISCOVER_GO, className="btn primary"),
+        ],
+        className="toolbar",
+    )
+
+
+def _choice(component_id: str, options: list[Any], value: Any, name: str) -> dcc.Dropdown:
+    return dcc.Dropdown(
+        id=component_id,
+        options=options,
+        value=value,
+        clearable=False,
+        searchable=False,
+        className=name,
+    )
+
+
+def _time(component_id: str, value: Any, placeholder: str) -> dcc.Input:
+    """An absolute range bound, typed (ISO 8601, UTC) and applied on Enter."""
+    return dcc.Input(
+        id=component_id,
+        value=value,
+        placeholder=placeholder,
+        debounce=True,
+        className="input time",
+    )
+
+
+def pills(state: dict[str, Any], lang: str) -> list[Any]:
+    """One pill per filter: its text (struck through when disabled, NOT when negated) and
+    buttons to negate, disable or remove it."""
+    out = []
+    for index, p in enumerate(view.pills(state.get("pills"))):
+        text = f"{'NOT ' if p['negated'] else ''}{p['field']}: {p['value']}"
+        buttons = [
+            html.Button(
+                t(lang, f"pill_{action}_{'off' if _is_on(p, action) else 'on'}"),
+                id={"type": ids.DISCOVER_PILL, "action": action, "index": index},
+                className=f"pill-action pill-{action}",
+                title=t(lang, f"pill_{action}_title"),
+            )
+            for action in view.PILL_ACTIONS
+        ]
+        classes = " ".join(
+            [
+                "pill",
+                *(["negated"] if p["negated"] else []),
+                *(["disabled"] if p["disabled"] else []),
+            ]
+        )
+        out.append(
+            html.Span(
+                [html.Span(text, className="pill-text"), *buttons],
+                className=classes,
+                **{"data-pill": view.pill_param(p)},  # type: ignore[arg-type]  # data-* attribute
+            )
+        )
+    return out
+
+
+def _is_on(p: dict[str, Any], action: str) -> bool:
+    return bool(p["negated"] if action == "negate" else p["disabled"] if action == "disable" else 0)
+
+
+_NONE = (dash.no_update,) * 8
+
+
 @callback(
     Output(ids.DISCOVER_STATE, "data"),
     Output(ids.DISCOVER_QUERY, "value"),
     Output(ids.DISCOVER_QUICK, "value"),
     Output(ids.DISCOVER_FROM, "value"),
     Output(ids.DISCOVER_TO, "value"),
+    Output(ids.DISCOVER_REFRESH, "value"),
     Output(ids.DISCOVER_URL, "search"),
     Output(ids.DISCOVER_COLUMNS, "value"),
     Input(ids.DISCOVER_GO, "n_clicks"),
@@ -142,8 +185,10 @@ def layout(lang: str | None = None, **params: Any) -> html.Div:
     Input(ids.DISCOVER_QUICK, "value"),
     Input(ids.DISCOVER_FROM, "n_submit"),
     Input(ids.DISCOVER_TO, "n_submit"),
+    Input(ids.DISCOVER_REFRESH, "value"),
     Input(ids.DISCOVER_HISTOGRAM, "relayoutData"),
     Input({"type": ids.DISCOVER_FIELD_VALUE, "field": ALL, "value": ALL}, "n_clicks"),
+    Input({"type": ids.DISCOVER_PILL, "action": ALL, "index": ALL}, "n_clicks"),
     Input(ids.DISCOVER_URL, "search"),
     Input(ids.DISCOVER_COLUMNS, "value"),
     State(ids.DISCOVER_QUERY, "value"),
@@ -153,62 +198,79 @@ def layout(lang: str | None = None, **params: Any) -> html.Div:
     prevent_initial_call=True,
 )
 def on_control(*args: Any) -> tuple[Any, ...]:
-    """Query bar, range picker, zoom and field clicks all produce the next search state, which
-    the URL then holds with the chosen columns; the URL changing under the page (back, forward)
-    restores both."""
-    quick, relayout, search, chosen = args[2], args[5], args[7], args[8]
+    """Query bar, range picker, refresh choice, zoom, field values and pill buttons all produce
+    the next search state, which the URL then holds with the chosen columns; the URL changing
+    under the page (back, forward, a saved search loaded) restores both."""
+    quick, refresh, relayout, search, chosen = args[2], args[5], args[6], args[9], args[10]
     q, start, end, state = args[-4], args[-3], args[-2], dict(args[-1] or {})
     trigger = ctx.triggered_id
     if trigger == ids.DISCOVER_URL:
-        params = parse_qs((search or "").lstrip("?"))
-        restored = logic.discover_state(params)
-        columns = documents.columns(_first(params.get("columns")))
-        if _search(restored, columns) == _search(state, chosen):
-            return (dash.no_update,) * 7
-        controls = restored["q"], restored["quick"], restored.get("from"), restored.get("to")
-        same = restored == state
-        return (dash.no_update if same else restored), *controls, dash.no_update, columns
+        return _restore(search, state, chosen)
     if trigger == ids.DISCOVER_COLUMNS:
-        url = _search(state, chosen)
-        return (
-            *(dash.no_update,) * 5,
-            url if url != (search or "") else dash.no_update,
-            dash.no_update,
-        )
+        url = view.search(state, chosen)
+        return *_NONE[:6], url if url != (search or "") else dash.no_update, dash.no_update
     if not acted():
-        return (dash.no_update,) * 7
+        return _NONE
     state["q"] = (q or "").strip()
-    if isinstance(trigger, dict):
-        state["q"] = logic.add_query_filter(state["q"], trigger["field"], trigger["value"])
+    if isinstance(trigger, dict) and trigger["type"] == ids.DISCOVER_FIELD_VALUE:
+        state["pills"] = view.add_pill(state.get("pills"), trigger["field"], trigger["value"])
+    elif isinstance(trigger, dict):
+        state["pills"] = view.act_on_pill(state.get("pills"), trigger["index"], trigger["action"])
+    elif trigger == ids.DISCOVER_REFRESH:
+        state["refresh"] = refresh if refresh in view.REFRESH else "off"
     elif trigger == ids.DISCOVER_HISTOGRAM:
         zoom = logic.zoom_range(relayout)
         if zoom is None:
-            return (dash.no_update,) * 7
+            return _NONE
         state.update(quick=CUSTOM, **{"from": zoom[0], "to": zoom[1]})
     elif trigger == ids.DISCOVER_QUICK and quick != CUSTOM:
         state.update(quick=quick, **{"from": None, "to": None})
-    else:  # search button, Enter, or absolute times typed
-        if quick == CUSTOM or start or end:
-            low, high = logic.time_range(
-                {**state, "quick": CUSTOM, "from": start, "to": end}, datetime.now(UTC)
-            )
-            state.update(quick=CUSTOM, **{"from": logic.iso(low), "to": logic.iso(high)})
-    url = _search(state, chosen)
-    controls = state["q"], state["quick"], state.get("from"), state.get("to")
-    return state, *controls, url if url != (search or "") else dash.no_update, dash.no_update
+    elif quick == CUSTOM or start or end:  # search button, Enter, or absolute times typed
+        low, high = logic.time_range(
+            {**state, "quick": CUSTOM, "from": start, "to": end}, datetime.now(UTC)
+        )
+        state.update(quick=CUSTOM, **{"from": logic.iso(low), "to": logic.iso(high)})
+    url = view.search(state, chosen)
+    return (
+        state,
+        *_controls(state),
+        url if url != (search or "") else dash.no_update,
+        dash.no_update,
+    )
+
+
+def _restore(search: str | None, state: dict[str, Any], chosen: Any) -> tuple[Any, ...]:
+    params = parse_qs((search or "").lstrip("?"))
+    restored = view.state(params)
+    columns = documents.columns(_first(params.get("columns")))
+    if view.search(restored, columns) == view.search(state, chosen):
+        return _NONE
+    same = restored == state
+    return (dash.no_update if same else restored), *_controls(restored), dash.no_update, columns
+
+
+def _controls(state: dict[str, Any]) -> tuple[Any, ...]:
+    """What the toolbar shows of a state: query, range choice, from, to, refresh."""
+    return state["q"], state["quick"], state.get("from"), state.get("to"), state.get("refresh")
 
 
 def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list) and value else value
 
 
-def _search(state: dict[str, Any], chosen: Any) -> str:
-    """The URL query string of a search state and the chosen columns."""
-    url = logic.discover_search(state)
-    param = documents.columns_param(documents.columns(chosen))
-    if param is None:
-        return url
-    return f"{url}&{urlencode({'columns': param})}" if url else f"?{urlencode({'columns': param})}"
+@callback(
+    Output(ids.DISCOVER_PILLS, "children"),
+    Output(ids.DISCOVER_TICK, "interval"),
+    Output(ids.DISCOVER_TICK, "disabled"),
+    Input(ids.DISCOVER_STATE, "data"),
+    State(ids.LANG, "data"),
+    prevent_initial_call=True,
+)
+def show_view(state: dict[str, Any], lang: Any) -> tuple[Any, ...]:
+    """The pills and the auto-refresh timer of a new state."""
+    state = state or {}
+    every = view.refresh_ms(state)
+    return pills(state, lang_of(lang)), every or 60_000, not every
 
 
 @callback(
@@ -216,59 +278,24 @@ def _search(state: dict[str, Any], chosen: Any) -> str:
     Output(ids.DISCOVER_TOTAL, "children"),
     Output(ids.DISCOVER_ERROR, "children"),
     Input(ids.DISCOVER_STATE, "data"),
+    Input(ids.DISCOVER_TICK, "n_intervals"),
     State(ids.LANG, "data"),
     State(ids.TOKEN, "data"),
 )
-def search(state: dict[str, Any], lang: Any, token: str | None) -> tuple[Any, ...]:
-    """Total and histogram; the field values (`side_fields`) and the documents (`rows`, block
-    by block) come with searches of their own."""
+def search(state: dict[str, Any], _tick: Any, lang: Any, token: str | None) -> tuple[Any, ...]:
+    """Total and histogram, again at each auto-refresh tick; the field values (`side_fields`)
+    and the documents (`rows`, block by block) come with searches of their own."""
     lang = lang_of(lang)
-    body = documents.summary_body(state or {}, datetime.now(UTC))
+    body = documents.summary_body(view.applied(state or {}), datetime.now(UTC))
     data, error = attempt(lambda: api.current().search_events(body, token))
     if error is not None or data is None:
         return bar_figure([]), "", error_box(lang, error) if error else ""
     return bar_figure(data.get("histogram", [])), t(lang, "hits", total=data.get("total", 0)), ""
 
 
-@callback(
-    Output(ids.DISCOVER_FIELDS, "children"),
-    Input(ids.DISCOVER_TOTAL, "children"),
-    State(ids.DISCOVER_STATE, "data"),
-    State(ids.LANG, "data"),
-    State(ids.TOKEN, "data"),
-    prevent_initial_call=True,
-)
-def side_fields(_total: Any, state: dict[str, Any], lang: Any, token: str | None) -> list[Any]:
-    """The sidebar's top values, asked for once the hits are counted: on one API worker their
-    seconds of counting would otherwise delay the hits and the first documents too (an error
-    shows beside the hits, from `search`)."""
-    body = documents.fields_body(state or {}, datetime.now(UTC))
-    data, _ = attempt(lambda: api.current().search_events(body, token))
-    return fields((data or {}).get("facets", {}), lang_of(lang))
-
-
 def document_grid(chosen: list[str]) -> dag.AgGrid:
-    """The virtualised document table: ag-grid's infinite row model asks `rows` for each
-    block it is about to show."""
-    return dag.AgGrid(
-        id=ids.DISCOVER_GRID,
-        rowModelType="infinite",
-        columnDefs=documents.column_defs(chosen),
-        defaultColDef={"resizable": True, "sortable": False},
-        getRowId="params.data.id",
-        dashGridOptions={
-            "cacheBlockSize": documents.BLOCK,
-            "maxBlocksInCache": 20,
-            "infiniteInitialRowCount": 1,
-            # Blocks in order, so each request finds the cursor the previous block left.
-            "maxConcurrentDatasourceRequests": 1,
-            # `context.user.id` is a column name here, not a path into the row.
-            "suppressFieldDotNotation": True,
-            "suppressCellFocus": True,
-        },
-        className="ag-theme-quartz docs-grid",
-        style={"height": "560px"},
-    )
+    """The virtualised document table; `rows` answers each block it asks for."""
+    return documents.grid(ids.DISCOVER_GRID, chosen)
 
 
 @callback(
@@ -288,20 +315,12 @@ def rows(
     """One block of documents for the grid, as small rows (no stack traces)."""
     if not request:
         return dash.no_update, dash.no_update, dash.no_update
-    paging = paging or {}
-    body = documents.rows_body(state or {}, datetime.now(UTC), request, paging)
-    data, _ = attempt(lambda: api.current().search_events(body, token))
-    items = (data or {}).get("items", [])
-    next_cursor = (data or {}).get("next_cursor")
-    response = {
-        "rowData": [documents.row(e) for e in items],
-        "rowCount": documents.row_count(request, len(items), next_cursor),
-    }
+    state = view.applied(state or {})
+    response, paging, items = documents.block(request, state, paging or {}, token)
     options: Any = dash.no_update
     if not request.get("startRow"):
         chosen = documents.columns(chosen)
         options = documents.column_options(chosen, documents.context_keys(items))
-    paging = documents.next_paging(paging, state or {}, body, request, len(items), next_cursor)
     return response, paging, options
 
 
@@ -314,88 +333,20 @@ def choose_columns(chosen: Any) -> list[dict[str, Any]]:
     return documents.column_defs(documents.columns(chosen))
 
 
-# A new search (query, range, zoom, back/forward) drops the loaded blocks; the grid asks again.
+# A new search (query, pills, range, zoom, back/forward) or an auto-refresh tick drops the
+# loaded blocks; the grid asks again.
 clientside_callback(
-    "function (state) {"
+    "function (state, tick) {"
     f"  window.dash_ag_grid.getApiAsync({json.dumps(ids.DISCOVER_GRID)})"
     "    .then((api) => api.purgeInfiniteCache());"
     "  return window.dash_clientside.no_update;"
     "}",
     Output(ids.DISCOVER_PAGING, "data", allow_duplicate=True),
     Input(ids.DISCOVER_STATE, "data"),
+    Input(ids.DISCOVER_TICK, "n_intervals"),
     prevent_initial_call=True,
 )
 
 
-@callback(
-    Output(ids.DISCOVER_DOC, "children"),
-    Input(ids.DISCOVER_GRID, "cellClicked"),
-    Input({"type": ids.DISCOVER_DOC_CLOSE, "index": ALL}, "n_clicks"),
-    State(ids.LANG, "data"),
-    State(ids.TOKEN, "data"),
-    prevent_initial_call=True,
-)
-def open_document(clicked: Any, _close: Any, lang: Any, token: str | None) -> Any:
-    """The clicked row's whole occurrence, fetched now (the grid holds only its cells)."""
-    lang = lang_of(lang)
-    closing = isinstance(ctx.triggered_id, dict)
-    if closing or not clicked or not clicked.get("rowId"):
-        return []
-    event, error = attempt(lambda: api.current().event(str(clicked["rowId"]), token))
-    if error is not None or event is None:
-        return error_box(lang, error) if error else []
-    return document(event, lang)
-
-
-def document(event: dict[str, Any], lang: str) -> html.Div:
-    """One occurrence: its fields, context, stack trace and JSON."""
-    fields_shown = [(k, _text(event.get(k))) for k in ("id", *logic.EVENT_FIELDS)]
-    parts: list[Any] = [
-        html.Div(
-            [
-                html.H4(t(lang, "document", id=event.get("id"))),
-                html.Button(
-                    t(lang, "close"),
-                    id={"type": ids.DISCOVER_DOC_CLOSE, "index": 0},
-                    className="btn",
-                ),
-            ],
-            className="doc-head",
-        ),
-        kv_table(fields_shown),
-    ]
-    context = logic.context_rows(event.get("context"))
-    if context:
-        parts += [html.H5(t(lang, "context")), kv_table(context, "kv context")]
-    if event.get("stack_trace"):
-        parts.append(html.Pre("\n".join(event["stack_trace"]), className="stack"))
-    parts += [
-        html.H5(t(lang, "json")),
-        html.Pre(json.dumps(event, ensure_ascii=False, indent=2), className="json"),
-    ]
-    return html.Div(parts, className="card doc-open", **{"data-event-id": event.get("id")})
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def fields(facets: dict[str, list[dict[str, Any]]], lang: str) -> list[Any]:
-    panels = []
-    for name in logic.DISCOVER_FIELDS:
-        values = facets.get(name) or []
-        if not values:
-            continue
-        items = [
-            facet_button(
-                {"type": ids.DISCOVER_FIELD_VALUE, "field": name, "value": v["value"]},
-                v["value"],
-                v["count"],
-                title=f'{name}:"{v["value"]}"',
-            )
-            for v in values[:10]
-        ]
-        panels.append(
-            html.Div([html.H5(t(lang, f"facet_{name}")), html.Ul(items)], className="facet")
-        )
-    return panels
+# A clicked row opens the whole occurrence below the table, fetched then.
+documents.open_rows(ids.DISCOVER_GRID, ids.DISCOVER_DOC, ids.DISCOVER_DOC_CLOSE)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from client.shapes import (
+    MERGED_INTO_HEADER,
     BugList,
     EventList,
     RepairEnqueued,
@@ -15,12 +16,13 @@ from client.shapes import (
     RepairReportPage,
     Transitions,
 )
+from ingest import merge
 from ingest import status as workflow
 from ingest.alerts import fact as alert_fact
 from ingest.autorepair import on_status_changed
 from ingest.deps import GUARDED_RESPONSES, MAX_ID, Admin, Reader, ServicesDep, StoreDep
 from ingest.gate import publish_status
-from ingest.schemas import RepairReportBody, StatusChangeIn, invalid
+from ingest.schemas import MergeIn, RepairReportBody, StatusChangeIn, invalid
 from store.errors import NotFound
 from store.models import Bug, RepairReport, RepairReportIn
 from store.search import BugQuery
@@ -87,11 +89,26 @@ def search_bugs(
     )
 
 
+MERGED_INTO = MERGED_INTO_HEADER
+
+
 def _bug(store: StoreDep, bug_id: int) -> Bug:
     bug = store.get_bug(bug_id)
     if bug is None:
-        raise HTTPException(404, f"bug {bug_id} not found")
+        raise _missing(store, bug_id)
     return bug
+
+
+def _missing(store: StoreDep, bug_id: int) -> HTTPException:
+    """A 404 for `bug_id`; one merged away names the bug it lives in now."""
+    target = store.merged_into(bug_id)
+    if target is None:
+        return HTTPException(404, f"bug {bug_id} not found")
+    return HTTPException(
+        404,
+        f"bug {bug_id} was merged into bug {target} (/api/v1/bugs/{target})",
+        headers={MERGED_INTO: str(target)},
+    )
 
 
 @router.get(
@@ -170,6 +187,40 @@ async def put_status(bug_id: BugId, body: StatusChangeIn, services: ServicesDep)
             settings.alerts_stream_maxlen,
         )
     return bug
+
+
+@router.post(
+    "/bugs/{bug_id}/merge",
+    response_model=Bug,
+    dependencies=[Admin],
+    summary="Merge other bugs of the project into this one",
+    description="Counts, first/last seen, occurrences, repair reports and history move to this "
+    "bug; its history records each merged bug. The merged bugs are gone (their GET is a 404 "
+    f"naming this bug, also in the {MERGED_INTO} header) and their fingerprints' new reports "
+    "count here. Merging a bug merged here before changes nothing.",
+    responses={
+        404: {"description": "No such bug (the target)"},
+        409: {"description": "A bug of another project, or one being repaired"},
+        422: {"description": "Bad bug_ids (unknown, the target itself); the message names it"},
+    },
+)
+async def merge_bugs(bug_id: BugId, body: MergeIn, services: ServicesDep) -> Bug:
+    try:
+        return await run_in_threadpool(
+            merge.merge_bugs,
+            services.store,
+            services.sync_redis,
+            services.settings.redis_prefix,
+            bug_id,
+            body.bug_ids,
+            body.by or "api",
+        )
+    except NotFound:
+        raise _missing(services.store, bug_id) from None
+    except merge.MergeRefused as exc:
+        if exc.conflict:
+            raise HTTPException(409, str(exc)) from None
+        raise invalid("body", exc.field, str(exc)) from None
 
 
 @router.get(

@@ -11,7 +11,7 @@ from client.shapes import EventSearchOut
 from ingest.deps import GUARDED_RESPONSES, Reader, ServicesDep, StoreDep
 from ingest.schemas import EventSearchIn, invalid
 from store.models import Event
-from store.search import EventQuery
+from store.search import MAX_BUCKETS, EventQuery
 from store.vocabulary import EVENT_FACET_FIELDS
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=GUARDED_RESPONSES)
@@ -26,21 +26,33 @@ _FIXED = {
     "12h": 43200,
     "1d": 86400,
     "7d": 604800,
+    "30d": 2_592_000,
+    "90d": 7_776_000,
+    "365d": 31_536_000,
 }
 _TARGET_BUCKETS = 60
 
 
 def pick_interval(name: str, start: datetime, end: datetime) -> tuple[str, int | None]:
-    """A fixed interval, for "auto" the smallest one giving at most ~60 buckets, or none."""
+    """For "auto" the smallest interval giving at most ~60 buckets; a fixed one, or the
+    smallest wider one that keeps within MAX_BUCKETS (a chart draws no more); or none."""
     if name == "none":
         return name, None
-    if name != "auto":
-        return name, _FIXED[name]
     span = (end - start).total_seconds()
+    most, least = (_TARGET_BUCKETS, 0) if name == "auto" else (MAX_BUCKETS - 1, _FIXED[name])
     for label, seconds in _FIXED.items():
-        if span / seconds <= _TARGET_BUCKETS:
+        if seconds >= least and span / seconds <= most:
             return label, seconds
-    return "7d", _FIXED["7d"]
+    return "365d", _FIXED["365d"]
+
+
+def interval_label(seconds: int | None, asked: str) -> str:
+    """The name of the width a histogram was counted in: the store widens an interval that
+    would give more than store.search.MAX_BUCKETS buckets (`90s` for a width without a name)."""
+    if seconds is None:
+        return asked
+    names = {v: k for k, v in _FIXED.items()}
+    return names.get(seconds, f"{seconds}s")
 
 
 @router.post(
@@ -82,7 +94,7 @@ def search_events(body: EventSearchIn, services: ServicesDep) -> EventSearchOut:
         items=result.items,
         histogram=result.histogram,
         facets=result.facets,
-        interval=label,
+        interval=interval_label(result.interval_seconds, label),
         next_cursor=result.next_cursor,
     )
 

@@ -27,7 +27,8 @@ from store.text import index_text
 #: 8: projects gain `language` (alert messages); alert channels, rules and deliveries.
 #: 9: projects gain `retention_days` (store.retention).
 #: 10: bugs gain `newest_version` and `fixed_version` (release-aware regressions).
-TEMPLATE_VERSION = 10
+#: 11: merged bugs leave aliases (`<prefix>bug-aliases`: merged fingerprint -> target bug).
+TEMPLATE_VERSION = 11
 
 #: The template version that last changed the bugs / events layout in a way put_mapping cannot
 #: apply to an existing index (a stored-only text made searchable): indices made before it are
@@ -216,6 +217,20 @@ META_MAPPING: dict[str, Any] = {
 }
 
 
+#: A merged bug's fingerprint (the document _id) -> the bug it was merged into
+#: (store.models.BugAlias).
+ALIAS_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "_meta": {"logcenter_version": TEMPLATE_VERSION},
+    "properties": {
+        "fingerprint": _KEYWORD,
+        "bug_id": _LONG,
+        "merged_id": _LONG,
+        "merged_at": _DATE,
+    },
+}
+
+
 #: Alert channels, rules and deliveries: few documents, read whole by id; only what is sorted or
 #: filtered on is indexed, the rest is kept in _source as the model wrote it.
 ALERT_MAPPING: dict[str, Any] = {
@@ -242,6 +257,7 @@ class IndexNames:
         self.repairs = f"{prefix}repairs"
         self.searches = f"{prefix}searches"
         self.meta = f"{prefix}meta"
+        self.bug_aliases = f"{prefix}bug-aliases"
         self.alert_channels = f"{prefix}alert-channels"
         self.alert_rules = f"{prefix}alert-rules"
         self.alert_deliveries = f"{prefix}alert-deliveries"
@@ -274,6 +290,7 @@ class IndexNames:
             self.repairs: ([self.repairs], REPAIR_MAPPING, {}),
             self.searches: ([self.searches], SEARCH_MAPPING, {}),
             self.meta: ([self.meta], META_MAPPING, {}),
+            self.bug_aliases: ([self.bug_aliases], ALIAS_MAPPING, {}),
             **{name: ([name], ALERT_MAPPING, {}) for name in self.alerts},
             f"{self.prefix}events": (
                 [self.events_pattern, self.events_generations],
@@ -296,7 +313,14 @@ class IndexNames:
     @property
     def fixed(self) -> tuple[str, ...]:
         """The indices created as they are named (bugs have a generation: see `bugs`)."""
-        return (self.projects, self.repairs, self.searches, self.meta, *self.alerts)
+        return (
+            self.projects,
+            self.repairs,
+            self.searches,
+            self.meta,
+            self.bug_aliases,
+            *self.alerts,
+        )
 
     @property
     def alerts(self) -> tuple[str, ...]:

@@ -22,11 +22,13 @@ from store.search import (
     EventPage,
     EventQuery,
     HistogramBucket,
+    bucket_width,
     bug_sort,
     check_facets,
     check_paging,
     cursor_values,
     encode_cursor,
+    merge_buckets,
 )
 from store.vocabulary import EVENT_FACET_FIELDS, FACET_FIELDS
 
@@ -134,11 +136,13 @@ class EventSearch:
         if not query.count:
             return self._page_only(body, query.size)
         aggs = self.compiler.facet_aggs(query.facets, filters, query.facet_size)
-        if query.interval_seconds is not None:
+        width = query.interval_seconds
+        if width is not None:
+            width = bucket_width(width, query.start, query.end)
             by_time = {
                 "date_histogram": {
                     "field": "@timestamp",
-                    "fixed_interval": f"{query.interval_seconds}s",
+                    "fixed_interval": f"{width}s",
                     "min_doc_count": 1,
                 }
             }
@@ -154,13 +158,16 @@ class EventSearch:
         histogram = _histogram(aggregations)
         total = (
             sum(b.count for b in histogram)
-            if query.interval_seconds is not None
+            if width is not None
             else int(resp["hits"]["total"]["value"])
         )
+        if width is not None:
+            histogram, width = merge_buckets(histogram, width)
         return EventPage(
             total=total,
             items=[event_from_doc(h["_source"]) for h in hits],
             histogram=histogram,
+            interval_seconds=width,
             facets=read_facets(aggregations, query.facets),
             next_cursor=next_cursor,
         )

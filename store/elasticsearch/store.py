@@ -50,6 +50,16 @@ from store.elasticsearch.mapping import (
     search_doc,
     search_from_doc,
 )
+from store.elasticsearch.merge import (
+    alias_keys,
+    aliases_of,
+    drop_merged,
+    merged_fingerprints,
+    merged_into,
+    move_documents,
+    point_aliases,
+    take_counts,
+)
 from store.elasticsearch.purge import purge
 from store.elasticsearch.search import BUG_SOURCE_EXCLUDES, BugSearch, EventSearch
 from store.elasticsearch.transfer import ElasticsearchTransfer
@@ -73,6 +83,7 @@ from store.models import (
     occurrences_of,
     project_edit,
     regresses,
+    remap_merged,
     reopen_changes,
     reported_repo_url,
     saved_search,
@@ -194,18 +205,20 @@ class ElasticsearchStore(ElasticsearchAlerts, ElasticsearchTransfer):
         now = utcnow()
         ops: list[dict[str, Any]] = []
         wanted: dict[str, int] = {}
-        for create in bugs:
-            if create.fingerprint in wanted:
+        creates = list(bugs)
+        merged = aliases_of(self.es, self.names, (c.fingerprint for c in creates))
+        for create in creates:
+            if create.fingerprint in wanted or create.fingerprint in merged:
                 continue
             wanted[create.fingerprint] = create.id
             ops.append({"create": {"_index": self.names.bugs, "_id": create.fingerprint}})
             ops.append(bug_doc(new_bug(create, now), count_base=0, purged_before=None))
         if not ops:
-            return {}
+            return merged
         self._check_ids_free(wanted)
         results = bulk_conflicts(self.es, ops, refresh=True)
         existing = [fingerprint for fingerprint, conflict in results if conflict]
-        return {**wanted, **self._ids_of(existing)}
+        return {**merged, **wanted, **self._ids_of(existing)}
 
     def _check_ids_free(self, wanted: dict[str, int]) -> None:
         """Refuse a bug id already held by another fingerprint (ids come from the gate)."""
@@ -250,7 +263,62 @@ class ElasticsearchStore(ElasticsearchAlerts, ElasticsearchTransfer):
         if not fps:
             return {}
         found = self.es.mget(index=self.names.bugs, ids=fps, source_includes=["id"])["docs"]
-        return {d["_id"]: int(d["_source"]["id"]) for d in found if d.get("found")}
+        ids = {d["_id"]: int(d["_source"]["id"]) for d in found if d.get("found")}
+        missing = [fp for fp in fps if fp not in ids]
+        return {**aliases_of(self.es, self.names, missing), **ids}
+
+    @translated
+    def merge_bugs(self, target_id: int, bug_ids: Iterable[int], *, by: str | None = None) -> Bug:
+        """See store.elasticsearch.merge for the steps, each safe to run again."""
+        if self._bug_doc(target_id) is None:
+            raise NotFound(f"bug {target_id} not found")
+        todo: list[BugDoc] = []
+        finish: list[int] = []
+        for bug_id in dict.fromkeys(bug_ids):
+            if bug_id == target_id:
+                raise ValueError(f"bug {bug_id} cannot be merged into itself")
+            todo_doc = self._mergeable(target_id, bug_id)
+            if todo_doc is None:
+                finish.append(bug_id)
+            else:
+                todo.append(todo_doc)
+        for doc in todo:
+            point_aliases(self.es, self.names, doc, target_id)
+            fresh = self._bug_doc(doc.bug.id) or doc  # counts that arrived meanwhile
+            take_counts(self.es, self.names, self._bug_doc, target_id, fresh, by)
+            move_documents(self.es, self.names, doc.bug.id, target_id)
+            drop_merged(self.es, self.names, doc)
+            self._fingerprints.pop(doc.bug.id, None)
+        # Merged before, or just now: move what a cut-short run left, or what an indexer that
+        # read the aliases just before they changed stored under a merged id meanwhile.
+        for bug_id in [*finish, *(doc.bug.id for doc in todo)]:
+            move_documents(self.es, self.names, bug_id, target_id)
+        merged = self.get_bug(target_id)
+        assert merged is not None
+        return merged
+
+    def _mergeable(self, target_id: int, bug_id: int) -> BugDoc | None:
+        """The bug to merge; None when it was merged into the target before (NotFound when it
+        is unknown, Conflict when it is another project's)."""
+        doc, target = self._bug_doc(bug_id), self._bug_doc(target_id)
+        if doc is None:
+            if merged_into(self.es, self.names, bug_id) == target_id:
+                return None
+            raise NotFound(f"bug {bug_id} not found")
+        if target is not None and doc.bug.project_id != target.bug.project_id:
+            raise Conflict(
+                f"bug {bug_id} belongs to project {doc.bug.project_id!r}, bug {target_id} to "
+                f"{target.bug.project_id!r}: only bugs of one project can be merged"
+            )
+        return doc
+
+    @translated
+    def merged_into(self, bug_id: int) -> int | None:
+        return merged_into(self.es, self.names, bug_id)
+
+    @translated
+    def merged_fingerprints(self, bug_id: int) -> list[str]:
+        return merged_fingerprints(self.es, self.names, bug_id)
 
     @translated
     def update_bug(
@@ -341,8 +409,9 @@ class ElasticsearchStore(ElasticsearchAlerts, ElasticsearchTransfer):
                 found = h["_source"]
                 yield h["_id"], int(found["id"]), str(found["status"]), found.get("fixed_version")
             if len(hits) < 1000:
-                return
+                break
             after = hits[-1]["sort"]
+        yield from alias_keys(self.es, self.names)
 
     @translated
     def max_bug_id(self) -> int:
@@ -368,6 +437,8 @@ class ElasticsearchStore(ElasticsearchAlerts, ElasticsearchTransfer):
     ) -> list[BugOccurrences]:
         if not events:
             return []
+        merged = aliases_of(self.es, self.names, (e.fingerprint for e in events))
+        events, reopen_bug_ids = remap_merged(events, merged, reopen_bug_ids)
         new: list[Event] = []
         reopened: set[int] = set()
         touched: set[str] = set()

@@ -42,7 +42,7 @@ from store.elasticsearch.mapping import (
     search_from_doc,
 )
 from store.errors import Conflict
-from store.models import Bug, Event
+from store.models import Bug, BugAlias, Event
 from store.record import BugIdReservation, Record, check_kind, from_records, to_record
 
 _JUST_AFTER = timedelta(microseconds=1)
@@ -88,6 +88,7 @@ def _layouts(names: IndexNames) -> dict[str, _Layout]:
             AlertDelivery.model_validate,
             names.alert_deliveries.removeprefix(alerts),
         ),
+        "bug_aliases": _Layout(names.bug_aliases, "merged_id", BugAlias.model_validate, None),
     }
 
 
@@ -105,6 +106,11 @@ def _operation(names: IndexNames, kind: str, model: Any) -> tuple[dict[str, Any]
     if kind == "projects":
         return {"index": {"_index": names.projects, "_id": model.project_id}}, model.model_dump(
             mode="json"
+        )
+    if kind == "bug_aliases":
+        alias: BugAlias = model
+        return {"index": {"_index": names.bug_aliases, "_id": alias.fingerprint}}, (
+            alias.model_dump(mode="json")
         )
     if kind == "saved_searches":
         return {"index": {"_index": names.searches, "_id": str(model.id)}}, search_doc(model)
@@ -165,7 +171,7 @@ class ElasticsearchTransfer:
         for model in models:
             operations.extend(_operation(self.names, kind, model))
         bulk_conflicts(self.es, operations, refresh=True)
-        counter = None if kind in ("bugs", "events") else _layouts(self.names)[kind].counter
+        counter = _layouts(self.names)[kind].counter
         if counter is not None:
             raise_counter(self.es, self.names.meta, counter, max(m.id for m in models))
         return len(models)

@@ -31,10 +31,12 @@ from store.search import (
     EventQuery,
     FacetValue,
     HistogramBucket,
+    bucket_width,
     bug_sort,
     check_facets,
     check_paging,
     encode_cursor,
+    merge_buckets,
 )
 from store.sqlite.query import (
     BUGS,
@@ -232,12 +234,17 @@ def search_events(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
         node = lq.And((node, window))
     order = _Order("timestamp", "id", query.sort.startswith("-"))
     reads = ("timestamp", "id", *query.facets)
+    width = query.interval_seconds
+    if width is not None:
+        width = bucket_width(width, query.start, query.end)
     with _compiled(conn, EVENTS, node, query.filters, reads) as request:
         total, facets, histogram = -1, dict[str, list[FacetValue]](), list[HistogramBucket]()
         if query.count:
             total, facets, histogram = _aggregate(
-                conn, request, query.facets, query.facet_size, query.interval_seconds, query.start
+                conn, request, query.facets, query.facet_size, width, query.start
             )
+            if width is not None:
+                histogram, width = merge_buckets(histogram, width)
         if request.source != EVENTS.name and _dense(conn, total, query.page * query.size):
             request = replace(request, page_source=f"{EVENTS.name} INDEXED BY events_timestamp")
         rows, next_cursor = _rows(
@@ -245,7 +252,12 @@ def search_events(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
         )
     items: list[Event] = [event_from_row(r) for r in rows]
     return EventPage(
-        total=total, items=items, facets=facets, histogram=histogram, next_cursor=next_cursor
+        total=total,
+        items=items,
+        facets=facets,
+        histogram=histogram,
+        interval_seconds=width if query.count else None,
+        next_cursor=next_cursor,
     )
 
 

@@ -41,13 +41,13 @@ def purge_unused_stacks(conn: sqlite3.Connection) -> None:
 
 
 def copy_events(conn: sqlite3.Connection) -> None:
-    """Migration step: copy `events` into `events_v12`, each row with its `stack_id` in place
+    """Migration step: copy `events` into `events_v13`, each row with its `stack_id` in place
     of its stack and its context packed, a batch at a time (memory stays flat on a large file).
 
     A copy rather than an update in place: rows that shrink from kilobytes to a few hundred
     bytes leave their pages nearly empty, where fresh rows fill them."""
     kept = ", ".join(f'"{c}"' for c in ("seq", *EVENT_ROW_COLUMNS, "text_id"))
-    insert = insert_sql("events_v12", ("seq", *EVENT_ROW_COLUMNS, "text_id", "stack_id"))
+    insert = insert_sql("events_v13", ("seq", *EVENT_ROW_COLUMNS, "text_id", "stack_id"))
     context = EVENT_ROW_COLUMNS.index("context") + 1
     last = 0
     while True:

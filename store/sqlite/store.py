@@ -33,6 +33,7 @@ from store.models import (
     occurrences_of,
     project_edit,
     regresses,
+    remap_merged,
     reopen_changes,
     reported_repo_url,
     saved_search,
@@ -41,6 +42,7 @@ from store.models import (
 from store.retention import Cutoffs
 from store.search import BugPage, BugQuery, EventPage, EventQuery
 from store.sqlite.alerts import SQLiteAlerts
+from store.sqlite.merge import alias_keys, aliases_of, ids_by_fingerprint, merge, merged_into
 from store.sqlite.migrations import migrate
 from store.sqlite.purge import drop_expired
 from store.sqlite.rows import (
@@ -152,8 +154,12 @@ class SQLiteStore(SQLiteAlerts, SQLiteTransfer):
         now = utcnow()
         fingerprints: list[str] = []
         with self._write() as conn:
-            for new in bugs:
+            wanted = list(bugs)
+            merged = aliases_of(conn, (new.fingerprint for new in wanted))
+            for new in wanted:
                 fingerprints.append(new.fingerprint)
+                if new.fingerprint in merged:
+                    continue  # answers the bug it was merged into
                 fields = new.model_dump(include=set(BugCreate.model_fields))
                 bug = Bug(
                     **fields, last_seen=new.first_seen, created_at=now, updated_at=now, revision=1
@@ -173,6 +179,22 @@ class SQLiteStore(SQLiteAlerts, SQLiteTransfer):
     def bug_ids_by_fingerprint(self, fingerprints: Iterable[str]) -> dict[str, int]:
         with self._read() as conn:
             return _ids_by_fingerprint(conn, list(fingerprints))
+
+    def merge_bugs(self, target_id: int, bug_ids: Iterable[int], *, by: str | None = None) -> Bug:
+        with self._write() as conn:
+            return merge(conn, target_id, bug_ids, by)
+
+    def merged_into(self, bug_id: int) -> int | None:
+        with self._read() as conn:
+            return merged_into(conn, bug_id)
+
+    def merged_fingerprints(self, bug_id: int) -> list[str]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT fingerprint FROM bug_aliases WHERE bug_id = ? ORDER BY fingerprint",
+                (bug_id,),
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def update_bug(
         self,
@@ -216,8 +238,10 @@ class SQLiteStore(SQLiteAlerts, SQLiteTransfer):
             for row in rows:
                 yield row["fingerprint"], row["id"], row["status"], row["fixed_version"]
             if len(rows) < _CHUNK:
-                return
+                break
             last_id = rows[-1]["id"]
+        with self._read() as conn:
+            yield from alias_keys(conn)
 
     def max_bug_id(self) -> int:
         with self._read() as conn:
@@ -235,8 +259,9 @@ class SQLiteStore(SQLiteAlerts, SQLiteTransfer):
     def add_events(
         self, events: list[Event], reopen_bug_ids: Iterable[int] = frozenset()
     ) -> list[BugOccurrences]:
-        reopen = frozenset(reopen_bug_ids)
         with self._write() as conn:
+            merged = aliases_of(conn, (event.fingerprint for event in events))
+            events, reopen = remap_merged(events, merged, frozenset(reopen_bug_ids))
             added = [event for event in events if insert_event(conn, event)]
             return _apply_occurrences(conn, occurrences_of(added, reopen))
 
@@ -414,16 +439,8 @@ def _get_bug(conn: sqlite3.Connection, bug_id: int) -> Bug | None:
 
 
 def _ids_by_fingerprint(conn: sqlite3.Connection, fingerprints: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    unique = list(dict.fromkeys(fingerprints))
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
-        marks = ", ".join("?" for _ in chunk)
-        rows = conn.execute(
-            f"SELECT fingerprint, id FROM bugs WHERE fingerprint IN ({marks})", chunk
-        ).fetchall()
-        found.update((row["fingerprint"], row["id"]) for row in rows)
-    return found
+    found = ids_by_fingerprint(conn, "bugs", "id", fingerprints)
+    return {**aliases_of(conn, fingerprints), **found}
 
 
 _ADD_OCCURRENCES = (

@@ -17,9 +17,10 @@ from typing import Any
 
 from store.alert import AlertChannel, AlertDelivery, AlertRule
 from store.errors import Conflict
-from store.models import Bug, Event, Project, RepairReport, SavedSearch
+from store.models import Bug, BugAlias, Event, Project, RepairReport, SavedSearch
 from store.record import BugIdReservation, Record, check_kind, from_records, to_record
 from store.sqlite.alerts import alert_body, alert_from_row
+from store.sqlite.merge import ALIAS_SELECT, alias_from_row, write_alias
 from store.sqlite.rows import (
     BUG_SELECT,
     EVENT_FIELDS_SQL,
@@ -58,6 +59,7 @@ _READERS: dict[str, tuple[str, str, Callable[[sqlite3.Row], Any]]] = {
         "id",
         lambda row: alert_from_row(row, AlertDelivery),
     ),
+    "bug_aliases": (ALIAS_SELECT, "merged_id", alias_from_row),
 }
 
 
@@ -142,6 +144,11 @@ def _write_reservation(conn: sqlite3.Connection, found: list[BugIdReservation]) 
             set_reserved(conn, reservation.max_bug_id)
 
 
+def _write_aliases(conn: sqlite3.Connection, aliases: list[BugAlias]) -> None:
+    for alias in aliases:
+        write_alias(conn, alias)
+
+
 _WRITERS: dict[str, Callable[[sqlite3.Connection, list[Any]], None]] = {
     "projects": _write_projects,
     "bugs": _write_bugs,
@@ -152,6 +159,7 @@ _WRITERS: dict[str, Callable[[sqlite3.Connection, list[Any]], None]] = {
     "alert_rules": _alert_writer("alert_rules"),
     "alert_deliveries": _write_deliveries,
     "bug_id_reservation": _write_reservation,
+    "bug_aliases": _write_aliases,
 }
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
+import httpx
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -17,13 +21,16 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from bench.stack import RunningStack
 from dashboards import documents
-from tests.browser import click, css, settled, sign_in, until
+from tests.browser import click, css, grid_row, settled, sign_in, until
 from tests.dashboards.conftest import ADMIN_TOKEN
 from tests.dashboards.seed import Seeded
 
 pytestmark = pytest.mark.browser
 
 Shot = Callable[[str], Path]
+
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def bug_rows(browser: WebDriver) -> list[int]:
@@ -77,6 +84,9 @@ def test_search_and_facets_change_the_table_and_the_url(
     until(browser, lambda: sorted(bug_rows(browser)) == sorted(expected_new), "status facet")
     assert "status=NEW" in browser.current_url
     assert css(browser, '.facet-status button.selected[title="NEW"]')
+    # The download follows the search: every bug it finds, whatever the page shows.
+    reply = httpx.get(download_href(browser, "ndjson"), headers=ADMIN, timeout=30)
+    assert [json.loads(line)["id"] for line in reply.text.splitlines()] == expected_new
 
     click(browser, '.facet-level button[title="ERROR"]')
     both = api_bug_ids(stack, status="NEW", level="ERROR")
@@ -115,8 +125,9 @@ def test_bug_detail_shows_stack_history_and_repair_timeline(
     assert css(browser, ".timeline .diff .diff-add") and css(browser, ".timeline .diff .diff-del")
     assert "test_get_user_rejects_text still fails" in rounds[0].text
     assert "tests still fail after 2 rounds" in css(browser, ".alert.failure-reason")[0].text
-    until(browser, lambda: css(browser, "#bug-chart .bars path"), "occurrences chart")
-    assert len(css(browser, ".recent details.doc")) == 5  # every occurrence, expandable
+    until(browser, lambda: css(browser, "#bug-chart .strip-bars .bar"), "occurrences chart")
+    rows = "#bug-grid .ag-row:not(.ag-row-loading)"
+    until(browser, lambda: len(css(browser, rows)) == 5, "every occurrence in the table")
     assert "FIX_FAILED" in css(browser, ".history")[0].text
     # No repair worker runs in this stack: the page says so next to Repair.
     off = css(browser, "#bug-repair-off .repair-state.off")[0].text
@@ -176,6 +187,14 @@ def test_status_moves_follow_the_workflow(
     bug = stack.client.get(bug_url).json()
     assert bug["status"] == "FIX_FAILED"
     assert bug["failure_reason"] == "flaky upstream API; cannot fix here"
+
+    # A version typed beforehand goes with the move to FIXED only (the API refuses it with any
+    # other move, so the earlier moves would fail if it were sent with them).
+    css(browser, "#bug-fixed-version")[0].send_keys("2.0.0")
+    for status in ("pending-fix", "fixing", "fixed"):
+        _move(browser, status)
+        until(browser, lambda s=status: css(browser, f".bug-head .status-{s}"), f"now {status}")
+    assert stack.client.get(bug_url).json()["fixed_version"] == "2.0.0"
 
 
 def test_repair_button_queues_once_and_the_timeline_updates_live(
@@ -306,6 +325,7 @@ def test_projects_show_the_reported_toolchain_and_mark_what_is_missing(
 
     # auto_repair: unset follows the install's default; the select sets and clears it.
     assert _cell(browser, "rtc_web", "auto_repair").text == "default (on)"
+
     def stored_auto_repair() -> Any:
         return stack.client.get("/api/v1/projects/rtc_web").json()["auto_repair"]
 
@@ -323,7 +343,7 @@ def test_projects_show_the_reported_toolchain_and_mark_what_is_missing(
 
 
 def test_discover_query_histogram_fields_and_zoom(
-    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded, screenshot: Shot
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
 ) -> None:
     browser = signed_in
     browser.get(dashboard + "/discover")
@@ -332,27 +352,25 @@ def test_discover_query_histogram_fields_and_zoom(
     bars = until(browser, lambda: css(browser, "#discover-histogram .bars path"), "histogram")
     assert len(bars) >= 2
     assert_healthy_page(browser, dashboard)
-    screenshot("discover")
 
+    settled(browser)  # the page may render again once its language is known
     query = css(browser, "#discover-query")[0]
     query.send_keys("level:CRITICAL", Keys.ENTER)
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "query applied")
     until(browser, lambda: "q=level%3ACRITICAL" in browser.current_url, "the URL holds the query")
     click(browser, '#discover-fields button[title="project_id:\\"airhub_app\\""]')
-    until(
-        browser,
-        lambda: (
-            css(browser, "#discover-query")[0].get_attribute("value")
-            == 'level:CRITICAL AND project_id:"airhub_app"'
-        ),
-        "field value added to the query",
-    )
+    until(browser, lambda: css(browser, '.pill[data-pill="project_id:airhub_app"]'), "a pill")
+    assert css(browser, "#discover-query")[0].get_attribute("value") == "level:CRITICAL"
+    until(browser, lambda: "filter=project_id%3Aairhub_app" in browser.current_url, "pill URL")
     until(browser, lambda: css(browser, "#discover-total")[0].text == "1 hits", "still one hit")
 
     until(browser, lambda: len(grid_rows(browser)) == 1, "one document in the table")
+    settled(browser)  # the table reloaded for the pill: its row stays put now
     click(browser, f"{LOADED_ROW} .ag-cell")
     until(browser, lambda: "airhub_app" in css(browser, "#discover-doc .doc-open")[0].text, "open")
 
+    click(browser, '.pill[data-pill="project_id:airhub_app"] .pill-remove')
+    until(browser, lambda: not css(browser, ".pill"), "the pill removed")
     query = css(browser, "#discover-query")[0]
     query.send_keys(Keys.CONTROL, "a")
     query.send_keys(Keys.BACKSPACE, Keys.ENTER)
@@ -423,15 +441,6 @@ def discover_body() -> dict[str, Any]:
     return documents.rows_body({}, datetime.now(UTC), {"startRow": 0, "endRow": 100}, {})
 
 
-def row_data(browser: WebDriver, index: int) -> dict[str, Any]:
-    """What the grid holds for a row (as the browser received it)."""
-    data: dict[str, Any] = browser.execute_script(
-        "return dash_ag_grid.getApi('discover-grid').getDisplayedRowAtIndex(arguments[0]).data",
-        index,
-    )
-    return data
-
-
 def test_discover_columns_follow_the_chooser_and_a_row_opens_its_occurrence(
     signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded
 ) -> None:
@@ -461,7 +470,7 @@ def test_discover_columns_follow_the_chooser_and_a_row_opens_its_occurrence(
     until(browser, lambda: grid_rows(browser), "documents again")
     assert grid_headers(browser) == chosen
 
-    listed = row_data(browser, 0)
+    listed = grid_row(browser, "discover-grid", 0) or {}
     assert listed["id"] and "stack_trace" not in listed  # the grid holds cells only
     click(browser, f'{LOADED_ROW}[row-index="0"] .ag-cell[col-id="message"]')
     opened = until(browser, lambda: css(browser, "#discover-doc .doc-open"), "the occurrence")[0]
@@ -471,6 +480,150 @@ def test_discover_columns_follow_the_chooser_and_a_row_opens_its_occurrence(
     assert json.loads(css(browser, "#discover-doc pre.json")[0].text) == whole
     click(browser, "#discover-doc .doc-head button")
     until(browser, lambda: not css(browser, "#discover-doc .doc-open"), "closed")
+
+
+def hits(browser: WebDriver) -> int:
+    return int(css(browser, "#discover-total")[0].text.split()[0] or -1)
+
+
+def events(stack: RunningStack, q: str) -> dict[str, Any]:
+    """The API's answer to a Discover search of the last 7 days, newest first."""
+    body = {**documents.rows_body({"q": q, "quick": "7d"}, datetime.now(UTC), {}, {})}
+    body.update(size=500, facets=["level"])
+    reply = stack.client.post("/api/v1/events/search", json=body)
+    assert reply.status_code == 200, reply.text
+    found: dict[str, Any] = reply.json()
+    return found
+
+
+def download_href(browser: WebDriver, fmt: str) -> str:
+    link = css(browser, f'a.download[id*=\'"format":"{fmt}"\']')[0]
+    return link.get_attribute("href") or ""
+
+
+def shown_fields(browser: WebDriver) -> list[str]:
+    panels = css(browser, "#discover-fields .facet")
+    return [json.loads(p.get_attribute("id") or "{}")["field"] for p in panels if p.is_displayed()]
+
+
+def choose(browser: WebDriver, dropdown: str, label: str) -> None:
+    """Pick `label` in a single-choice dropdown."""
+    click(browser, dropdown)
+
+    def pick() -> bool:
+        options = css(browser, ".dash-dropdown-option")
+        next(o for o in options if o.text.strip() == label).click()
+        return True
+
+    until(browser, pick, f"option {label}")
+
+
+def test_discover_pills_sidebar_saved_search_and_download(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack, seeded: Seeded, screenshot: Shot
+) -> None:
+    browser = signed_in
+    columns = ["timestamp", "message", "level"]
+    browser.get(f"{dashboard}/discover?range=7d&columns={','.join(columns)}")
+    everything = events(stack, "")
+    total = everything["total"]
+    errors = next(v["count"] for v in everything["facets"]["level"] if v["value"] == "ERROR")
+    assert 0 < errors < total
+    until(browser, lambda: hits(browser) == total, "every hit of 7 days")
+    value = '#discover-fields button[title="level:\\"ERROR\\""]'
+    share = until(browser, lambda: css(browser, f"{value} .facet-share")[0].text, "top values")
+    assert share == f"{errors} of {total} ({100 * errors / total:.1f}%)"
+
+    css(browser, "#discover-field-filter")[0].send_keys("lev")
+    until(browser, lambda: shown_fields(browser) == ["level"], "only the matching field")
+    css(browser, "#discover-field-filter")[0].send_keys(Keys.BACKSPACE * 3)
+    until(browser, lambda: len(shown_fields(browser)) == len(documents.FIELDS), "every field")
+
+    click(browser, value)
+    until(browser, lambda: hits(browser) == errors, "the pill keeps the value's hits")
+    click(browser, '.pill[data-pill="level:ERROR"] .pill-negate')
+    until(browser, lambda: hits(browser) == total - errors, "negated: the value's hits go")
+    assert "filter=-level%3AERROR" in browser.current_url
+    click(browser, '.pill[data-pill="-level:ERROR"] .pill-disable')
+    until(browser, lambda: hits(browser) == total, "disabled: every hit again")
+    assert (
+        css(browser, ".pill.disabled .pill-text")[0].value_of_css_property("text-decoration-line")
+        == "line-through"
+    )
+    click(browser, '.pill[data-pill="!-level:ERROR"] .pill-disable')
+    until(browser, lambda: hits(browser) == total - errors, "enabled again")
+
+    settled(browser)
+    css(browser, "#discover-query")[0].send_keys("environment:staging", Keys.ENTER)
+    found = events(stack, 'environment:staging AND NOT level:"ERROR"')
+    assert 0 < found["total"] < total - errors
+    until(browser, lambda: hits(browser) == found["total"], "the query and the pill (AND)")
+    until(
+        browser,
+        lambda: css(browser, "#share-link")[0].get_attribute("value") == browser.current_url,
+        "the share link is the page's URL",
+    )
+
+    # The download is the search: same rows, same order, in both formats.
+    cookies = browser.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]
+    token = next(c for c in cookies if c["name"] == "logcenter_token")
+    assert unquote(token["value"]) == ADMIN_TOKEN and token["path"] == "/download"
+    jar = {"logcenter_token": token["value"]}
+    reply = httpx.get(download_href(browser, "csv"), cookies=jar, timeout=30)
+    assert reply.status_code == 200, reply.text
+    rows = list(csv.DictReader(io.StringIO(reply.text)))
+    assert [r["id"] for r in rows] == [e["id"] for e in found["items"]]
+    assert [r["message"] for r in rows] == [e["message"] for e in found["items"]]
+    reply = httpx.get(download_href(browser, "ndjson"), cookies=jar, timeout=30)
+    lines = [json.loads(line) for line in reply.text.splitlines()]
+    assert [e["id"] for e in lines] == [e["id"] for e in found["items"]]
+
+    name = "staging, not errors"
+    css(browser, "#saved-name")[0].send_keys(name)
+    click(browser, "#saved-save")
+    until(browser, lambda: name in css(browser, "#saved-message")[0].text, "saved")
+    until(browser, lambda: grid_rows(browser), "documents")
+    assert_healthy_page(browser, dashboard)
+    screenshot("discover")
+    saved = stack.client.get("/api/v1/searches").json()["searches"]
+    kept = next(s for s in saved if s["name"] == name)
+    assert (kept["q"], kept["columns"], kept["range"]) == ("environment:staging", columns, "7d")
+    assert kept["filters"] == [
+        {"field": "level", "value": "ERROR", "negated": True, "disabled": False}
+    ]
+
+    # Another view, then the saved search opens as it was kept.
+    click(browser, '.pill[data-pill="-level:ERROR"] .pill-remove')
+    choose(browser, "#discover-quick", "Last 24 hours")
+    settled(browser)
+    query = css(browser, "#discover-query")[0]
+    query.send_keys(Keys.CONTROL, "a")
+    query.send_keys(Keys.BACKSPACE, Keys.ENTER)
+    until(browser, lambda: not css(browser, ".pill") and "q=" not in browser.current_url, "reset")
+    until(browser, lambda: hits(browser) > found["total"], "the hits of the other view")
+    settled(browser)
+    choose(browser, "#saved-list", name)
+    until(
+        browser,
+        lambda: css(browser, "#discover-query")[0].get_attribute("value") == "environment:staging",
+        "the saved query",
+    )
+    until(browser, lambda: hits(browser) == found["total"], "the saved search's hits")
+    assert [p.get_attribute("data-pill") for p in css(browser, ".pill")] == ["-level:ERROR"]
+    until(browser, lambda: grid_headers(browser) == columns, "the saved columns")
+    assert "range=7d" in browser.current_url
+    assert "Last 7 days" in css(browser, "#discover-quick")[0].text
+    click(browser, "#saved-delete")
+    until(browser, lambda: css(browser, "#saved-message")[0].text == "Deleted.", "deleted")
+    names = [s["name"] for s in stack.client.get("/api/v1/searches").json()["searches"]]
+    assert name not in names
+
+    # Auto-refresh: a new occurrence shows up unasked.
+    choose(browser, "#discover-refresh", "Refresh every 10 s")
+    until(browser, lambda: "refresh=10s" in browser.current_url, "the URL holds the refresh")
+    settled(browser)
+    new = {"environment": "staging", "level": "WARNING", "timestamp": None}
+    assert stack.report(**new).status_code == 200
+    until(browser, lambda: hits(browser) == found["total"] + 1, "refreshed", timeout=30)
 
 
 def test_repairs_page_filters_by_result(
@@ -548,3 +701,27 @@ def test_admin_token_is_asked_once_kept_and_sent_on_writes(
     browser.refresh()
     until(browser, lambda: css(browser, "#token-state")[0].text == "token set", "kept")
     assert not css(browser, "#token-dialog.open")
+
+
+def test_ticked_bugs_merge_into_the_chosen_one_and_the_merged_page_leads_there(
+    signed_in: WebDriver, dashboard: str, stack: RunningStack
+) -> None:
+    keep, merged = (
+        stack.report(project_id="merge_demo", line_number=n).json()["id"] for n in (7, 8)
+    )
+    until(browser := signed_in, lambda: len(api_bug_ids(stack, project_id="merge_demo")) == 2,
+          "both bugs indexed")  # fmt: skip
+    browser.get(dashboard + "/?project_id=merge_demo")
+    until(browser, lambda: sorted(bug_rows(browser)) == [keep, merged], "the project's bugs")
+    assert css(browser, "#bugs-merge")[0].get_attribute("disabled")
+    for bug_id in (keep, merged):
+        click(browser, f'tr[data-bug-id="{bug_id}"] .pick input')
+    until(browser, lambda: css(browser, "#bugs-merge")[0].is_enabled(), "merge offered")
+    assert f"#{keep}" in css(browser, "#bugs-merge-target")[0].text  # the first ticked
+    click(browser, "#bugs-merge")
+    until(browser, lambda: browser.current_url == f"{dashboard}/bugs/{keep}", "the kept bug opens")
+    until(browser, lambda: f"merged bug {merged}" in css(browser, ".history")[0].text, "history")
+
+    browser.get(f"{dashboard}/bugs/{merged}")
+    click(browser, "#bug-merged-into")
+    until(browser, lambda: browser.current_url.endswith(f"/bugs/{keep}"), "led to the target")

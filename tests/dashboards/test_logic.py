@@ -122,6 +122,13 @@ def test_fix_failed_needs_a_reason() -> None:
     assert logic.validate_move("FIXED", None) is None
 
 
+def test_a_typed_fixed_version_goes_with_fixing_moves_only() -> None:
+    assert logic.fixed_version_of("FIXED", " 2.0.0 ") == "2.0.0"
+    assert logic.fixed_version_of("DEPLOYED", "2.0.0") == "2.0.0"
+    assert logic.fixed_version_of("FIXED", "  ") is None
+    assert logic.fixed_version_of("FIXING", "2.0.0") is None
+
+
 def test_regression_marks() -> None:
     reopened = {
         "from": "FIXED",
@@ -287,11 +294,37 @@ def test_discover_url_params_are_checked() -> None:
     assert logic.discover_body(state, NOW)["from"] == "2026-11-27T00:00:00Z"
 
 
-def test_bug_occurrence_body_covers_the_bugs_life() -> None:
-    bug = {"id": 7, "first_seen": "2026-11-20T00:00:00Z", "last_seen": "2026-11-21T00:00:00Z"}
-    body = logic.bug_occurrence_body(bug, NOW)
-    assert body["q"] == "bug_id:7"
-    assert body["from"] < "2026-11-20T00:00:00Z" and body["to"] == "2026-11-28T12:00:00Z"
+def test_bug_searches_cover_the_bugs_life_whatever_the_time_now() -> None:
+    bug = {"id": 7, "first_seen": "2024-11-20T00:00:00Z", "last_seen": "2026-11-21T00:00:00Z"}
+    window = logic.bug_window(bug, NOW)
+    assert (window["from"], window["to"]) == ("2024-11-19T23:59:00Z", "2026-11-21T00:01:00Z")
+    chart = logic.bug_chart_body(window)
+    assert chart["q"] == "bug_id:7" and chart["interval"] == "auto"
+    assert (chart["size"], chart["facets"]) == (0, [])
+    seen = logic.bug_seen_body(window)
+    assert seen["interval"] == "none" and seen["facets"] == ["environment", "version"]
+    state = logic.bug_docs_state(window)
+    assert logic.time_range(state, NOW) == (
+        datetime(2024, 11, 19, 23, 59, tzinfo=UTC),
+        datetime(2026, 11, 21, 0, 1, tzinfo=UTC),
+    )
+
+
+def test_filled_points_put_back_the_empty_buckets_between_the_first_and_the_last() -> None:
+    histogram = [
+        {"key": "2026-11-20T00:00:00Z", "count": 4},
+        {"key": "2026-11-20T09:00:00Z", "count": 1},
+    ]
+    xs, ys = logic.filled_points(histogram, "3h")
+    assert xs == [f"2026-11-20 0{h}:00:00" for h in (0, 3, 6, 9)] and ys == [4, 0, 0, 1]
+    assert logic.filled_points(histogram, "what")[1] == [4, 1]  # an unknown width: as given
+    assert [logic.interval_seconds(x) for x in ("15m", "30d", "8700s", "3x", "")] == [
+        900,
+        2_592_000,
+        8700,
+        None,
+        None,
+    ]
 
 
 # --- projects -------------------------------------------------------------------------------
@@ -372,3 +405,11 @@ def test_t_formats_and_falls_back() -> None:
     assert t("fr", "nav_bugs") == "Bugs"
     assert t("en", "no-such-key") == "no-such-key"
     assert lang_of(None) == "en" and lang_of("zh") == "zh"
+
+
+def test_a_merge_needs_two_ticked_bugs_and_a_target_among_them() -> None:
+    picked = logic.picked_bugs([[3], [], None, [1], [3]])
+    assert picked == [1, 3]
+    assert logic.merge_choice(picked, 3) == (3, [1])
+    assert logic.merge_choice(picked, 7) == (None, [])
+    assert logic.merge_choice([1], 1) == (None, [])

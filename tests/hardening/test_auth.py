@@ -36,6 +36,11 @@ WRITES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = {
         200,
     ),
     ("POST", "/api/v1/bugs/{bug_id}/repairs"): ("/api/v1/bugs/{bug}/repairs", None, 202),
+    ("POST", "/api/v1/bugs/{bug_id}/merge"): (
+        "/api/v1/bugs/{bug}/merge",
+        {"bug_ids": "{other}"},
+        200,
+    ),
     ("POST", "/api/v1/bugs/{bug_id}/repair-reports"): (
         "/api/v1/bugs/{bug}/repair-reports",
         {"round": 1, "analysis": "off by one", "passed": False},
@@ -121,9 +126,9 @@ def test_every_write_operation_is_covered(admin_api: ApiHarness) -> None:
 
 
 def own_records(api: ApiHarness, line: int) -> dict[str, int]:
-    """A bug, a saved search, an alert channel and a rule of the test's own (made with the
+    """Two bugs, a saved search, an alert channel and a rule of the test's own (made with the
     token), by placeholder name."""
-    ids = {"bug": new_bug(api, line)}
+    ids = {"bug": new_bug(api, line), "other": new_bug(api, line + 1000)}
     made = {
         "search": ("/api/v1/searches", {"name": f"search {line}"}),
         "channel": ("/api/v1/alerts/channels", {**HOOK, "name": f"hook {line}"}),
@@ -141,6 +146,8 @@ def own_records(api: ApiHarness, line: int) -> dict[str, int]:
 def filled(body: dict[str, Any] | None, ids: dict[str, int]) -> dict[str, Any] | None:
     if body is not None and body.get("channel_ids") == "{channel}":
         return {**body, "channel_ids": [ids["channel"]]}
+    if body is not None and body.get("bug_ids") == "{other}":
+        return {**body, "bug_ids": [ids["other"]]}
     return body
 
 
@@ -159,6 +166,7 @@ def _state(api: ApiHarness, bug_id: int) -> tuple[Any, ...]:
     ]
     return (
         bug["status"],
+        bug["count"],
         len(bug["history"]) if "history" in bug else None,
         project["description"],
         project["local_path"],
@@ -278,7 +286,7 @@ def test_without_a_token_writes_are_refused_unless_anonymous_writes_opens_them(
     bug_id = new_bug(closed, 11)
     before = _state(closed, bug_id)
     # Nothing can be made without a token: the other records' ids are never reached.
-    ids = {"bug": bug_id, "search": 1, "channel": 1, "rule": 1}
+    ids = {"bug": bug_id, "other": 1, "search": 1, "channel": 1, "rule": 1}
     for (method, _), (path, body, _) in WRITES.items():
         reply = closed.client.request(method, path.format(**ids), json=filled(body, ids))
         assert reply.status_code == 401, (path, reply.text)
@@ -316,3 +324,42 @@ def test_a_standalone_api_without_a_token_refuses_writes_and_says_how_to_set_one
         assert stack.client.put(path, json=edit).status_code == 401
         good = {"Authorization": f"Bearer {token}"}
         assert stack.client.put(path, json=edit, headers=good).status_code == 200
+
+
+#: The dashboard's own routes (Dash's are its pages, layout, callbacks and assets): each reads
+#: API data with the browser's token, never with a token of its own.
+DASHBOARD_ROUTES = {
+    "/download/<kind>.<fmt>": ["/download/events.csv?range=7d", "/download/bugs.ndjson?status=NEW"]
+}
+DASH_OWN = ("/_dash-", "/_favicon", "/_reload", "/assets/", "/static/", "/<path:path>")
+
+
+def test_dashboard_downloads_pass_on_the_browsers_token_and_nothing_else(
+    reader_api: ApiHarness,
+) -> None:
+    from dashboards.api import CONFIG_KEY
+    from dashboards.app import create_app
+    from dashboards.download import TOKEN_COOKIE
+
+    assert reader_api.report(line_number=12, timestamp=None).status_code == 200
+    reader_api.drain()
+    app = create_app(reader_api.settings)
+    own = {r.rule for r in app.server.url_map.iter_rules()} - {"/"}
+    assert {r for r in own if not r.startswith(DASH_OWN)} == set(DASHBOARD_ROUTES)
+    # The dashboard's client as create_app made it (no token of its own), answered in-process.
+    client = app.server.config[CONFIG_KEY]
+    client._http = reader_api.client  # noqa: SLF001
+    browser = app.server.test_client()
+    for path in (p for paths in DASHBOARD_ROUTES.values() for p in paths):
+        for case in REFUSED:
+            headers, status = case.values
+            denied = browser.get(path, headers=headers)
+            assert denied.status_code == status, (path, case.id, denied.text)
+            assert "ValueError" not in denied.text
+        assert browser.get(path, headers=GOOD).status_code == 200, path
+        browser.set_cookie(TOKEN_COOKIE, "wrong-token", path="/download")
+        assert browser.get(path).status_code == 403, path
+        browser.set_cookie(TOKEN_COOKIE, ADMIN_TOKEN, path="/download")
+        allowed = browser.get(path)
+        assert allowed.status_code == 200 and "ValueError" in allowed.text, (path, allowed.text)
+        browser.delete_cookie(TOKEN_COOKIE, path="/download")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from itertools import product
 from typing import Any
 
 import pytest
 
 from bench.stack import guide_payload
+from store.search import MAX_BUCKETS
 from store.vocabulary import TRANSITIONS, Status
 from tests.stack import ApiHarness
 
@@ -277,6 +279,10 @@ def test_events_search_histogram_sums_to_total(api: ApiHarness) -> None:
     auto = api.client.post("/api/v1/events/search", json={**body, "interval": "auto"}).json()
     assert auto["interval"] == "12h"
     assert sum(b["count"] for b in auto["histogram"]) == result["total"]
+    # By the minute, 20 days would be 28,800 buckets: widened to what a chart can draw.
+    fine = api.client.post("/api/v1/events/search", json={**body, "interval": "1m"}).json()
+    assert fine["interval"] == "3h" and len(fine["histogram"]) <= MAX_BUCKETS
+    assert sum(b["count"] for b in fine["histogram"]) == result["total"]
     bad = api.client.post("/api/v1/events/search", json={**body, "q": "nosuchfield:1"})
     assert bad.status_code == 400
 
@@ -325,3 +331,60 @@ def test_repair_enqueue_dedup(sqlite_api: ApiHarness) -> None:
     queue = repair_queue(sqlite_api.redis, sqlite_api.settings.redis_prefix)
     assert queue.job_ids.count(first.json()["job_id"]) == 1
     queue.empty()
+
+
+# The refusals are the API's: one backend is enough (merging itself is the stores' contract).
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_merge_refuses_what_cannot_be_merged_and_names_why(api: ApiHarness) -> None:
+    a, b, other = (
+        api.report(project_id=p, line_number=n).json()["id"]
+        for p, n in (("rtc_backend", 1), ("rtc_backend", 2), ("rtc_web", 3))
+    )
+    api.drain()
+    api.store.update_bug(b, {"status": "PENDING_FIX"})  # its repair is queued
+
+    def merge(target: int, body: dict[str, Any]) -> tuple[int, str]:
+        reply = api.client.post(f"/api/v1/bugs/{target}/merge", json=body)
+        return reply.status_code, reply.text
+
+    refused = {
+        "itself": merge(a, {"bug_ids": [a]}),
+        "unknown": merge(a, {"bug_ids": [987654]}),
+        "no ids": merge(a, {"bug_ids": []}),
+        "too many": merge(a, {"bug_ids": list(range(1, 102))}),
+        "too large": merge(a, {"bug_ids": [2**63]}),
+        "unknown target": merge(987654, {"bug_ids": [a]}),
+        "other project": merge(a, {"bug_ids": [other]}),
+        "being repaired": merge(a, {"bug_ids": [b]}),
+    }
+    assert {why: status for why, (status, _) in refused.items()} == {
+        "itself": 422, "unknown": 422, "no ids": 422, "too many": 422, "too large": 422,
+        "unknown target": 404, "other project": 409, "being repaired": 409,
+    }  # fmt: skip
+    for why in ("itself", "unknown", "no ids", "too many", "too large"):
+        assert '"bug_ids"' in refused[why][1], why
+    assert "project" in refused["other project"][1]
+    assert "PENDING_FIX" in refused["being repaired"][1]
+    bug = api.client.get(f"/api/v1/bugs/{a}").json()
+    assert bug["count"] == 1 and not bug["status_history"]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_reports_admitted_under_a_merged_id_before_the_merge_land_on_the_target(
+    api: ApiHarness,
+) -> None:
+    now = datetime.now(UTC).isoformat()  # within retention
+
+    def report(line: int) -> int:
+        return int(api.report(line_number=line, timestamp=now).json()["id"])
+
+    a, b = report(1), report(2)
+    api.drain()
+    assert report(2) == b  # waits in the stream under bug b
+    reply = api.client.post(f"/api/v1/bugs/{a}/merge", json={"bug_ids": [b]})
+    assert reply.status_code == 200 and reply.json()["count"] == 2
+    api.drain()
+    assert api.client.get(f"/api/v1/bugs/{a}").json()["count"] == 3
+    assert api.client.get(f"/api/v1/bugs/{a}/events").json()["total"] == 3
+    assert api.client.get(f"/api/v1/bugs/{b}").status_code == 404
+    assert bugs(api)["total"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,49 @@ def test_redis_down_answers_503_fast_and_recovers(
             wait_for(lambda: stack.report().status_code == 200, 10, "recovery after restart")
     finally:
         server.stop()
+
+
+def test_a_merged_fingerprint_keeps_arriving_at_the_target(
+    stack: RunningStack, redis_url: str
+) -> None:
+    """Two fingerprints, two bugs; merged, the second's reports count on the first, also after
+    Redis lost its keys (the gate rebuilds the alias from the store)."""
+    # Stamped now: the indexer's first retention purge may follow its first batch, and would
+    # drop the guide's January occurrences (counts stay) that this test lists.
+    now = datetime.now(UTC).isoformat()
+
+    def report(n: int) -> int:
+        return int(stack.report({**payload_for(n), "timestamp": now}).json()["id"])
+
+    a = [report(1) for _ in range(2)]
+    b = report(4)  # same project as 1
+    assert a[0] == a[1] != b
+    assert wait_counts(stack, 3) == {a[0]: 2, b: 1}
+    reply = stack.client.post(f"/api/v1/bugs/{a[0]}/merge", json={"bug_ids": [b], "by": "e2e"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["count"] == 3
+    assert f"merged bug {b} (1 occurrences" in reply.json()["status_history"][-1]["reason"]
+    gone = stack.client.get(f"/api/v1/bugs/{b}")
+    assert gone.status_code == 404 and f"merged into bug {a[0]}" in gone.json()["detail"]
+    assert gone.headers["x-logcenter-merged-into"] == str(a[0])
+
+    assert report(4) == a[0]
+    assert wait_counts(stack, 4) == {a[0]: 4}
+    redis.Redis.from_url(redis_url).flushall()
+    assert report(4) == a[0]
+    assert wait_counts(stack, 5) == {a[0]: 5}
+    seen: list[Any] = []
+
+    def events() -> int:  # an Elasticsearch indexer leaves them to the next refresh
+        found = stack.client.get(f"/api/v1/bugs/{a[0]}/events", params={"size": 10}).json()
+        seen[:] = [
+            found["total"],
+            [(e["id"], e["bug_id"]) for e in found["items"]],
+            bug_counts(stack),
+        ]
+        return int(found["total"])
+
+    try:
+        wait_for(lambda: events() == 5, 10, "the target's 5 occurrences", 0.2)
+    except TimeoutError:
+        raise AssertionError(f"the target's occurrences, listed and counted: {seen}") from None

@@ -36,7 +36,7 @@ from store.models import (
     ToolchainInfo,
 )
 from store.retention import Cutoffs
-from store.search import BugQuery, EventQuery
+from store.search import MAX_BUCKETS, BugQuery, EventQuery
 
 Opener = Callable[[], Store]
 
@@ -998,6 +998,24 @@ class EventSearchContract:
         assert page.total == 15 and sum(b.count for b in page.histogram) == 15
         assert all(int(b.key.timestamp()) % 420 == 0 for b in page.histogram)
         assert [b.key for b in page.histogram] == sorted(b.key for b in page.histogram)
+
+    def test_histogram_of_a_long_lived_bug_is_capped(self, store: Store) -> None:
+        """A bug seen every 50 minutes for ten days (more minutes with events than
+        MAX_BUCKETS), counted by the minute: at most MAX_BUCKETS buckets of a whole multiple
+        of a minute, all its events counted, with or without a window."""
+        n = MAX_BUCKETS + 100
+        at = [T0 + timedelta(minutes=50 * i) for i in range(n)]
+        store.add_events([new_event(f"l{i:03}", 7, t) for i, t in enumerate(at)])
+        for start, end in [(T0, at[-1] + timedelta(seconds=1)), (None, None)]:
+            query = EventQuery(q="bug_id:7", start=start, end=end, interval_seconds=60)
+            page = store.search_events(query)
+            width = page.interval_seconds or 0
+            assert page.total == n == sum(b.count for b in page.histogram)
+            assert width > 60 and width % 60 == 0, width
+            assert 0 < len(page.histogram) <= MAX_BUCKETS
+            assert all(int(b.key.timestamp()) % width == 0 for b in page.histogram)
+        short = store.search_events(EventQuery(q="bug_id:7", end=at[2], interval_seconds=60))
+        assert short.interval_seconds == 60  # a window it fits in keeps the interval asked
 
     def test_query_filters_and_facets(self, events: Store) -> None:
         page = events.search_events(

@@ -9,7 +9,7 @@ import pytest
 
 from store.base import Store
 from store.elasticsearch import ElasticsearchStore
-from tests.store import alert_contract, contract, transfer_contract
+from tests.store import alert_contract, contract, merge_contract, transfer_contract
 
 pytestmark = pytest.mark.es
 
@@ -35,6 +35,10 @@ class TestAlerts(alert_contract.AlertContract):
 
 
 class TestTransfer(transfer_contract.TransferContract):
+    pass
+
+
+class TestMerge(merge_contract.MergeContract):
     pass
 
 class TestBugCreation(contract.BugCreationContract):

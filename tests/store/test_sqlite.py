@@ -13,7 +13,7 @@ import pytest
 from store.base import Store
 from store.sqlite import SQLiteStore, path_from_url
 from store.sqlite.migrations import SCHEMA_VERSION
-from tests.store import alert_contract, contract, transfer_contract
+from tests.store import alert_contract, contract, merge_contract, transfer_contract
 from tests.store.contract import Opener
 
 
@@ -45,6 +45,7 @@ class TestEventSearch(contract.EventSearchContract): ...
 class TestQueryErrors(contract.QueryErrorContract): ...
 class TestAlerts(alert_contract.AlertContract): ...
 class TestTransfer(transfer_contract.TransferContract): ...
+class TestMerge(merge_contract.MergeContract): ...
 
 
 def _init(url: str, barrier: Any) -> int:

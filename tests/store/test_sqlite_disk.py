@@ -22,7 +22,7 @@ from store.retention import Cutoffs
 from store.search import EventQuery
 from store.sqlite import SQLiteStore
 from store.sqlite.event_text import event_text_id
-from store.sqlite.migrations import _V12, MIGRATIONS, SCHEMA_VERSION, migrate
+from store.sqlite.migrations import _V13, MIGRATIONS, SCHEMA_VERSION, migrate
 from store.sqlite.rows import BUG_COLUMNS, EVENT_ROW_COLUMNS, bug_values, event_values, insert_sql
 from store.sqlite.schema import connect
 
@@ -147,7 +147,7 @@ def _plain(values: list[Any]) -> list[Any]:
 def _file_before_stacks(path: Path) -> None:
     """A file at the version before stacks moved out, holding BUGS and EVENTS as written then."""
     conn = connect(str(path))
-    migrate(conn, MIGRATIONS.index(_V12))
+    migrate(conn, MIGRATIONS.index(_V13))
     event_sql = insert_sql("events", (*EVENT_ROW_COLUMNS, "text_id", "stack_trace"))
     conn.execute("BEGIN")
     for new in BUGS:
@@ -162,6 +162,9 @@ def _file_before_stacks(path: Path) -> None:
     conn.close()
 
 
+_EVENT_INDEXES = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+
+
 def test_a_file_from_before_stacks_is_converted_and_reads_alike(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     _file_before_stacks(path)
@@ -170,12 +173,16 @@ def test_a_file_from_before_stacks_is_converted_and_reads_alike(tmp_path: Path) 
         assert long.fetchone()[0] == len(EVENTS) - 1
         pages = old.execute("SELECT count(*) FROM dbstat WHERE name = 'events'").fetchone()[0]
         assert pages >= len(EVENTS) / 3
+        indexes = {row[0] for row in old.execute(_EVENT_INDEXES)}
     store = SQLiteStore(f"sqlite:///{path}")
     store.init()
     conn = store._connection()
     columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert "stack_trace" not in columns and "stack_id" in columns
+    # Every index the events table had is there again, whichever step made it.
+    assert {row[0] for row in conn.execute(_EVENT_INDEXES)} == indexes | {"events_stack"}
+    assert "events_bug_seen" in indexes
     assert _count(store, "SELECT count(*) FROM stacks") == 2
     assert _count(store, "SELECT count(*) FROM events WHERE typeof(context) = 'blob'") == 1
     # Compact: not each shrunk row left alone on its old page.

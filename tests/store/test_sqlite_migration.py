@@ -40,9 +40,11 @@ def _answers(store: SQLiteStore) -> list[dict[str, Any]]:
 
 
 def _undo_later_steps(conn: sqlite3.Connection) -> None:
-    """Undo the steps after v4 that add tables of their own (saved searches, alerts, stacks)
-    or columns to bugs (v10: release-aware regressions)."""
-    for table in ("saved_searches", "alert_channels", "alert_rules", "alert_deliveries"):
+    """Undo the steps after v4 that add tables of their own (saved searches, alerts, bug
+    aliases, stacks) or columns to bugs (v10: release-aware regressions)."""
+    for table in (
+        "saved_searches", "alert_channels", "alert_rules", "alert_deliveries", "bug_aliases"
+    ):
         conn.execute(f"DROP TABLE {table}")
     for column in ("newest_version", "fixed_version"):
         conn.execute(f"ALTER TABLE bugs DROP COLUMN {column}")
