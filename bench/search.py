@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from bench import WORK_DIR, figures, seed, shown
+from bench import WORK_DIR, disk, figures, seed, shown
 from bench.services import ElasticsearchNode
 from store import open_store
 from store.base import Store
@@ -160,7 +160,10 @@ def run(argv: list[str]) -> int:
         with open_backend(backend, folder, args) as (store, version):
             es_version = version or es_version
             seconds = ensure_seeded(store, backend, spec, folder, meta, args.reuse)
-            results[backend] = {"seed_seconds": seconds, **time_shapes(store, spec, args)}
+            per_event = round(disk.per_occurrence(store, backend, spec.events))
+            print(f"{backend}: {per_event:,} bytes on disk per occurrence")
+            results[backend] = {"seed_seconds": seconds, "disk_bytes_per_event": per_event,
+                                **time_shapes(store, spec, args)}
     print()
     print(render(results))
     path = figures.write("search", {"target_p95_ms": TARGET_P95_MS, "options": vars(args),
@@ -359,4 +362,8 @@ def render(results: dict[str, Any]) -> str:
                 misses.append(b)
         row.append("met" if not misses else "missed: " + ",".join(misses))
         rows.append(row)
-    return figures.table(headers, rows) + "\n(milliseconds)"
+    disk_row: list[Any] = ["disk bytes/occurrence"]
+    for b in backends:
+        disk_row += [results[b]["disk_bytes_per_event"], ""]
+    rows.append([*disk_row, ""])
+    return figures.table(headers, rows) + "\n(milliseconds; disk in bytes)"

@@ -291,6 +291,7 @@ def _open_for_migrate(url: str, prefix: str | None) -> Store:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from config import migrate as m
+    from config.progress import meter_for
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -316,7 +317,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             args.state,
             batch=args.batch,
             max_batches=args.max_batches,
-            progress=say,
+            meter=meter_for(sys.stderr, say),
         )
     except m.Stopped as exc:
         sys.exit(f"logcenter migrate: {exc}; run the same command again to resume")

@@ -15,7 +15,6 @@ bug's count, and a sample of records field by field.
 from __future__ import annotations
 
 import os
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +23,10 @@ from typing import Any
 
 import orjson
 
+from config.progress import Meter, plain
 from store.base import Store
 from store.record import KINDS, Record, normalized
+from store.search import BugQuery, EventQuery
 
 Progress = Callable[[str], None]
 #: The field naming each kind's records (the reservation is a single record).
@@ -104,34 +105,60 @@ def copy_all(
     *,
     batch: int = 500,
     max_batches: int | None = None,
-    progress: Progress = print,
+    meter: Meter | None = None,
 ) -> State:
-    """Copy every kind not done yet, resuming `state`; raise Stopped after `max_batches`."""
+    """Copy every kind not done yet, resuming `state`; raise Stopped after `max_batches`.
+
+    `meter` shows each kind's progress (default: plain lines on stdout)."""
+    meter = meter or plain()
     batches = 0
     for kind in KINDS:
         if kind in state.done:
             continue
         if state.kind != kind:
             state.kind, state.after = kind, None
-        started, copied = time.monotonic(), state.copied.get(kind, 0)
-        while True:
-            if max_batches is not None and batches >= max_batches:
+        copied = state.copied.get(kind, 0)
+        shown = meter(kind, total(source, kind), copied)
+        try:
+            while True:
+                if max_batches is not None and batches >= max_batches:
+                    state.save(state_path)
+                    raise Stopped(f"stopped after {batches} batches")
+                records, after = source.export_records(kind, state.after, batch)
+                target.import_records(kind, records)
+                batches += 1
+                copied += len(records)
+                state.after, state.copied[kind] = after, copied
+                if after is None:
+                    state.done.append(kind)
+                    state.kind = state.after = None
                 state.save(state_path)
-                raise Stopped(f"stopped after {batches} batches")
-            records, after = source.export_records(kind, state.after, batch)
-            target.import_records(kind, records)
-            batches += 1
-            copied += len(records)
-            state.after, state.copied[kind] = after, copied
-            if after is None:
-                state.done.append(kind)
-                state.kind = state.after = None
-            state.save(state_path)
-            rate = copied / max(time.monotonic() - started, 1e-6)
-            progress(f"{kind}: {copied:,} copied ({rate:,.0f}/s)")
-            if after is None:
-                break
+                shown.update(copied)
+                if after is None:
+                    break
+        finally:
+            shown.close()
     return state
+
+
+#: Kind -> how many records a store holds of it, from what the store counts anyway.
+_TOTALS: dict[str, Callable[[Store], int]] = {
+    "projects": lambda store: len(store.list_projects()),
+    "bugs": lambda store: store.search_bugs(BugQuery(size=0)).total,
+    "events": lambda store: store.search_events(EventQuery(size=0)).total,
+    "repair_reports": lambda store: store.list_repair_reports(size=0)[0],
+    "saved_searches": lambda store: len(store.list_searches()),
+    "alert_channels": lambda store: len(store.list_alert_channels()),
+    "alert_rules": lambda store: len(store.list_alert_rules()),
+    "bug_id_reservation": lambda store: 1,
+}
+
+
+def total(store: Store, kind: str) -> int | None:
+    """The records of `kind` in `store`, or None when the store has no cheap count of them
+    (alert deliveries are listed a page at a time)."""
+    count = _TOTALS.get(kind)
+    return None if count is None else count(store)
 
 
 def _scan(

@@ -5,6 +5,7 @@ the stores afterwards; and that every kind the stores hold is one the migration 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from config.migrate import State, Stopped, copy_all, verify
+from config.progress import plain
 from store import open_store
 from store.alert import AlertChannelIn, AlertDeliveryIn, AlertRuleIn
 from store.base import Store
@@ -150,9 +152,12 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 # -- every kind is migrated -------------------------------------------------------------------
 
-#: SQLite tables that hold no record of their own: indexes of other tables' text, SQLite's own
-#: bookkeeping, and `meta` (the reserved bug id, copied as the `bug_id_reservation` kind).
-_DERIVED_TABLES = {"bugs_fts", "events_fts", "event_texts", "event_texts_fts", "sqlite_sequence"}
+#: SQLite tables that hold no record of their own: indexes of other tables' text, events' stack
+#: traces kept once (copied with the events), SQLite's own bookkeeping, and `meta` (the reserved
+#: bug id, copied as the `bug_id_reservation` kind).
+_DERIVED_TABLES = {
+    "bugs_fts", "events_fts", "event_texts", "event_texts_fts", "stacks", "sqlite_sequence"
+}  # fmt: skip
 _TABLE_KINDS = {"meta": "bug_id_reservation"}
 
 
@@ -268,7 +273,7 @@ def test_sqlite_to_elasticsearch_interrupted_and_back(
     state_path.write_bytes(after_first)
     state = State.load(state_path, "sqlite", "es")
     assert state is not None
-    copy_all(source, es_target, state, state_path, batch=500, progress=lambda _: None)
+    copy_all(source, es_target, state, state_path, batch=500, meter=plain(lambda _: None))
 
     verification = verify(source, es_target, sample_every=3)
     problems = [p for c in verification.checks for p in c.problems]
@@ -334,6 +339,12 @@ def test_migrate_command_copies_resumes_and_fails_on_a_difference(
 
     done = _logcenter("migrate", "--from", src, "--to", dst, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    # Not a terminal: plain progress lines per kind (copied of the total, rate, time left),
+    # and no bar redrawn with carriage returns.
+    with sqlite3.connect(source.path) as conn:  # type: ignore[attr-defined]
+        n = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    assert re.search(rf"events: {n:,} copied of {n:,} \([\d,]+/s, ETA 0:00\)", done.stdout)
+    assert "\r" not in done.stdout + done.stderr
     assert "resuming" in done.stdout and "every kind verified" in done.stdout
     assert done.stdout.count(": ok") == len(KINDS)
 

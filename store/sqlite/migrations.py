@@ -16,6 +16,7 @@ from collections.abc import Callable
 from store.models import new_public_key
 from store.sqlite.event_text import backfill
 from store.sqlite.schema import BUG_FTS_COLUMNS, EVENT_FTS_COLUMNS, FTS_TOKENIZER
+from store.sqlite.stack import copy_events
 
 #: A migration step: an SQL statement, or a function for what SQL alone cannot do (backfills).
 Step = str | Callable[[sqlite3.Connection], None]
@@ -254,38 +255,101 @@ _V12: tuple[Step, ...] = (
     """,
     "CREATE INDEX bug_aliases_bug ON bug_aliases (bug_id)",
 )
+
+
+def _replace_copied_events(conn: sqlite3.Connection) -> None:
+    """Put the copy v13 made in place of `events`, with every index `events` had.
+
+    The old table is dropped without zeroing each freed page (Debian's SQLite does by
+    default): its data lives on in the copy, and zeroing wrote the whole old table to the WAL
+    once more, doubling the disk a 4 GB file needed while it migrates. Its indexes are built
+    again from their own definitions, whichever steps made them."""
+    indexes = [
+        str(row[0])
+        for row in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
+            "AND sql IS NOT NULL ORDER BY name"
+        )
+    ]
+    mode = int(conn.execute("PRAGMA secure_delete").fetchone()[0])
+    conn.execute("PRAGMA secure_delete = FAST")
+    try:
+        conn.execute("DROP TABLE events")
+    finally:
+        conn.execute(f"PRAGMA secure_delete = {mode}")
+    conn.execute("ALTER TABLE events_v13 RENAME TO events")
+    for sql in indexes:
+        conn.execute(sql)
+
+
+#: Each distinct stack trace is kept once (store/sqlite/stack.py) and long event contexts are
+#: compressed (store/sqlite/rows.py): every event carried its bug's whole stack again, most of
+#: the file. Events are copied into a table without the stack column, a batch at a time, so
+#: memory stays flat and the new table is compact; the old one's pages go to the free list,
+#: which new data reuses (only VACUUM gives them back to the disk: README, Running at scale,
+#: Sizing). The indexes the table had are built again on the copy, plus one on stack_id that
+#: tells a purge whether a stack is still used. Bug rows are left as they are.
+_V13: tuple[Step, ...] = (
+    "CREATE TABLE stacks (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE, body NOT NULL)",
+    """
+    CREATE TABLE events_v13 (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        bug_id INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        project_id TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        level TEXT NOT NULL,
+        source TEXT NOT NULL,
+        version TEXT,
+        commit_hash TEXT,
+        error_type TEXT NOT NULL,
+        message TEXT NOT NULL,
+        file_path TEXT,
+        line_number INTEGER,
+        context NOT NULL, -- JSON text, or zlib-compressed JSON as a BLOB
+        text_id INTEGER,
+        stack_id INTEGER
+    )
+    """,
+    copy_events,
+    _replace_copied_events,
+    "CREATE INDEX events_stack ON events (stack_id)",
+)
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append; never edit a shipped step.
 MIGRATIONS: tuple[tuple[Step, ...], ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12,
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13,
 )  # fmt: skip
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> int:
     """Apply the missing migration steps in one write transaction; return the schema version.
 
     An up-to-date file is only read, so a process can start on a full disk (and wait for it).
+    `upto` stops at an earlier version (tests build the files older code left).
     """
-    if int(conn.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION:
-        return SCHEMA_VERSION
+    if int(conn.execute("PRAGMA user_version").fetchone()[0]) == upto:
+        return upto
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
+        if version > upto:
             raise RuntimeError(
-                f"database schema version {version} is newer than this code ({SCHEMA_VERSION})"
+                f"database schema version {version} is newer than this code ({upto})"
             )
-        for step in MIGRATIONS[version:]:
+        for step in MIGRATIONS[version:upto]:
             for statement in step:
                 if callable(statement):
                     statement(conn)
                 else:
                     conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA user_version = {upto}")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:  # SQLite may have rolled back by itself (disk full)
             conn.execute("ROLLBACK")
         raise
-    return SCHEMA_VERSION
+    return upto

@@ -2,7 +2,8 @@
 
 Projects with a cutoff of their own are deleted through the (project_id, timestamp) index, the
 rest by time; each delete is counted per project first, so the purge can say what it dropped.
-Bugs (counts, first and last seen, history) are rows of their own and are not touched.
+Bugs (counts, first and last seen, history) are rows of their own and are not touched; texts
+and stacks no event uses any more go with the events.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import Counter
 from store.retention import Cutoffs
 from store.sqlite.event_text import purge_unused_texts
 from store.sqlite.schema import to_micros
+from store.sqlite.stack import purge_unused_stacks
 
 
 def drop_expired(conn: sqlite3.Connection, cutoffs: Cutoffs) -> dict[str, int]:
@@ -35,4 +37,5 @@ def drop_expired(conn: sqlite3.Connection, cutoffs: Cutoffs) -> dict[str, int]:
     conn.execute(f"DELETE FROM events WHERE {where}", args)
     if any(dropped.values()):
         purge_unused_texts(conn)
+        purge_unused_stacks(conn)
     return {project_id: n for project_id, n in sorted(dropped.items()) if n}

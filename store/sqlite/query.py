@@ -8,7 +8,7 @@ strings produced by store.text, so SQLite matches exactly what the Elasticsearch
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,11 +32,16 @@ class Table:
     fields: Mapping[str, FieldType]
     #: Columns stored as JSON lists (empty list = field absent).
     json_lists: frozenset[str] = frozenset()
+    #: Fields stored in a table of their own: the column that points there (NULL = absent).
+    references: Mapping[str, str] = field(default_factory=dict)
 
 
 BUGS = Table("bugs", "bugs_fts", "id", lq.BUG_FIELDS, frozenset({"stack_trace"}))
 #: Events are full-text indexed once per distinct text (store/sqlite_event_text.py).
-EVENTS = Table("events", "event_texts_fts", "text_id", lq.EVENT_FIELDS, frozenset({"stack_trace"}))
+#: Their stack traces are `stacks` rows (store/sqlite/stack.py).
+EVENTS = Table(
+    "events", "event_texts_fts", "text_id", lq.EVENT_FIELDS, references={"stack_trace": "stack_id"}
+)
 
 #: Keyword fields whose stored values are upper-case (as store.lucene normalizes them).
 
@@ -100,6 +105,8 @@ def _column(field: str, table: Table) -> str:
 
 def _exists(field: str, table: Table) -> str:
     column = _column(field, table)
+    if field in table.references:
+        return f'"{table.references[field]}" IS NOT NULL'
     if table.fields[field] in ("int", "date"):
         return f"{column} IS NOT NULL"
     empty = "'[]'" if field in table.json_lists else "''"

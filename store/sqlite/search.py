@@ -49,7 +49,7 @@ from store.sqlite.query import (
     keyset,
     match_expression,
 )
-from store.sqlite.rows import BUG_COLUMNS, EVENT_COLUMNS, bug_from_row, event_from_row
+from store.sqlite.rows import BUG_COLUMNS, EVENT_FIELDS_SQL, bug_from_row, event_from_row
 from store.sqlite.schema import (
     BUG_FACETS_INDEX_COLUMNS,
     EVENT_TEXT_INDEX_COLUMNS,
@@ -97,6 +97,7 @@ _LARGE_MATCH = 2_000
 
 #: The column each table's rows are fetched by once a page's keys are known.
 _KEYS = {BUGS.name: "id", EVENTS.name: "seq"}
+_BUG_FIELDS_SQL = ", ".join(f'"{c}"' for c in BUG_COLUMNS)
 
 
 @contextmanager
@@ -211,7 +212,7 @@ def search_bugs(conn: sqlite3.Connection, query: BugQuery) -> BugPage:
         if query.count:
             total, facets, _ = _aggregate(conn, request, query.facets, query.facet_size, None)
         rows, next_cursor = _rows(
-            conn, request, BUG_COLUMNS, order, query.page, query.size, query.cursor
+            conn, request, _BUG_FIELDS_SQL, order, query.page, query.size, query.cursor
         )
     items: list[Bug] = [bug_from_row(r) for r in rows]
     return BugPage(total=total, items=items, facets=facets, next_cursor=next_cursor)
@@ -247,7 +248,7 @@ def search_events(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
         if request.source != EVENTS.name and _dense(conn, total, query.page * query.size):
             request = replace(request, page_source=f"{EVENTS.name} INDEXED BY events_timestamp")
         rows, next_cursor = _rows(
-            conn, request, EVENT_COLUMNS, order, query.page, query.size, query.cursor
+            conn, request, EVENT_FIELDS_SQL, order, query.page, query.size, query.cursor
         )
     items: list[Event] = [event_from_row(r) for r in rows]
     return EventPage(
@@ -278,7 +279,7 @@ def bug_events(
     order = _Order("timestamp", "id", True)
     with _compiled(conn, EVENTS, lq.Term("bug_id", bug_id), {}) as request:
         total, _, _ = _aggregate(conn, request, (), 0, None)
-        rows, next_cursor = _rows(conn, request, EVENT_COLUMNS, order, page, size, cursor)
+        rows, next_cursor = _rows(conn, request, EVENT_FIELDS_SQL, order, page, size, cursor)
     items: list[Event] = [event_from_row(r) for r in rows]
     return EventPage(total=total, items=items, next_cursor=next_cursor)
 
@@ -286,24 +287,24 @@ def bug_events(
 def _rows(
     conn: sqlite3.Connection,
     request: _Request,
-    columns: Sequence[str],
+    fields: str,
     order: _Order,
     page: int,
     size: int,
     cursor: str | None,
 ) -> tuple[list[sqlite3.Row], str | None]:
-    """One page of rows (by cursor when given, else by page number) and the next cursor."""
+    """One page of rows (`fields`: the select list) by cursor when given, else by page number,
+    and the next cursor."""
     parts = [request.where()]
     offset = (page - 1) * size
     if cursor is not None:
         parts.append(keyset(f'"{order.column}"', f'"{order.tiebreak}"', order.desc, cursor))
         offset = 0
     where, params = and_all(parts)
-    names = ", ".join(f'"{c}"' for c in columns)
     # The page's keys first, from what the query reads, then only those wide rows.
     key = _KEYS[request.table.name]
     sql = (
-        f"SELECT {names} FROM {request.table.name} WHERE {key} IN "
+        f"SELECT {fields} FROM {request.table.name} WHERE {key} IN "
         f"(SELECT {key} FROM {request.page_source} WHERE {where} "
         f"ORDER BY {order.sql()} LIMIT ? OFFSET ?) "
         f"ORDER BY {order.sql()}"

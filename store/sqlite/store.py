@@ -48,7 +48,7 @@ from store.sqlite.purge import drop_expired
 from store.sqlite.rows import (
     BUG_COLUMNS,
     BUG_SELECT,
-    EVENT_COLUMNS,
+    EVENT_FIELDS_SQL,
     PROJECT_COLUMNS,
     PROJECT_SELECT,
     bug_from_row,
@@ -272,9 +272,10 @@ class SQLiteStore(SQLiteAlerts, SQLiteTransfer):
             return bug_events(conn, bug_id, page, size, cursor)
 
     def get_event(self, event_id: str) -> Event | None:
-        names = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
         with self._read() as conn:
-            row = conn.execute(f"SELECT {names} FROM events WHERE id = ?", (event_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {EVENT_FIELDS_SQL} FROM events WHERE id = ?", (event_id,)
+            ).fetchone()
         return event_from_row(row) if row else None
 
     def purge_events(self, cutoffs: Cutoffs) -> dict[str, int]:

@@ -23,7 +23,7 @@ from store.sqlite.alerts import alert_body, alert_from_row
 from store.sqlite.merge import ALIAS_SELECT, alias_from_row, write_alias
 from store.sqlite.rows import (
     BUG_SELECT,
-    EVENT_COLUMNS,
+    EVENT_FIELDS_SQL,
     PROJECT_COLUMNS,
     PROJECT_SELECT,
     bug_from_row,
@@ -39,7 +39,7 @@ from store.sqlite.rows import (
 from store.sqlite.schema import to_micros
 from store.sqlite.writes import highest_bug_id, insert_event, set_reserved, write_bug
 
-_EVENT_SELECT = "SELECT seq, " + ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + " FROM events"
+_EVENT_SELECT = f"SELECT seq, {EVENT_FIELDS_SQL} FROM events"
 
 #: Kind -> (SELECT of its rows, their ordering key, row -> model).
 _READERS: dict[str, tuple[str, str, Callable[[sqlite3.Row], Any]]] = {

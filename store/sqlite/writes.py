@@ -9,17 +9,20 @@ from store.models import Bug, Event
 from store.sqlite.event_text import event_text_id
 from store.sqlite.rows import (
     BUG_COLUMNS,
-    EVENT_COLUMNS,
+    EVENT_ROW_COLUMNS,
     bug_fts_values,
     bug_values,
     event_values,
     insert_sql,
 )
 from store.sqlite.schema import BUG_FTS_COLUMNS
+from store.sqlite.stack import stack_id
 
 RESERVED_KEY = "bug_id_reserved"
 INSERT_BUG_FTS = insert_sql("bugs_fts", ("rowid", *BUG_FTS_COLUMNS))
-_INSERT_EVENT = insert_sql("events", (*EVENT_COLUMNS, "text_id"), "INSERT OR IGNORE")
+_INSERT_EVENT = insert_sql(
+    "events", (*EVENT_ROW_COLUMNS, "text_id", "stack_id"), "INSERT OR IGNORE"
+)
 
 
 def write_bug(conn: sqlite3.Connection, bug: Bug, *, text: bool = True) -> None:
@@ -51,5 +54,6 @@ def set_reserved(conn: sqlite3.Connection, last: int) -> None:
 
 def insert_event(conn: sqlite3.Connection, event: Event) -> bool:
     """Store one event unless its id is known; True when it was new."""
-    cur = conn.execute(_INSERT_EVENT, [*event_values(event), event_text_id(conn, event)])
+    ids = [event_text_id(conn, event), stack_id(conn, event.stack_trace)]
+    cur = conn.execute(_INSERT_EVENT, [*event_values(event), *ids])
     return bool(cur.rowcount == 1)

@@ -16,10 +16,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from store.retention import Cutoffs
 from store.search import EventQuery
 from store.sqlite import SQLiteStore
 from store.sqlite.migrations import SCHEMA_VERSION
+from store.sqlite.rows import unpack
 from store.sqlite.schema import EVENT_FTS_COLUMNS, FTS_TOKENIZER
 from tests.store.datagen import START, generate
 
@@ -38,13 +41,28 @@ def _answers(store: SQLiteStore) -> list[dict[str, Any]]:
 
 def _undo_later_steps(conn: sqlite3.Connection) -> None:
     """Undo the steps after v4 that add tables of their own (saved searches, alerts, bug
-    aliases) or columns to bugs (v10: release-aware regressions)."""
+    aliases, stacks) or columns to bugs (v10: release-aware regressions)."""
     for table in (
         "saved_searches", "alert_channels", "alert_rules", "alert_deliveries", "bug_aliases"
     ):
         conn.execute(f"DROP TABLE {table}")
     for column in ("newest_version", "fixed_version"):
         conn.execute(f"ALTER TABLE bugs DROP COLUMN {column}")
+    _undo_stacks(conn)
+
+
+def _undo_stacks(conn: sqlite3.Connection) -> None:
+    """Each event carries its stack trace again (as JSON text), and `stacks` goes."""
+    conn.execute("ALTER TABLE events ADD COLUMN stack_trace TEXT NOT NULL DEFAULT '[]'")
+    bodies = dict(conn.execute("SELECT id, body FROM stacks").fetchall())
+    rows = conn.execute("SELECT seq, stack_id FROM events WHERE stack_id IS NOT NULL").fetchall()
+    conn.executemany(
+        "UPDATE events SET stack_trace = ? WHERE seq = ?",
+        [(orjson.dumps(unpack(bodies[stack])).decode(), seq) for seq, stack in rows],
+    )
+    conn.execute("DROP INDEX events_stack")
+    conn.execute("ALTER TABLE events DROP COLUMN stack_id")
+    conn.execute("DROP TABLE stacks")
 
 
 def _undo_v3(path: Path) -> None:
