@@ -93,7 +93,11 @@ def click(browser: WebDriver, selector: str) -> None:
     """Click the first match, retrying while Dash replaces the element."""
 
     def attempt() -> bool:
-        css(browser, selector)[0].click()
+        element = css(browser, selector)[0]
+        # Into the middle of the window, as a reader would scroll it: scrolled to the top, the
+        # sticky navigation bar lies over it and takes the click.
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        element.click()
         return True
 
     until(browser, attempt, f"click {selector}")
